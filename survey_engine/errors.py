@@ -1,0 +1,53 @@
+"""Errors of the engine.
+
+    EngineError              a caller misused the engine (bad state bytes, unknown survey)
+    SurveyLoadError          an XLSForm could not be compiled; carries FormErrors
+
+A *broken survey at run time* (an expression that fails on real answers, a skip
+loop) never raises: the session ends as failed with a `Failed` event, so the
+channel can still answer the respondent politely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class EngineError(Exception):
+    """Raised when the engine is called wrongly; `code` is stable for tests and logs."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class FormError:
+    """One problem in an uploaded form, located for the person who wrote it.
+
+    `row` is the spreadsheet row (the header is row 1), `column` the header text
+    of the column at fault; either may be None when the problem is sheet-wide.
+    """
+
+    code: str
+    message: str
+    sheet: str
+    row: int | None = None
+    column: str | None = None
+
+    def __str__(self) -> str:
+        where = [f"sheet '{self.sheet}'"]
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column is not None:
+            where.append(f"column '{self.column}'")
+        return f"[{self.code}] {', '.join(where)}: {self.message}"
+
+
+class SurveyLoadError(Exception):
+    """The form has errors; every one found is listed, not just the first."""
+
+    def __init__(self, errors: list[FormError]) -> None:
+        self.errors = list(errors)
+        super().__init__("\n".join(str(e) for e in self.errors))

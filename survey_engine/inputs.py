@@ -1,0 +1,36 @@
+"""What a respondent can do at a prompt, one type each (never an empty string for "timeout")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """Text the respondent sent: digits typed on USSD, DTMF collected by the IVR.
+    An empty string is a real (empty) answer: the respondent pressed send."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Back:
+    """Go back to the previous question to change its answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class NoInput:
+    """The channel waited and nothing came (an IVR timeout)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HungUp:
+    """The respondent left; the response can be resumed later."""
+
+
+@dataclass(frozen=True, slots=True)
+class Expired:
+    """The channel's session timed out; the response can be resumed later."""
+
+
+Resume = Answer | Back | NoInput | HungUp | Expired

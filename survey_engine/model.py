@@ -1,0 +1,129 @@
+"""The survey as the engine sees it: immutable values compiled once from an XLSForm.
+
+Nothing here reads files or knows a channel. `survey_engine.xlsform` builds these
+values; `survey_engine.machine` walks them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from survey_engine.expressions import Expression
+
+
+class QuestionType(enum.Enum):
+    SELECT_ONE = "select_one"
+    SELECT_MULTIPLE = "select_multiple"
+    INTEGER = "integer"
+    DECIMAL = "decimal"
+    TEXT = "text"
+    DATE = "date"
+    NOTE = "note"
+
+    @property
+    def has_choices(self) -> bool:
+        return self in (QuestionType.SELECT_ONE, QuestionType.SELECT_MULTIPLE)
+
+
+@dataclass(frozen=True, slots=True)
+class Language:
+    """A survey language: `code` is what respondents and files are keyed by (`en`),
+    `name` is how the form's columns spell it (`English`)."""
+
+    code: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pipe:
+    """`${name}` inside a label: replaced by the earlier answer when shown."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A label, hint or message in one language, split into fixed text and pipes."""
+
+    parts: tuple[str | Pipe, ...]
+
+    @classmethod
+    def plain(cls, text: str) -> Text:
+        return cls((text,)) if text else cls(())
+
+    @property
+    def pipes(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.parts if isinstance(p, Pipe))
+
+    @property
+    def source(self) -> str:
+        return "".join(p if isinstance(p, str) else "${" + p.name + "}" for p in self.parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    name: str
+    labels: Mapping[str, str]
+    # Other columns of the choices sheet, which `choice_filter` may refer to.
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    name: str
+    type: QuestionType
+    labels: Mapping[str, Text]  # language code -> label
+    row: int  # row on the survey sheet, for messages to the form's author
+    hints: Mapping[str, Text] = field(default_factory=dict)
+    choices: tuple[Choice, ...] = ()
+    list_name: str | None = None
+    relevant: Expression | None = None
+    constraint: Expression | None = None
+    constraint_messages: Mapping[str, Text] = field(default_factory=dict)
+    required: bool = False
+    required_messages: Mapping[str, Text] = field(default_factory=dict)
+    choice_filter: Expression | None = None
+    appearance: str = ""
+
+    def choice(self, name: str) -> Choice | None:
+        for c in self.choices:
+            if c.name == name:
+                return c
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Survey:
+    form_id: str
+    version: str
+    title: str
+    languages: tuple[Language, ...]
+    default_language: str  # a code from `languages`
+    questions: tuple[Question, ...]
+    _index: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {q.name: i for i, q in enumerate(self.questions)})
+
+    def index_of(self, name: str) -> int:
+        return self._index[name]
+
+    def question(self, name: str) -> Question:
+        return self.questions[self._index[name]]
+
+    def has_question(self, name: str) -> bool:
+        return name in self._index
+
+    @property
+    def language_codes(self) -> tuple[str, ...]:
+        return tuple(lang.code for lang in self.languages)
+
+    def language_name(self, code: str) -> str:
+        for lang in self.languages:
+            if lang.code == code:
+                return lang.name
+        return code

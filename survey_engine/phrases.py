@@ -1,0 +1,193 @@
+"""System phrases: everything the respondent reads or hears that the survey's author did
+not write. Keys are stable (`system.<key>` in the audio catalogue); every phrase exists in
+English, French, Arabic and Swahili, and a language without a translation falls back to
+English rather than showing nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+FALLBACK_LANGUAGE = "en"
+
+# How each language names itself on the language menu.
+NATIVE_NAMES: Mapping[str, str] = {
+    "en": "English",
+    "fr": "Français",
+    "ar": "العربية",
+    "sw": "Kiswahili",
+    "pt": "Português",
+    "es": "Español",
+    "am": "አማርኛ",
+    "so": "Soomaali",
+    "ha": "Hausa",
+    "yo": "Yorùbá",
+    "rw": "Kinyarwanda",
+}
+
+PHRASES: Mapping[str, Mapping[str, str]] = {
+    "choose_language": {
+        "en": "Choose your language",
+        "fr": "Choisissez votre langue",
+        "ar": "اختر لغتك",
+        "sw": "Chagua lugha yako",
+    },
+    "resume_offer": {
+        "en": "You have an unfinished survey.",
+        "fr": "Vous avez un questionnaire inachevé.",
+        "ar": "لديك استبيان غير مكتمل.",
+        "sw": "Una utafiti ambao haujakamilika.",
+    },
+    "continue": {"en": "Continue", "fr": "Continuer", "ar": "متابعة", "sw": "Endelea"},
+    "start_again": {
+        "en": "Start again",
+        "fr": "Recommencer",
+        "ar": "البدء من جديد",
+        "sw": "Anza upya",
+    },
+    "more": {"en": "More", "fr": "Suite", "ar": "المزيد", "sw": "Zaidi"},
+    "back": {"en": "Back", "fr": "Retour", "ar": "رجوع", "sw": "Rudi"},
+    "invalid_choice": {
+        "en": "Invalid choice. Enter one of the numbers shown.",
+        "fr": "Choix invalide. Entrez un des numéros affichés.",
+        "ar": "اختيار غير صالح. أدخل أحد الأرقام المعروضة.",
+        "sw": "Chaguo si sahihi. Weka moja ya namba zilizoonyeshwa.",
+    },
+    "invalid_choices": {
+        "en": "Invalid choice. Enter numbers from the list, separated by spaces.",
+        "fr": "Choix invalide. Entrez des numéros de la liste, séparés par des espaces.",
+        "ar": "اختيار غير صالح. أدخل أرقاماً من القائمة تفصل بينها مسافات.",
+        "sw": "Chaguo si sahihi. Weka namba za orodha, zikitenganishwa na nafasi.",
+    },
+    "invalid_integer": {
+        "en": "Please enter a whole number.",
+        "fr": "Veuillez entrer un nombre entier.",
+        "ar": "الرجاء إدخال عدد صحيح.",
+        "sw": "Tafadhali weka namba kamili.",
+    },
+    "invalid_decimal": {
+        "en": "Please enter a number.",
+        "fr": "Veuillez entrer un nombre.",
+        "ar": "الرجاء إدخال رقم.",
+        "sw": "Tafadhali weka namba.",
+    },
+    "invalid_date": {
+        "en": "Please enter a real date as DDMMYYYY.",
+        "fr": "Veuillez entrer une date valide au format JJMMAAAA.",
+        "ar": "الرجاء إدخال تاريخ صحيح بصيغة يوم شهر سنة DDMMYYYY.",
+        "sw": "Tafadhali weka tarehe sahihi kama SSMMMMMM (DDMMYYYY).",
+    },
+    "text_too_long": {
+        "en": "Answer too long. Keep it under {limit} characters.",
+        "fr": "Réponse trop longue. Moins de {limit} caractères.",
+        "ar": "الإجابة طويلة جداً. أقل من {limit} حرفاً.",
+        "sw": "Jibu ni refu mno. Lisizidi herufi {limit}.",
+    },
+    "required": {
+        "en": "This question needs an answer.",
+        "fr": "Cette question demande une réponse.",
+        "ar": "هذا السؤال يحتاج إلى إجابة.",
+        "sw": "Swali hili linahitaji jibu.",
+    },
+    "constraint": {
+        "en": "That answer is not allowed.",
+        "fr": "Cette réponse n'est pas acceptée.",
+        "ar": "هذه الإجابة غير مقبولة.",
+        "sw": "Jibu hilo halikubaliki.",
+    },
+    "no_input": {
+        "en": "We did not receive an answer.",
+        "fr": "Nous n'avons pas reçu de réponse.",
+        "ar": "لم نتلق إجابة.",
+        "sw": "Hatukupokea jibu.",
+    },
+    "hint_integer": {
+        "en": "Enter a number",
+        "fr": "Entrez un nombre",
+        "ar": "أدخل رقماً",
+        "sw": "Weka namba",
+    },
+    "hint_decimal": {
+        "en": "Enter a number, e.g. 2.5",
+        "fr": "Entrez un nombre, ex. 2.5",
+        "ar": "أدخل رقماً، مثلاً 2.5",
+        "sw": "Weka namba, mfano 2.5",
+    },
+    "hint_date": {
+        "en": "Date as DDMMYYYY",
+        "fr": "Date au format JJMMAAAA",
+        "ar": "التاريخ بصيغة DDMMYYYY",
+        "sw": "Tarehe kama DDMMYYYY",
+    },
+    "hint_choices": {
+        "en": "Several: e.g. 1 3",
+        "fr": "Plusieurs : ex. 1 3",
+        "ar": "عدة أرقام: مثلاً 1 3",
+        "sw": "Zaidi ya moja: mfano 1 3",
+    },
+    "hint_text": {
+        "en": "Type your answer",
+        "fr": "Tapez votre réponse",
+        "ar": "اكتب إجابتك",
+        "sw": "Andika jibu lako",
+    },
+    "current_answer": {
+        "en": "Now: {value}",
+        "fr": "Actuel : {value}",
+        "ar": "الحالي: {value}",
+        "sw": "Sasa: {value}",
+    },
+    "thank_you": {
+        "en": "Thank you for your answers!",
+        "fr": "Merci pour vos réponses !",
+        "ar": "شكراً على إجاباتك!",
+        "sw": "Asante kwa majibu yako!",
+    },
+    "refused": {
+        "en": "Thank you for your time. Goodbye.",
+        "fr": "Merci pour votre temps. Au revoir.",
+        "ar": "شكراً على وقتك. مع السلامة.",
+        "sw": "Asante kwa muda wako. Kwaheri.",
+    },
+    "already_completed": {
+        "en": "You have already completed this survey. Thank you!",
+        "fr": "Vous avez déjà répondu à ce questionnaire. Merci !",
+        "ar": "لقد أكملت هذا الاستبيان من قبل. شكراً!",
+        "sw": "Umeshakamilisha utafiti huu. Asante!",
+    },
+    "not_on_roster": {
+        "en": "Sorry, this survey is only for registered graduates.",
+        "fr": "Désolé, ce questionnaire est réservé aux diplômés inscrits.",
+        "ar": "عذراً، هذا الاستبيان مخصص للخريجين المسجلين فقط.",
+        "sw": "Samahani, utafiti huu ni kwa wahitimu waliosajiliwa tu.",
+    },
+    "no_survey": {
+        "en": "Sorry, this code is not in use.",
+        "fr": "Désolé, ce code n'est pas utilisé.",
+        "ar": "عذراً، هذا الرمز غير مستخدم.",
+        "sw": "Samahani, namba hii haitumiki.",
+    },
+    "failed": {
+        "en": "Sorry, the survey cannot continue. Please try again later.",
+        "fr": "Désolé, le questionnaire ne peut pas continuer. Réessayez plus tard.",
+        "ar": "عذراً، لا يمكن متابعة الاستبيان. حاول لاحقاً.",
+        "sw": "Samahani, utafiti hauwezi kuendelea. Jaribu tena baadaye.",
+    },
+    "system_error": {
+        "en": "Sorry, something went wrong. Please dial again.",
+        "fr": "Désolé, une erreur est survenue. Veuillez recomposer.",
+        "ar": "عذراً، حدث خطأ. الرجاء الاتصال مرة أخرى.",
+        "sw": "Samahani, kuna hitilafu. Tafadhali piga tena.",
+    },
+}
+
+
+def phrase(key: str, language: str | None, **values: object) -> str:
+    """The phrase in `language`, or in English when it has no translation there."""
+    texts = PHRASES[key]
+    text = texts.get(language or FALLBACK_LANGUAGE) or texts[FALLBACK_LANGUAGE]
+    return text.format(**values) if values else text
+
+
+def native_name(code: str, fallback: str) -> str:
+    """A language as its speakers write it, for the language menu."""
+    return NATIVE_NAMES.get(code, fallback)

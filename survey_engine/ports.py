@@ -1,0 +1,135 @@
+"""What the engine's channels need from the outside world, as protocols.
+
+`storage/` implements them (SQL through SQLAlchemy, sessions in Redis or in
+memory); the composition root hands the implementations to the channels, and
+tests can hand in others. Records crossing this line are plain frozen values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from survey_engine.events import DataEvent, ResponseStatus
+from survey_engine.model import Survey
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyVersionRef:
+    survey_id: int
+    version_id: int
+    form_id: str
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class UssdBinding:
+    """A service code (and optional extension) that reaches a survey."""
+
+    service_code: str  # as the gateway sends it: "*384*123#"
+    extension: str  # "" for the bare code, "2" for *384*123*2#
+    survey_id: int
+    roster_only: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RespondentRecord:
+    id: int
+    phone: str  # E.164
+    language: str | None
+    on_roster: bool  # False: created when an unknown number dialled in
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseRecord:
+    id: int
+    respondent_id: int
+    survey_id: int
+    survey_version_id: int
+    channel: str
+    status: ResponseStatus
+    language: str | None
+    session_ref: str | None  # the gateway's session id of the last dial
+    last_input_ref: str | None  # the gateway's input history after the last applied hop
+    started_at: dt.datetime
+    updated_at: dt.datetime
+    answers: Mapping[str, str] = field(default_factory=dict)
+
+
+class SessionStore(Protocol):
+    """Short-lived state of live sessions (position, page), expiring on its own."""
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def set(self, key: str, value: bytes, ttl_seconds: int) -> None: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def ping(self) -> bool: ...
+
+
+class ResponseStore(Protocol):
+    """The durable record: surveys, respondents, responses and their answers."""
+
+    async def ping(self) -> bool: ...
+
+    async def binding_for_ussd(self, service_code: str, extension: str) -> UssdBinding | None: ...
+
+    async def current_version(self, survey_id: int) -> SurveyVersionRef: ...
+
+    async def load_survey(self, version_id: int) -> Survey:
+        """The compiled survey of one version (implementations cache it)."""
+        ...
+
+    async def find_respondent(self, phone: str) -> RespondentRecord | None: ...
+
+    async def create_respondent(self, phone: str, language: str | None) -> RespondentRecord:
+        """A number not on the roster dialled in: keep it, flagged `on_roster=False`."""
+        ...
+
+    async def latest_response(self, respondent_id: int, survey_id: int) -> ResponseRecord | None:
+        """The respondent's newest response to any version of the survey, with answers."""
+        ...
+
+    async def response_by_session(self, channel: str, session_ref: str) -> ResponseRecord | None:
+        """The response a gateway session is filling, with answers (for recovery)."""
+        ...
+
+    async def start_response(
+        self,
+        *,
+        respondent_id: int,
+        version_id: int,
+        channel: str,
+        session_ref: str,
+        language: str | None,
+        input_ref: str,
+        now: dt.datetime,
+    ) -> ResponseRecord: ...
+
+    async def attach_session(
+        self, response_id: int, *, channel: str, session_ref: str, input_ref: str, now: dt.datetime
+    ) -> None:
+        """A redial continues an earlier response under a new gateway session."""
+        ...
+
+    async def record_turn(
+        self,
+        response_id: int,
+        events: Sequence[DataEvent],
+        *,
+        input_ref: str,
+        now: dt.datetime,
+    ) -> None:
+        """Apply one turn's events and the input reference in one committed transaction.
+
+        Answers are upserts keyed by (response, question): the same answer applied
+        twice leaves one row."""
+        ...
+
+    async def mark_interrupted(self, channel: str, session_ref: str, now: dt.datetime) -> bool:
+        """The gateway says the session ended; an unfinished response becomes interrupted."""
+        ...
