@@ -1,0 +1,669 @@
+"""The XLSForm expression language (a small subset of XPath 1.0), compiled once, run safely.
+
+An expression is parsed when the form is loaded (`compile_expression`), so a typo is a
+load error for the form's author and never a surprise in the middle of a phone call.
+Evaluation walks the parsed tree; there is no `eval`, and `Expression.evaluate` never
+raises, whatever the answers are.
+
+Grammar, loosest binding first (all binary operators are left-associative)::
+
+    or  ->  and  ->  = !=  ->  < <= > >=  ->  + -  ->  * div mod  ->  unary -  ->  primary
+    primary: ${name} | . | name | 'text' | "text" | 12 | 1.5 | ( expr ) | function(args)
+
+Values follow XPath 1.0: every answer is a string ("" when unanswered), a select_multiple
+answer is its choice names separated by spaces, a date is 'YYYY-MM-DD'. Numbers are
+floats; arithmetic on text gives NaN and dividing by zero gives an infinity or NaN
+instead of raising.
+
+Comparison rules:
+  * `=` / `!=`: if either side is a boolean, both are compared as booleans; else if either
+    side is a number, both are compared as numbers (text that is not a number is NaN, so
+    `=` is false and `!=` is true); else as strings.
+  * `<` `<=` `>` `>=`: numerically, NaN making the result false. One addition to XPath:
+    two ISO dates ('2024-01-31') compare as strings, which orders them by date.
+
+Error positions in `ExpressionError` messages count characters from 1.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, ClassVar
+
+__all__ = ["Expression", "ExpressionError", "Value", "compile_expression"]
+
+Value = str | float | bool
+
+# Names as XLSForm allows them in ${...}; the same rule the loader applies to names.
+NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_.\-]*"
+_NAME_RE = re.compile(NAME_PATTERN)
+
+# Deep nesting would turn into RecursionError while parsing or evaluating; no form
+# written by a person comes close to these.
+_MAX_NESTING = 32  # parentheses, function calls and unary minus inside each other
+_MAX_DEPTH = 120  # height of the parsed tree
+
+_XPATH_NUMBER_RE = re.compile(r"\s*-?(?:\d+(?:\.\d*)?|\.\d+)\s*")
+_ISO_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+_TOKEN_RE = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<ref>\$\{)
+  | (?P<number>\d+(?:\.\d*)?|\.\d+)
+  | (?P<string>'[^']*'|"[^"]*")
+  | (?P<op><=|>=|!=|=|<|>|\+|-|\*|\(|\)|,)
+  | (?P<dot>\.)
+  | (?P<name>"""
+    + NAME_PATTERN
+    + r""")
+    """,
+    re.VERBOSE,
+)
+
+
+class ExpressionError(ValueError):
+    """The expression cannot be compiled; `str()` is a message for the form's author.
+
+    `position` is the 1-based character position at fault, when there is one.
+    """
+
+    def __init__(self, message: str, position: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.position = position
+
+
+# --------------------------------------------------------------------------------------
+# Value conversions (XPath 1.0 string(), number(), boolean())
+# --------------------------------------------------------------------------------------
+
+
+def _to_bool(value: Value) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float):
+        return not (value == 0 or math.isnan(value))
+    return value != ""
+
+
+def _to_number(value: Value) -> float:
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, float):
+        return value
+    # Python's float() also takes '1e5', 'inf', 'nan' and '1_000'; XPath takes none.
+    if _XPATH_NUMBER_RE.fullmatch(value):
+        return float(value)
+    return math.nan
+
+
+def _format_number(number: float) -> str:
+    if math.isnan(number):
+        return "NaN"
+    if math.isinf(number):
+        return "Infinity" if number > 0 else "-Infinity"
+    if number == 0:
+        return "0"  # also for -0, as XPath says
+    # Plain decimal notation, never '1e-07' (XPath has no exponents).
+    text = format(Decimal(repr(number)), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def _to_string(value: Value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return _format_number(value)
+    return value
+
+
+def _as_text(raw: object) -> str:
+    # Callers promise strings, but a None or a number from a sloppy caller must not
+    # make an expression raise in the middle of a session.
+    if isinstance(raw, str):
+        return raw
+    return "" if raw is None else str(raw)
+
+
+# --------------------------------------------------------------------------------------
+# The parsed tree
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    answers: Mapping[str, str]
+    current: str | None
+    columns: Mapping[str, str] | None
+
+
+class _Node:
+    __slots__ = ()
+    depth: int
+
+    def evaluate(self, scope: _Scope) -> Value:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class _Literal(_Node):
+    value: Value
+    depth: int = 1
+
+    def evaluate(self, scope: _Scope) -> Value:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class _Reference(_Node):
+    name: str
+    depth: int = 1
+
+    def evaluate(self, scope: _Scope) -> Value:
+        return _as_text(scope.answers.get(self.name))
+
+
+@dataclass(frozen=True, slots=True)
+class _Current(_Node):
+    depth: int = 1
+
+    def evaluate(self, scope: _Scope) -> Value:
+        return _as_text(scope.current)
+
+
+@dataclass(frozen=True, slots=True)
+class _Column(_Node):
+    """A bare name in a choice_filter: a column of the choice being filtered."""
+
+    name: str
+    depth: int = 1
+
+    def evaluate(self, scope: _Scope) -> Value:
+        if scope.columns is None:
+            return ""
+        return _as_text(scope.columns.get(self.name))
+
+
+@dataclass(frozen=True, slots=True)
+class _Negate(_Node):
+    operand: _Node
+    depth: int = 1
+
+    def evaluate(self, scope: _Scope) -> Value:
+        return -_to_number(self.operand.evaluate(scope))
+
+
+@dataclass(frozen=True, slots=True)
+class _Logical(_Node):
+    """`a and b and c` as one node, so long chains do not make a deep tree."""
+
+    operator: str  # "and" | "or"
+    operands: tuple[_Node, ...]
+    depth: int = 1
+
+    def evaluate(self, scope: _Scope) -> Value:
+        if self.operator == "and":
+            return all(_to_bool(o.evaluate(scope)) for o in self.operands)
+        return any(_to_bool(o.evaluate(scope)) for o in self.operands)
+
+
+def _equal(left: Value, right: Value) -> bool:
+    if isinstance(left, bool) or isinstance(right, bool):
+        return _to_bool(left) == _to_bool(right)
+    if isinstance(left, float) or isinstance(right, float):
+        return _to_number(left) == _to_number(right)
+    return left == right
+
+
+_RELATIONS: Mapping[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def _relate(relation: str, left: Value, right: Value) -> bool:
+    compare = _RELATIONS[relation]
+    if (
+        isinstance(left, str)
+        and isinstance(right, str)
+        and _ISO_DATE_RE.fullmatch(left)
+        and _ISO_DATE_RE.fullmatch(right)
+    ):
+        return compare(left, right)
+    # NaN (text that is not a number) makes every comparison false, as XPath wants.
+    return compare(_to_number(left), _to_number(right))
+
+
+def _divide(x: float, y: float) -> float:
+    if y == 0:
+        if x == 0 or math.isnan(x):
+            return math.nan
+        return math.copysign(math.inf, x) * math.copysign(1.0, y)
+    return x / y
+
+
+def _modulo(x: float, y: float) -> float:
+    # XPath's mod keeps the dividend's sign, like C's fmod (Python's % does not).
+    try:
+        return math.fmod(x, y)
+    except ValueError:  # y == 0 or x infinite
+        return math.nan
+
+
+_ARITHMETIC: Mapping[str, Callable[[float, float], float]] = {
+    "+": lambda x, y: x + y,
+    "-": lambda x, y: x - y,
+    "*": lambda x, y: x * y,
+    "div": _divide,
+    "mod": _modulo,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Binary(_Node):
+    operator: str
+    left: _Node
+    right: _Node
+    depth: int = 1
+
+    def evaluate(self, scope: _Scope) -> Value:
+        left = self.left.evaluate(scope)
+        right = self.right.evaluate(scope)
+        if self.operator == "=":
+            return _equal(left, right)
+        if self.operator == "!=":
+            return not _equal(left, right)
+        if self.operator in ("<", "<=", ">", ">="):
+            return _relate(self.operator, left, right)
+        return _ARITHMETIC[self.operator](_to_number(left), _to_number(right))
+
+
+def _fn_int(value: Value) -> float:
+    number = _to_number(value)
+    if math.isfinite(number):
+        return float(math.trunc(number))
+    return number  # math.trunc raises on NaN and infinities
+
+
+def _fn_coalesce(first: Value, second: Value) -> Value:
+    return first if _to_string(first) != "" else second
+
+
+# name -> (minimum arguments, maximum or None for any, implementation)
+_FUNCTIONS: Mapping[str, tuple[int, int | None, Callable[..., Value]]] = {
+    "not": (1, 1, lambda x: not _to_bool(x)),
+    "selected": (2, 2, lambda answer, name: _to_string(name) in _to_string(answer).split()),
+    "count-selected": (1, 1, lambda answer: float(len(_to_string(answer).split()))),
+    "string-length": (1, 1, lambda x: float(len(_to_string(x)))),
+    "number": (1, 1, _to_number),
+    "int": (1, 1, _fn_int),
+    "true": (0, 0, lambda: True),
+    "false": (0, 0, lambda: False),
+    "coalesce": (2, 2, _fn_coalesce),
+    "concat": (1, None, lambda *parts: "".join(_to_string(p) for p in parts)),
+}
+# Functions whose arguments are not all evaluated up front.
+_SPECIAL_FUNCTIONS: Mapping[str, int] = {"if": 3, "regex": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class _Call(_Node):
+    function: str
+    arguments: tuple[_Node, ...]
+    depth: int = 1
+
+    def evaluate(self, scope: _Scope) -> Value:
+        implementation = _FUNCTIONS[self.function][2]
+        return implementation(*(a.evaluate(scope) for a in self.arguments))
+
+
+@dataclass(frozen=True, slots=True)
+class _If(_Node):
+    condition: _Node
+    then: _Node
+    otherwise: _Node
+    depth: int = 1
+
+    def evaluate(self, scope: _Scope) -> Value:
+        if _to_bool(self.condition.evaluate(scope)):
+            return self.then.evaluate(scope)
+        return self.otherwise.evaluate(scope)
+
+
+@dataclass(frozen=True, slots=True)
+class _Regex(_Node):
+    value: _Node
+    pattern: re.Pattern[str]
+    depth: int = 1
+
+    def evaluate(self, scope: _Scope) -> Value:
+        # JavaRosa (ODK Collect) looks for the pattern anywhere, like re.search;
+        # authors anchor with ^...$ when they mean the whole answer.
+        return self.pattern.search(_to_string(self.value.evaluate(scope))) is not None
+
+
+# --------------------------------------------------------------------------------------
+# Tokenizer and parser
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    kind: str  # ref | number | string | op | dot | name | end
+    text: str
+    position: int  # 1-based
+
+    def describe(self) -> str:
+        return "end of expression" if self.kind == "end" else f"'{self.text}'"
+
+
+def _tokenize(source: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    index = 0
+    while index < len(source):
+        match = _TOKEN_RE.match(source, index)
+        if match is None:
+            char = source[index]
+            if char in "'\"":
+                raise ExpressionError(
+                    f"text starting at position {index + 1} has no closing {char}", index + 1
+                )
+            if char == "/":
+                raise ExpressionError(
+                    f"unexpected '/' at position {index + 1}: paths are not supported, "
+                    "refer to a question as ${name}",
+                    index + 1,
+                )
+            raise ExpressionError(f"unexpected '{char}' at position {index + 1}", index + 1)
+        kind = match.lastgroup or ""
+        if kind == "ref":
+            end = source.find("}", match.end())
+            if end < 0:
+                raise ExpressionError(
+                    f"'${{' at position {index + 1} has no closing '}}'", index + 1
+                )
+            name = source[match.end() : end]
+            if not _NAME_RE.fullmatch(name):
+                raise ExpressionError(
+                    f"'${{{name}}}' at position {index + 1} is not a valid question name",
+                    index + 1,
+                )
+            tokens.append(_Token("ref", name, index + 1))
+            index = end + 1
+            continue
+        if kind != "ws":
+            tokens.append(_Token(kind, match.group(), index + 1))
+        index = match.end()
+    tokens.append(_Token("end", "", len(source) + 1))
+    return tokens
+
+
+class _Parser:
+    _LEVELS: ClassVar[tuple[frozenset[str], ...]] = (
+        frozenset({"=", "!="}),
+        frozenset({"<", "<=", ">", ">="}),
+        frozenset({"+", "-"}),
+        frozenset({"*", "div", "mod"}),
+    )
+
+    def __init__(self, source: str, *, allow_dot: bool, allow_bare_names: bool) -> None:
+        self.tokens = _tokenize(source)
+        self.index = 0
+        self.nesting = 0
+        self.allow_dot = allow_dot
+        self.allow_bare_names = allow_bare_names
+        self.references: set[str] = set()
+        self.bare_names: set[str] = set()
+        self.uses_dot = False
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def peek(self) -> _Token:
+        return self.tokens[self.index]
+
+    def advance(self) -> _Token:
+        token = self.tokens[self.index]
+        if token.kind != "end":
+            self.index += 1
+        return token
+
+    def is_operator(self, token: _Token, operators: frozenset[str]) -> bool:
+        # `and`, `or`, `div`, `mod` are names in the token stream; here, after an
+        # operand, they can only be operators.
+        return token.kind in ("op", "name") and token.text in operators
+
+    def unexpected(self, token: _Token) -> ExpressionError:
+        if token.kind == "end":
+            return ExpressionError("the expression ends too early", token.position)
+        return ExpressionError(
+            f"unexpected {token.describe()} at position {token.position}", token.position
+        )
+
+    def expect(self, text: str) -> _Token:
+        token = self.advance()
+        if token.kind != "op" or token.text != text:
+            if token.kind == "end":
+                raise ExpressionError(f"missing '{text}' at the end", token.position)
+            raise ExpressionError(
+                f"expected '{text}' at position {token.position}, found {token.describe()}",
+                token.position,
+            )
+        return token
+
+    def enter(self, token: _Token) -> None:
+        self.nesting += 1
+        if self.nesting > _MAX_NESTING:
+            raise ExpressionError("the expression is nested too deeply", token.position)
+
+    def node(self, node: _Node, children: Sequence[_Node], token: _Token) -> _Node:
+        depth = 1 + max((c.depth for c in children), default=0)
+        if depth > _MAX_DEPTH:
+            raise ExpressionError("the expression is too long to evaluate", token.position)
+        object.__setattr__(node, "depth", depth)
+        return node
+
+    # -- grammar ---------------------------------------------------------------------
+
+    def parse(self) -> _Node:
+        if self.peek().kind == "end":
+            raise ExpressionError("the expression is empty", 1)
+        root = self.logical("or")
+        token = self.peek()
+        if token.kind != "end":
+            raise self.unexpected(token)
+        return root
+
+    def logical(self, operator: str) -> _Node:
+        operand = self.logical("and") if operator == "or" else self.binary(0)
+        operands = [operand]
+        first = self.peek()
+        while self.peek().kind == "name" and self.peek().text == operator:
+            self.advance()
+            operands.append(self.logical("and") if operator == "or" else self.binary(0))
+        if len(operands) == 1:
+            return operand
+        return self.node(_Logical(operator, tuple(operands)), operands, first)
+
+    def binary(self, level: int) -> _Node:
+        if level == len(self._LEVELS):
+            return self.unary()
+        operators = self._LEVELS[level]
+        left = self.binary(level + 1)
+        while self.is_operator(self.peek(), operators):
+            token = self.advance()
+            right = self.binary(level + 1)
+            left = self.node(_Binary(token.text, left, right), (left, right), token)
+        return left
+
+    def unary(self) -> _Node:
+        token = self.peek()
+        if token.kind == "op" and token.text == "-":
+            self.advance()
+            self.enter(token)
+            operand = self.unary()
+            self.nesting -= 1
+            return self.node(_Negate(operand), (operand,), token)
+        return self.primary()
+
+    def primary(self) -> _Node:
+        token = self.advance()
+        if token.kind == "number":
+            return _Literal(float(token.text))
+        if token.kind == "string":
+            return _Literal(token.text[1:-1])
+        if token.kind == "ref":
+            self.references.add(token.text)
+            return _Reference(token.text)
+        if token.kind == "dot":
+            if not self.allow_dot:
+                raise ExpressionError(
+                    f"'.' (the answer being checked) at position {token.position} "
+                    "is only allowed in a constraint",
+                    token.position,
+                )
+            self.uses_dot = True
+            return _Current()
+        if token.kind == "op" and token.text == "(":
+            self.enter(token)
+            inner = self.logical("or")
+            self.expect(")")
+            self.nesting -= 1
+            return inner
+        if token.kind == "name":
+            following = self.peek()
+            if following.kind == "op" and following.text == "(":
+                return self.call(token)
+            if not self.allow_bare_names:
+                raise ExpressionError(
+                    f"'{token.text}' at position {token.position} is not understood: "
+                    f"write ${{{token.text}}} for a question, or quote it as "
+                    f"'{token.text}' for text",
+                    token.position,
+                )
+            self.bare_names.add(token.text)
+            return _Column(token.text)
+        raise self.unexpected(token)
+
+    def call(self, name: _Token) -> _Node:
+        function = name.text
+        if function not in _FUNCTIONS and function not in _SPECIAL_FUNCTIONS:
+            raise ExpressionError(
+                f"unknown function '{function}()' at position {name.position}", name.position
+            )
+        self.enter(self.expect("("))
+        arguments: list[_Node] = []
+        argument_tokens: list[_Token] = []
+        if not (self.peek().kind == "op" and self.peek().text == ")"):
+            while True:
+                argument_tokens.append(self.peek())
+                arguments.append(self.logical("or"))
+                if self.peek().kind == "op" and self.peek().text == ",":
+                    self.advance()
+                    continue
+                break
+        self.expect(")")
+        self.nesting -= 1
+        self.check_arity(name, len(arguments))
+        if function == "if":
+            condition, then, otherwise = arguments
+            return self.node(_If(condition, then, otherwise), arguments, name)
+        if function == "regex":
+            value, pattern = arguments
+            compiled = self.compile_pattern(pattern, argument_tokens[1])
+            return self.node(_Regex(value, compiled), (value,), name)
+        return self.node(_Call(function, tuple(arguments)), arguments, name)
+
+    def check_arity(self, name: _Token, count: int) -> None:
+        if name.text in _SPECIAL_FUNCTIONS:
+            low = high = _SPECIAL_FUNCTIONS[name.text]
+        else:
+            low, high, _ = _FUNCTIONS[name.text]
+        if low <= count and (high is None or count <= high):
+            return
+        if high is None:
+            wanted = f"at least {low} argument{'s' if low != 1 else ''}"
+        else:
+            wanted = f"{low} argument{'s' if low != 1 else ''}"
+        raise ExpressionError(
+            f"{name.text}() at position {name.position} takes {wanted}, not {count}",
+            name.position,
+        )
+
+    def compile_pattern(self, pattern: _Node, token: _Token) -> re.Pattern[str]:
+        if not (isinstance(pattern, _Literal) and isinstance(pattern.value, str)):
+            raise ExpressionError(
+                f"regex() at position {token.position} needs its pattern as quoted text",
+                token.position,
+            )
+        try:
+            return re.compile(pattern.value)
+        except (re.error, OverflowError, RecursionError) as error:
+            raise ExpressionError(
+                f"bad regular expression {token.text} at position {token.position}: {error}",
+                token.position,
+            ) from None
+
+
+# --------------------------------------------------------------------------------------
+# Public surface
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Expression:
+    """A compiled expression. Equal (and hashed) by its source and what it refers to."""
+
+    source: str
+    references: frozenset[str]  # question names used as ${name}
+    bare_names: frozenset[str]  # choices-sheet columns (only in a choice_filter)
+    uses_dot: bool  # refers to the answer being checked (only in a constraint)
+    _root: _Node = field(repr=False, compare=False)
+
+    def evaluate(
+        self,
+        answers: Mapping[str, str],
+        current: str | None = None,
+        columns: Mapping[str, str] | None = None,
+    ) -> Value:
+        """The value of the expression; `current` is `.`, `columns` are the bare names."""
+        return self._root.evaluate(_Scope(answers, current, columns))
+
+    def is_true(
+        self,
+        answers: Mapping[str, str],
+        current: str | None = None,
+        columns: Mapping[str, str] | None = None,
+    ) -> bool:
+        return _to_bool(self.evaluate(answers, current, columns))
+
+    def __str__(self) -> str:
+        return self.source
+
+
+def compile_expression(
+    source: str, *, allow_dot: bool = False, allow_bare_names: bool = False
+) -> Expression:
+    """Parse `source` once; raise ExpressionError with a message for the form's author.
+
+    `allow_dot` is for constraints (`.` is the answer being checked); `allow_bare_names`
+    is for choice filters (a plain name is a column of the choices sheet).
+    """
+    parser = _Parser(source, allow_dot=allow_dot, allow_bare_names=allow_bare_names)
+    root = parser.parse()
+    return Expression(
+        source=source,
+        references=frozenset(parser.references),
+        bare_names=frozenset(parser.bare_names),
+        uses_dot=parser.uses_dot,
+        _root=root,
+    )

@@ -1,0 +1,606 @@
+"""The survey state machine: one call advances a response by one turn.
+
+    start(survey, language=..., answers=..., offer_resume=...) -> Turn
+    advance(survey, state, resume) -> Turn
+    current_prompt(survey, state) -> Prompt | None
+
+No I/O: the caller loads the survey, keeps `State` (as bytes, in Redis or memory),
+stores the data events of each `Turn` and renders its prompt. Every channel shares
+this code, so skip logic, validation, languages, going back and resuming behave the
+same over USSD and voice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+
+from survey_engine.errors import EngineError
+from survey_engine.events import (
+    AnswerGiven,
+    AnswersCleared,
+    DataEvent,
+    Ended,
+    Event,
+    Failed,
+    InputHint,
+    InputKind,
+    LanguageChosen,
+    Prompt,
+    PromptChoice,
+    PromptKind,
+    ResponseStatus,
+    Restarted,
+    Suspended,
+)
+from survey_engine.inputs import Answer, Back, Expired, HungUp, NoInput, Resume
+from survey_engine.model import Choice, Pipe, Question, QuestionType, Survey, Text
+from survey_engine.phrases import native_name, phrase
+
+# By convention the question named `consent` gates the survey: the choice `no` ends it.
+CONSENT_QUESTION = "consent"
+CONSENT_REFUSAL = "no"
+TEXT_ANSWER_LIMIT = 500
+LANGUAGE_KEY = "system.language"
+RESUME_KEY = "system.resume"
+
+_MULTI_SEPARATORS = re.compile(r"[\s,;.*#+]+")
+_INTEGER = re.compile(r"-?\d{1,9}")
+_DECIMAL = re.compile(r"-?\d{1,12}(?:[.,*]\d{1,9})?")
+_DATE_DIGITS = re.compile(r"(\d{2})(\d{2})(\d{4})")
+_DATE_SEPARATED = re.compile(r"(\d{1,2})[-/.* ](\d{1,2})[-/.* ](\d{4})")
+
+
+class Phase(enum.Enum):
+    LANGUAGE = "language"
+    RESUME = "resume"
+    QUESTION = "question"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """Everything needed to continue a response: small, and serialisable as bytes."""
+
+    phase: Phase
+    language: str | None
+    position: int = -1  # index of the question being asked
+    answers: Mapping[str, str] = field(default_factory=dict)
+    status: ResponseStatus = ResponseStatus.IN_PROGRESS
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(
+            {
+                "p": self.phase.value,
+                "l": self.language,
+                "i": self.position,
+                "a": dict(self.answers),
+                "s": self.status.value,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> State:
+        try:
+            raw = json.loads(data)
+            answers = raw["a"]
+            if not isinstance(answers, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in answers.items()
+            ):
+                raise TypeError("answers must map names to strings")
+            language = raw["l"]
+            if language is not None and not isinstance(language, str):
+                raise TypeError("language must be a string")
+            position = raw["i"]
+            if not isinstance(position, int):
+                raise TypeError("position must be an integer")
+            return cls(
+                phase=Phase(raw["p"]),
+                language=language,
+                position=position,
+                answers=answers,
+                status=ResponseStatus(raw["s"]),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise EngineError("bad_state", f"state bytes are not a survey state: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    state: State
+    events: tuple[Event, ...]
+
+    @property
+    def prompt(self) -> Prompt | None:
+        last = self.events[-1] if self.events else None
+        return last if isinstance(last, Prompt) else None
+
+    @property
+    def ended(self) -> Ended | None:
+        for event in self.events:
+            if isinstance(event, Ended):
+                return event
+        return None
+
+    @property
+    def data_events(self) -> tuple[DataEvent, ...]:
+        return tuple(e for e in self.events if not isinstance(e, Prompt))
+
+
+class _SurveyBroken(Exception):
+    """An expression failed on real answers: the response ends as failed, politely."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+# ---------------------------------------------------------------------------
+# Public entry points
+
+
+def start(
+    survey: Survey,
+    *,
+    language: str | None = None,
+    answers: Mapping[str, str] | None = None,
+    offer_resume: bool = False,
+) -> Turn:
+    """Begin (or resume) a response.
+
+    `language` is the respondent's known language, if any; without one a survey in
+    several languages first asks. `answers` are those already stored (resume after
+    a dropped session); with `offer_resume` the respondent first chooses between
+    continuing and starting again."""
+    answers = _known_answers(survey, answers or {})
+    if language is not None and language not in survey.language_codes:
+        language = None
+    if offer_resume and answers:
+        state = State(Phase.RESUME, language or survey.default_language, answers=answers)
+        return Turn(state, (_resume_prompt(state),))
+    if language is None and len(survey.languages) > 1:
+        state = State(Phase.LANGUAGE, None, answers=answers)
+        return Turn(state, (_language_prompt(survey),))
+    state = State(Phase.QUESTION, language or survey.default_language, answers=answers)
+    return _guarded(survey, state, lambda: _go_to(survey, state, _frontier(survey, state, -1)))
+
+
+def advance(survey: Survey, state: State, resume: Resume) -> Turn:
+    """One turn: apply the respondent's input and say what comes next."""
+    if state.phase is Phase.ENDED:
+        raise EngineError("ended", "the response has ended; start a new one")
+    if isinstance(resume, HungUp | Expired):
+        return Turn(replace(state, status=ResponseStatus.INTERRUPTED), (Suspended(),))
+    if state.phase is Phase.LANGUAGE:
+        return _guarded(survey, state, lambda: _choose_language(survey, state, resume))
+    if state.phase is Phase.RESUME:
+        return _guarded(survey, state, lambda: _choose_resume(survey, state, resume))
+    if not 0 <= state.position < len(survey.questions):
+        raise EngineError("bad_state", f"position {state.position} is outside the survey")
+    return _guarded(survey, state, lambda: _answer_question(survey, state, resume))
+
+
+def current_prompt(survey: Survey, state: State) -> Prompt | None:
+    """The prompt the respondent is looking at, to show it again (no events)."""
+    if state.phase is Phase.ENDED:
+        return None
+    if state.phase is Phase.LANGUAGE:
+        return _language_prompt(survey)
+    if state.phase is Phase.RESUME:
+        return _resume_prompt(state)
+    try:
+        return _question_prompt(survey, state)
+    except _SurveyBroken:
+        return None
+
+
+def display_value(question: Question, value: str, language: str) -> str:
+    """An answer as the respondent would recognise it: choice labels, not names."""
+    if question.type.has_choices:
+        labels = []
+        for name in value.split():
+            choice = question.choice(name)
+            labels.append(_choice_label(choice, language) if choice else name)
+        return ", ".join(labels)
+    if question.type is QuestionType.DATE and len(value) == 10:
+        return f"{value[8:10]}/{value[5:7]}/{value[0:4]}"
+    return value
+
+
+# ---------------------------------------------------------------------------
+# Phases
+
+
+def _choose_language(survey: Survey, state: State, resume: Resume) -> Turn:
+    if not isinstance(resume, Answer):
+        error = phrase("no_input", survey.default_language) if isinstance(resume, NoInput) else ""
+        return Turn(state, (_language_prompt(survey, error=error),))
+    key = resume.text.strip()
+    codes = survey.language_codes
+    if not key.isdigit() or not 1 <= int(key) <= len(codes):
+        error = phrase("invalid_choice", survey.default_language)
+        return Turn(state, (_language_prompt(survey, error=error),))
+    language = codes[int(key) - 1]
+    chosen = replace(state, phase=Phase.QUESTION, language=language)
+    turn = _go_to(survey, chosen, _frontier(survey, chosen, -1))
+    return Turn(turn.state, (LanguageChosen(language), *turn.events))
+
+
+def _choose_resume(survey: Survey, state: State, resume: Resume) -> Turn:
+    key = resume.text.strip() if isinstance(resume, Answer) else ""
+    if key == "1":
+        continued = replace(state, phase=Phase.QUESTION)
+        return _go_to(survey, continued, _frontier(survey, continued, -1))
+    if key == "2":
+        fresh = replace(state, phase=Phase.QUESTION, answers={})
+        turn = _go_to(survey, fresh, _frontier(survey, fresh, -1))
+        return Turn(turn.state, (Restarted(), *turn.events))
+    error_key = "no_input" if isinstance(resume, NoInput) else "invalid_choice"
+    error = "" if isinstance(resume, Back) else phrase(error_key, state.language)
+    return Turn(state, (_resume_prompt(state, error=error),))
+
+
+def _answer_question(survey: Survey, state: State, resume: Resume) -> Turn:
+    question = survey.questions[state.position]
+    language = state.language or survey.default_language
+    if isinstance(resume, Back):
+        previous = _previous(survey, state)
+        if previous is None:
+            return Turn(state, (_question_prompt(survey, state),))
+        return _go_to(survey, state, previous)
+    if isinstance(resume, NoInput):
+        return Turn(state, (_question_prompt(survey, state, error=phrase("no_input", language)),))
+    assert isinstance(resume, Answer)
+
+    if question.type is QuestionType.NOTE:
+        return _go_to(survey, state, _frontier(survey, state, state.position))
+
+    value, error = _parse(survey, state, question, resume.text, language)
+    if error:
+        return Turn(state, (_question_prompt(survey, state, error=error),))
+    assert value is not None
+
+    answers = dict(state.answers)
+    answers[question.name] = value
+    cleared = _invalidated_after(survey, answers, state.position)
+    for name in cleared:
+        del answers[name]
+    events: list[DataEvent] = [AnswerGiven(question.name, value)]
+    if cleared:
+        events.append(AnswersCleared(cleared))
+    answered = replace(state, answers=answers)
+
+    if question.name == CONSENT_QUESTION and value == CONSENT_REFUSAL:
+        return _end(answered, events, ResponseStatus.REFUSED, phrase("refused", language))
+    turn = _go_to(survey, answered, _frontier(survey, answered, state.position))
+    return Turn(turn.state, (*events, *turn.events))
+
+
+def _go_to(survey: Survey, state: State, position: int | None) -> Turn:
+    language = state.language or survey.default_language
+    if position is None:
+        return _end(state, [], ResponseStatus.COMPLETE, phrase("thank_you", language))
+    moved = replace(state, phase=Phase.QUESTION, position=position)
+    return Turn(moved, (_question_prompt(survey, moved),))
+
+
+def _end(state: State, events: list[DataEvent], status: ResponseStatus, message: str) -> Turn:
+    ended = replace(state, phase=Phase.ENDED, status=status)
+    return Turn(ended, (*events, Ended(status, message)))
+
+
+def _guarded(survey: Survey, state: State, step: Callable[[], Turn]) -> Turn:
+    """Run one step; a survey that breaks on real answers ends the response as failed."""
+    try:
+        return step()
+    except _SurveyBroken as broken:
+        language = state.language or survey.default_language
+        ended = replace(state, phase=Phase.ENDED, status=ResponseStatus.FAILED)
+        return Turn(
+            ended,
+            (
+                Failed(broken.code, broken.detail),
+                Ended(ResponseStatus.FAILED, phrase("failed", language)),
+            ),
+        )
+
+
+# ---------------------------------------------------------------------------
+# Walking the questions
+
+
+def _relevant(question: Question, answers: Mapping[str, str]) -> bool:
+    if question.relevant is None:
+        return True
+    try:
+        return question.relevant.is_true(answers)
+    except Exception as exc:  # a broken expression must not crash the channel
+        raise _SurveyBroken("relevant_failed", f"{question.name}: {exc}") from exc
+
+
+def _previous(survey: Survey, state: State) -> int | None:
+    for index in range(state.position - 1, -1, -1):
+        if _relevant(survey.questions[index], state.answers):
+            return index
+    return None
+
+
+def _last_answered(survey: Survey, answers: Mapping[str, str]) -> int:
+    last = -1
+    for index, question in enumerate(survey.questions):
+        if question.name in answers:
+            last = index
+    return last
+
+
+def _frontier(survey: Survey, state: State, after: int) -> int | None:
+    """Where to continue: the first relevant question after `after` that still needs an
+    answer, or, past everything answered so far, the next relevant one (notes included).
+    Going back to change one answer therefore returns the respondent to where they were,
+    visiting only questions that the change made newly relevant."""
+    last = _last_answered(survey, state.answers)
+    for index in range(after + 1, len(survey.questions)):
+        question = survey.questions[index]
+        if not _relevant(question, state.answers):
+            continue
+        if index > last:
+            return index
+        if question.type is not QuestionType.NOTE and question.name not in state.answers:
+            return index
+    return None
+
+
+def _invalidated_after(
+    survey: Survey, answers: Mapping[str, str], position: int
+) -> tuple[str, ...]:
+    """Later answers that no longer hold after an earlier one changed: questions that are
+    no longer relevant, and answers whose constraint or choice filter now fails."""
+    current = dict(answers)
+    cleared: list[str] = []
+    for question in survey.questions[position + 1 :]:
+        value = current.get(question.name)
+        if value is None:
+            continue
+        keep = _relevant(question, current)
+        if keep and value and question.constraint is not None:
+            keep = _holds(question, current, value)
+        if keep and value and question.type.has_choices and question.choice_filter is not None:
+            allowed = {c.name for c in _visible_choices(question, current)}
+            keep = all(name in allowed for name in value.split())
+        if not keep:
+            del current[question.name]
+            cleared.append(question.name)
+    return tuple(cleared)
+
+
+def _holds(question: Question, answers: Mapping[str, str], value: str) -> bool:
+    assert question.constraint is not None
+    try:
+        return question.constraint.is_true(answers, current=value)
+    except Exception as exc:
+        raise _SurveyBroken("constraint_failed", f"{question.name}: {exc}") from exc
+
+
+def _known_answers(survey: Survey, answers: Mapping[str, str]) -> dict[str, str]:
+    # Answers of questions a newer version dropped are ignored, not fatal.
+    return {k: v for k, v in answers.items() if survey.has_question(k)}
+
+
+# ---------------------------------------------------------------------------
+# Reading input
+
+
+def _parse(
+    survey: Survey, state: State, question: Question, raw: str, language: str
+) -> tuple[str | None, str]:
+    """(canonical value, "") or (None, the error to show, in the respondent's language)."""
+    text = raw.strip()
+    if not text:
+        if question.required:
+            return None, _message(question.required_messages, language, state.answers, survey) or (
+                phrase("required", language)
+            )
+        return "", ""  # an optional question skipped: recorded as an empty answer
+
+    value: str | None
+    kind = question.type
+    if kind is QuestionType.SELECT_ONE:
+        choices = _visible_choices(question, state.answers)
+        value = choices[int(text) - 1].name if _is_key(text, len(choices)) else None
+        if value is None:
+            return None, phrase("invalid_choice", language)
+    elif kind is QuestionType.SELECT_MULTIPLE:
+        choices = _visible_choices(question, state.answers)
+        keys = [k for k in _MULTI_SEPARATORS.split(text) if k]
+        if not keys or not all(_is_key(k, len(choices)) for k in keys):
+            return None, phrase("invalid_choices", language)
+        picked = {int(k) - 1 for k in keys}
+        value = " ".join(choices[i].name for i in sorted(picked))
+    elif kind is QuestionType.INTEGER:
+        value = str(int(text)) if _INTEGER.fullmatch(text) else None
+        if value is None:
+            return None, phrase("invalid_integer", language)
+    elif kind is QuestionType.DECIMAL:
+        value = _decimal(text)
+        if value is None:
+            return None, phrase("invalid_decimal", language)
+    elif kind is QuestionType.DATE:
+        value = _date(text)
+        if value is None:
+            return None, phrase("invalid_date", language)
+    else:
+        value = "".join(ch for ch in text if ch.isprintable())
+        if len(value) > TEXT_ANSWER_LIMIT:
+            return None, phrase("text_too_long", language, limit=TEXT_ANSWER_LIMIT)
+
+    if question.constraint is not None and not _holds(question, state.answers, value):
+        custom = _message(question.constraint_messages, language, state.answers, survey)
+        return None, custom or phrase("constraint", language)
+    return value, ""
+
+
+def _is_key(text: str, count: int) -> bool:
+    # Keys are "1".."n" as shown; "01" is not a key, so nothing collides with "00"/"0".
+    return text.isdigit() and not text.startswith("0") and int(text) <= count
+
+
+def _decimal(text: str) -> str | None:
+    if not _DECIMAL.fullmatch(text):
+        return None
+    number = float(text.replace(",", ".").replace("*", "."))
+    if not math.isfinite(number):
+        return None
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
+def _date(text: str) -> str | None:
+    match = _DATE_DIGITS.fullmatch(text) or _DATE_SEPARATED.fullmatch(text)
+    if not match:
+        return None
+    day, month, year = (int(g) for g in match.groups())
+    try:
+        return dt.date(year, month, day).isoformat()
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------------------
+# Building prompts
+
+
+def _visible_choices(question: Question, answers: Mapping[str, str]) -> tuple[Choice, ...]:
+    if question.choice_filter is None:
+        return question.choices
+    try:
+        return tuple(
+            c for c in question.choices if question.choice_filter.is_true(answers, columns=c.extra)
+        )
+    except Exception as exc:
+        raise _SurveyBroken("choice_filter_failed", f"{question.name}: {exc}") from exc
+
+
+def _choice_label(choice: Choice, language: str) -> str:
+    return choice.labels.get(language) or next(iter(choice.labels.values()), choice.name)
+
+
+def _render_text(
+    text: Text | None, language: str, answers: Mapping[str, str], survey: Survey
+) -> str:
+    if text is None:
+        return ""
+    out = []
+    for part in text.parts:
+        if isinstance(part, Pipe):
+            value = answers.get(part.name, "")
+            if value and survey.has_question(part.name):
+                value = display_value(survey.question(part.name), value, language)
+            out.append(value)
+        else:
+            out.append(part)
+    return "".join(out)
+
+
+def _message(
+    texts: Mapping[str, Text], language: str, answers: Mapping[str, str], survey: Survey
+) -> str:
+    return _render_text(texts.get(language), language, answers, survey)
+
+
+def _input_hint(question: Question, choice_count: int) -> InputHint:
+    kind = question.type
+    if kind is QuestionType.SELECT_ONE:
+        return InputHint(InputKind.CHOICE, len(str(choice_count)), "#", choice_count)
+    if kind is QuestionType.SELECT_MULTIPLE:
+        return InputHint(InputKind.CHOICES, None, "#", choice_count)
+    if kind is QuestionType.INTEGER:
+        return InputHint(InputKind.INTEGER, 9)
+    if kind is QuestionType.DECIMAL:
+        return InputHint(InputKind.DECIMAL, 12)
+    if kind is QuestionType.DATE:
+        return InputHint(InputKind.DATE, 8)
+    if kind is QuestionType.NOTE:
+        return InputHint(InputKind.ANY, 1, None)
+    return InputHint(InputKind.TEXT, None)
+
+
+def _question_prompt(survey: Survey, state: State, *, error: str = "") -> Prompt:
+    question = survey.questions[state.position]
+    language = state.language or survey.default_language
+    answers = state.answers
+    choices: tuple[PromptChoice, ...] = ()
+    if question.type.has_choices:
+        visible = _visible_choices(question, answers)
+        choices = tuple(
+            PromptChoice(str(i), c.name, _choice_label(c, language))
+            for i, c in enumerate(visible, start=1)
+        )
+    current = answers.get(question.name, "")
+    return Prompt(
+        kind=PromptKind.NOTE if question.type is QuestionType.NOTE else PromptKind.QUESTION,
+        key=question.name,
+        language=language,
+        text=_render_text(question.labels.get(language), language, answers, survey),
+        input=_input_hint(question, len(choices)),
+        hint=_render_text(question.hints.get(language), language, answers, survey),
+        choices=choices,
+        error=error,
+        question_type=question.type,
+        can_go_back=_previous(survey, state) is not None,
+        current_value=display_value(question, current, language) if current else "",
+        number=state.position + 1,
+        total=len(survey.questions),
+    )
+
+
+def _language_prompt(survey: Survey, *, error: str = "") -> Prompt:
+    choices = tuple(
+        PromptChoice(str(i), lang.code, native_name(lang.code, lang.name))
+        for i, lang in enumerate(survey.languages, start=1)
+    )
+    return Prompt(
+        kind=PromptKind.LANGUAGE_MENU,
+        key=LANGUAGE_KEY,
+        language=survey.default_language,
+        text=phrase("choose_language", survey.default_language),
+        input=InputHint(InputKind.CHOICE, len(str(len(choices))), "#", len(choices)),
+        choices=choices,
+        error=error,
+    )
+
+
+def _resume_prompt(state: State, *, error: str = "") -> Prompt:
+    language = state.language
+    assert language is not None
+    choices = (
+        PromptChoice("1", "continue", phrase("continue", language)),
+        PromptChoice("2", "restart", phrase("start_again", language)),
+    )
+    return Prompt(
+        kind=PromptKind.RESUME_OFFER,
+        key=RESUME_KEY,
+        language=language,
+        text=phrase("resume_offer", language),
+        input=InputHint(InputKind.CHOICE, 1, "#", 2),
+        choices=choices,
+        error=error,
+    )
+
+
+def resume_state(survey: Survey, answers: Mapping[str, str], language: str | None) -> State:
+    """The state a response is in, rebuilt from what SQL holds (when Redis lost it)."""
+    known = _known_answers(survey, answers)
+    if language is None and len(survey.languages) > 1:
+        return State(Phase.LANGUAGE, None, answers=known)
+    state = State(Phase.QUESTION, language or survey.default_language, answers=known)
+    position = _frontier(survey, state, -1)
+    if position is None:
+        return replace(state, phase=Phase.ENDED, status=ResponseStatus.COMPLETE)
+    return replace(state, position=position)

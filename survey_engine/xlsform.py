@@ -1,0 +1,1049 @@
+"""Load an XLSForm (the spreadsheet ODK and KoBo users already write) into a `Survey`.
+
+pyxform's readers turn the workbook into rows of strings; everything after that is
+ours, because pyxform's XForm builder has other semantics (repeats, calculations, XML).
+Each sheet has its own function; a `_Context` collects every problem found, so the
+author sees the whole list at once as `SurveyLoadError([FormError, ...])`, each error
+located by sheet, row (the header is row 1) and column header as written.
+
+Choices made where XLSForm leaves room:
+
+* Groups are flattened: a group's `relevant` is ANDed into each child's relevant as
+  `(group) and (child)`. Group labels are not shown; group names are optional.
+* Languages come from `label::Name (code)` columns, in column order (survey sheet, then
+  choices). `label::Name` without a code is accepted for well-known languages, and
+  `label::en` for their codes. A plain `label` column belongs to the default language:
+  `settings.default_language` when set, else the first label column's language, or
+  English (en) when the plain column comes first. Where a plain and a coded column
+  give the same language, the coded cell wins and the plain one fills its blanks.
+* `hint`, `constraint_message` and `required_message` fall back to the default
+  language's text; with none at all the key is absent (the engine has a system phrase).
+* `version` defaults to the first 10 hex digits of the sha256 of the uploaded bytes.
+* A select's `choice_filter` may use the choices sheet's columns, including `name`.
+* Choice names may start with a digit ("1", "2") but may not contain spaces, since a
+  select_multiple answer is its choice names separated by spaces.
+* Columns we do not use (`media::audio`, `default`, `read_only`...) are ignored.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from io import BytesIO
+from pathlib import Path
+from typing import Any, NoReturn
+
+from pyxform.errors import PyXFormError, PyXFormReadError
+from pyxform.xls2json_backends import md_to_dict, xlsx_to_dict
+
+from survey_engine.errors import FormError, SurveyLoadError
+from survey_engine.expressions import NAME_PATTERN, Expression, ExpressionError, compile_expression
+from survey_engine.model import Choice, Language, Pipe, Question, QuestionType, Survey, Text
+from survey_engine.phrases import NATIVE_NAMES
+
+__all__ = ["FormErrorCode", "load_markdown", "load_xlsform"]
+
+
+class FormErrorCode(enum.StrEnum):
+    """Stable codes of `FormError.code`; tests and the admin rely on them."""
+
+    UNREADABLE_FILE = "unreadable_file"  # not an .xlsx, damaged, duplicate column header
+    MISSING_SHEET = "missing_sheet"  # no survey sheet; no choices sheet but a select
+    EMPTY_SURVEY = "empty_survey"  # the survey sheet has no question
+    MISSING_COLUMN = "missing_column"  # type/name/label/list_name, or a language's label
+    UNKNOWN_TYPE = "unknown_type"  # a type we do not know, or content with no type
+    UNSUPPORTED_TYPE = "unsupported_type"  # XLSForm knows it, USSD/voice cannot ask it
+    INVALID_NAME = "invalid_name"  # missing or malformed name (question, choice, list)
+    DUPLICATE_NAME = "duplicate_name"  # two questions with one name
+    UNDEFINED_REFERENCE = "undefined_reference"  # ${x} that is not a question
+    MISSING_CHOICE_LIST = "missing_choice_list"  # select_one LIST with no such list
+    EMPTY_CHOICE_LIST = "empty_choice_list"  # the list has no usable choice
+    DUPLICATE_CHOICE = "duplicate_choice"  # one choice name twice in a list
+    BAD_EXPRESSION = "bad_expression"  # relevant/constraint/choice_filter does not parse
+    MISSING_LABEL = "missing_label"  # a question or choice without text in a language
+    LANGUAGE_CODE_MISSING = "language_code_missing"  # label::Name with no (code)
+    UNKNOWN_LANGUAGE = "unknown_language"  # hint::X (x) where X has no label column
+    BAD_REQUIRED = "bad_required"  # required is not yes/no
+    BAD_SETTING = "bad_setting"  # form_id or default_language unusable
+    DOT_OUTSIDE_CONSTRAINT = "dot_outside_constraint"  # `.` outside a constraint
+    BARE_NAME_OUTSIDE_CHOICE_FILTER = "bare_name_outside_choice_filter"
+    UNBALANCED_GROUP = "unbalanced_group"  # end group without begin, or never ended
+
+
+Code = FormErrorCode
+SURVEY, CHOICES, SETTINGS = "survey", "choices", "settings"
+FILE = ""  # the sheet of errors about the whole file
+
+_NAME_RE = re.compile(NAME_PATTERN)
+_PIPE_RE = re.compile(r"\$\{([^}]*)\}")
+_LANGUAGE_RE = re.compile(r"(.*?)\s*\(\s*([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)\s*\)")
+# Direction marks often ride along with Arabic headers typed in Excel.
+_BIDI_MARKS = dict.fromkeys([0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the old binary .xls format
+
+_TRANSLATABLE = frozenset({"label", "hint", "constraint_message", "required_message"})
+_COLUMN_ALIASES = {
+    "list name": "list_name",
+    "constraint message": "constraint_message",
+    "jr:constraintmsg": "constraint_message",
+    "required message": "required_message",
+    "jr:requiredmsg": "required_message",
+    "choice filter": "choice_filter",
+    "id_string": "form_id",
+}
+# Choices-sheet columns that are not data for a choice_filter.
+_NOT_CHOICE_DATA = frozenset({"list_name", "name", "media", "image", "audio", "video", "big-image"})
+
+_SIMPLE_TYPES = {
+    "integer": QuestionType.INTEGER,
+    "int": QuestionType.INTEGER,
+    "decimal": QuestionType.DECIMAL,
+    "text": QuestionType.TEXT,
+    "string": QuestionType.TEXT,
+    "date": QuestionType.DATE,
+    "note": QuestionType.NOTE,
+}
+_SELECT_TYPES = {
+    ("select_one",): QuestionType.SELECT_ONE,
+    ("select", "one"): QuestionType.SELECT_ONE,
+    ("select_multiple",): QuestionType.SELECT_MULTIPLE,
+    ("select", "all", "that", "apply"): QuestionType.SELECT_MULTIPLE,
+}
+# Collected by ODK on the device; nothing to ask on a phone call, so skipped silently.
+_METADATA_TYPES = frozenset(
+    {
+        "start",
+        "end",
+        "today",
+        "deviceid",
+        "phonenumber",
+        "username",
+        "audit",
+        "simserial",
+        "subscriberid",
+        "email",
+    }
+)
+_UNSUPPORTED_TYPES = frozenset(
+    {
+        "calculate",
+        "geopoint",
+        "geotrace",
+        "geoshape",
+        "start-geopoint",
+        "image",
+        "audio",
+        "video",
+        "file",
+        "barcode",
+        "acknowledge",
+        "time",
+        "datetime",
+        "range",
+        "rank",
+        "hidden",
+        "trigger",
+        "xml-external",
+        "csv-external",
+        "background-audio",
+        "background-geopoint",
+        "select_one_from_file",
+        "select_multiple_from_file",
+        "select_one_external",
+        "select_multiple_external",
+    }
+)
+_TRUE_WORDS = frozenset({"yes", "y", "true", "true()", "1"})
+_FALSE_WORDS = frozenset({"no", "n", "false", "false()", "0", ""})
+
+# Language names (and ISO 639-1 codes) accepted in `label::Name` without a `(code)`.
+_WELL_KNOWN_LANGUAGES: Mapping[str, tuple[str, ...]] = {
+    "en": ("English", "Anglais"),
+    "fr": ("French", "Français", "Francais"),
+    "ar": ("Arabic", "العربية", "عربي", "Arabe"),
+    "sw": ("Swahili", "Kiswahili"),
+    "pt": ("Portuguese", "Português", "Portugues"),
+    "es": ("Spanish", "Español", "Espanol"),
+    "am": ("Amharic", "አማርኛ"),
+    "so": ("Somali", "Soomaali"),
+    "ha": ("Hausa",),
+    "rw": ("Kinyarwanda",),
+    "yo": ("Yoruba", "Yorùbá"),
+    "ig": ("Igbo",),
+    "zu": ("Zulu", "isiZulu"),
+    "xh": ("Xhosa", "isiXhosa"),
+    "om": ("Oromo", "Afaan Oromoo"),
+    "ti": ("Tigrinya", "ትግርኛ"),
+    "lg": ("Luganda", "Ganda"),
+    "ln": ("Lingala",),
+    "wo": ("Wolof",),
+    "ff": ("Fula", "Fulfulde", "Pulaar"),
+    "mg": ("Malagasy",),
+    "sn": ("Shona",),
+    "ny": ("Chichewa", "Nyanja"),
+    "rn": ("Kirundi",),
+    "ak": ("Akan", "Twi"),
+    "bm": ("Bambara",),
+    "af": ("Afrikaans",),
+    "st": ("Sesotho",),
+    "tn": ("Setswana",),
+    "de": ("German", "Deutsch"),
+    "hi": ("Hindi",),
+    "ur": ("Urdu",),
+    "bn": ("Bengali",),
+    "ne": ("Nepali",),
+    "tr": ("Turkish",),
+    "fa": ("Persian", "Farsi"),
+    "ps": ("Pashto",),
+}
+_LANGUAGE_BY_NAME: Mapping[str, str] = {
+    **{name.casefold(): code for code, name in NATIVE_NAMES.items()},
+    **{n.casefold(): code for code, names in _WELL_KNOWN_LANGUAGES.items() for n in names},
+}
+_DISPLAY_NAMES: Mapping[str, str] = {
+    **{code: names[0] for code, names in _WELL_KNOWN_LANGUAGES.items()},
+    **NATIVE_NAMES,
+}
+_ENGLISH = Language("en", "English")
+
+
+# --------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------
+
+
+def load_xlsform(
+    source: bytes | str | os.PathLike[str], *, fallback_form_id: str = "survey"
+) -> Survey:
+    """Compile an .xlsx workbook (its bytes, or a path to it) into a Survey.
+
+    Raises SurveyLoadError listing every problem found.
+    """
+    if isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+    else:
+        try:
+            data = Path(source).read_bytes()
+        except OSError as error:
+            _fail(f"The file {os.fspath(source)!r} cannot be read: {error.strerror or error}.")
+    if data.startswith(_OLE_MAGIC):
+        _fail("This is an old Excel 97-2003 (.xls) file: save it as .xlsx and upload again.")
+    try:
+        book = xlsx_to_dict(BytesIO(data))
+    except PyXFormReadError:
+        _fail("This file is not an Excel workbook (.xlsx), or it is damaged.")
+    except PyXFormError as error:  # e.g. "Duplicate column header: label"
+        _fail(f"{error}.")
+    except Exception:  # foreign bytes can make openpyxl raise nearly anything
+        _fail("This file is not an Excel workbook (.xlsx), or it is damaged.")
+    return _build(book, data, fallback_form_id)
+
+
+def load_markdown(md: str, *, fallback_form_id: str = "survey") -> Survey:
+    """Compile a form written in pyxform's markdown-table notation (used by tests)."""
+    try:
+        book = md_to_dict(md)
+    except Exception as error:  # pyxform's md reader raises IndexError etc. on odd tables
+        _fail(f"The form's tables cannot be read: {error}")
+    return _build(book, md.encode("utf-8"), fallback_form_id)
+
+
+def _fail(message: str) -> NoReturn:
+    raise SurveyLoadError([FormError(Code.UNREADABLE_FILE, message, FILE)])
+
+
+# --------------------------------------------------------------------------------------
+# Sheets, columns and the error collector
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Column:
+    header: str  # as written, for messages
+    base: str  # canonical: "type", "label", "constraint_message"...
+    language_text: str | None  # what follows `::` on translatable columns
+
+
+@dataclass(slots=True)
+class _Sheet:
+    title: str  # as written in the workbook, for messages
+    present: bool
+    rows: list[dict[str, str]]
+    columns: list[_Column]
+
+    def column(self, base: str) -> str | None:
+        """The header of the first column named `base` (case-insensitively), if any."""
+        return next((c.header for c in self.columns if c.base == base), None)
+
+    def numbered_rows(self) -> Iterable[tuple[int, dict[str, str]]]:
+        # pyxform keeps blank rows in place, so the list index gives the sheet row.
+        for index, row in enumerate(self.rows):
+            if row:
+                yield index + 2, row
+
+
+def _parse_column(header: str) -> _Column:
+    base, separator, rest = header.partition("::")
+    base = base.strip().lower()
+    base = _COLUMN_ALIASES.get(base, base)
+    if base in _TRANSLATABLE and separator:
+        return _Column(header, base, rest)
+    return _Column(header, base, None)
+
+
+def _sheet(book: Mapping[str, Any], name: str) -> _Sheet:
+    titles = list(book.get("sheet_names") or [])
+    title = next((t for t in titles if t.lower() == name), None)
+    if title is None and name == SURVEY and len(titles) == 1:
+        title = titles[0]  # pyxform reads a lone sheet of any name as the survey
+    present = name in book
+    headers = book.get(f"{name}_header") or []
+    columns = [_parse_column(h) for h in (headers[0] if headers else {}) if h is not None]
+    rows = [
+        {str(k): str(v) for k, v in row.items() if k is not None and v is not None}
+        for row in book.get(name) or []
+    ]
+    return _Sheet(title or name, present, rows, columns)
+
+
+@dataclass(slots=True)
+class _Context:
+    errors: list[FormError] = field(default_factory=list)
+
+    def add(
+        self,
+        code: FormErrorCode,
+        message: str,
+        sheet: str,
+        row: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.errors.append(FormError(code.value, message, sheet, row, column))
+
+    def count(self, sheet: str) -> int:
+        return sum(1 for e in self.errors if e.sheet == sheet)
+
+    def sorted_errors(self, order: Sequence[str]) -> list[FormError]:
+        rank = {title: i for i, title in enumerate(order)}
+        return sorted(self.errors, key=lambda e: (rank.get(e.sheet, len(rank)), e.row or 0))
+
+
+# --------------------------------------------------------------------------------------
+# Building the survey
+# --------------------------------------------------------------------------------------
+
+
+def _build(book: Mapping[str, Any], data: bytes, fallback_form_id: str) -> Survey:
+    ctx = _Context()
+    survey_sheet = _sheet(book, SURVEY)
+    choices_sheet = _sheet(book, CHOICES)
+    settings_sheet = _sheet(book, SETTINGS)
+
+    settings = _read_settings(ctx, settings_sheet)
+    languages = _read_languages(ctx, survey_sheet, choices_sheet, settings_sheet, settings)
+    choice_lists = _read_choices(ctx, choices_sheet, languages)
+    questions = _read_survey(ctx, survey_sheet, choices_sheet, languages, choice_lists)
+
+    if ctx.errors:
+        order = [FILE, survey_sheet.title, choices_sheet.title, settings_sheet.title]
+        raise SurveyLoadError(ctx.sorted_errors(order))
+    form_id = settings.get("form_id") or fallback_form_id
+    return Survey(
+        form_id=form_id,
+        version=settings.get("version") or hashlib.sha256(data).hexdigest()[:10],
+        title=settings.get("form_title") or form_id,
+        languages=languages.ordered,
+        default_language=languages.default.code,
+        questions=tuple(questions),
+    )
+
+
+# -- settings ---------------------------------------------------------------------------
+
+
+def _read_settings(ctx: _Context, sheet: _Sheet) -> dict[str, str]:
+    """The first filled row of the settings sheet, keyed by canonical column name."""
+    settings: dict[str, str] = {}
+    first = next(iter(sheet.numbered_rows()), None)
+    if first is None:
+        return settings
+    number, row = first
+    for column in sheet.columns:
+        value = row.get(column.header, "").strip()
+        if value and column.base not in settings:
+            settings[column.base] = value
+    form_id = settings.get("form_id")
+    if form_id is not None and not _NAME_RE.fullmatch(form_id):
+        ctx.add(
+            Code.BAD_SETTING,
+            f"form_id '{form_id}' must start with a letter or _ and contain only letters, "
+            "digits, _, - and .",
+            sheet.title,
+            number,
+            sheet.column("form_id"),
+        )
+        del settings["form_id"]
+    return settings
+
+
+# -- languages --------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Languages:
+    ordered: tuple[Language, ...]
+    default: Language
+    # Per sheet title, per translatable base: language code -> header of its column.
+    headers: dict[str, dict[str, dict[str, str]]]
+    # Languages written as `label::Name (code)` somewhere (others only as plain `label`).
+    coded: set[str]
+
+    def header(self, sheet: _Sheet, base: str, code: str) -> str | None:
+        return self.headers.get(sheet.title, {}).get(base, {}).get(code)
+
+    def expected_label_header(self, language: Language) -> str:
+        if language.code in self.coded:
+            return f"label::{language.name} ({language.code})"
+        return "label"
+
+
+def _normalise_code(code: str) -> str:
+    primary, *rest = code.replace("_", "-").split("-")
+    return "-".join([primary.lower(), *rest])
+
+
+def _parse_language(text: str) -> Language | None:
+    """A language from `Name (code)`, a well-known name, or a well-known code."""
+    text = text.translate(_BIDI_MARKS).strip()
+    match = _LANGUAGE_RE.fullmatch(text)
+    if match:
+        code = _normalise_code(match.group(2))
+        return Language(code, match.group(1).strip() or _DISPLAY_NAMES.get(code, code))
+    code = _LANGUAGE_BY_NAME.get(text.casefold())
+    if code:
+        return Language(code, text)
+    if text.lower() in _DISPLAY_NAMES:
+        return Language(text.lower(), _DISPLAY_NAMES[text.lower()])
+    return None
+
+
+def _read_languages(
+    ctx: _Context,
+    survey: _Sheet,
+    choices: _Sheet,
+    settings_sheet: _Sheet,
+    settings: Mapping[str, str],
+) -> _Languages:
+    # (sheet, column, language or None for a plain column) for every translatable column
+    found: list[tuple[_Sheet, _Column, Language | None]] = []
+    coded: set[str] = set()
+    for sheet in (survey, choices):
+        for column in sheet.columns:
+            if column.base not in _TRANSLATABLE:
+                continue
+            if column.language_text is None:
+                found.append((sheet, column, None))
+                continue
+            language = _parse_language(column.language_text)
+            if language is None:
+                ctx.add(
+                    Code.LANGUAGE_CODE_MISSING,
+                    f"add the language's code to the column header, e.g. "
+                    f"'{column.base}::{column.language_text.strip()} (xx)' with its "
+                    "two-letter ISO 639-1 code",
+                    sheet.title,
+                    None,
+                    column.header,
+                )
+                continue
+            coded.add(language.code)
+            found.append((sheet, column, language))
+
+    label_languages = [lang for _, column, lang in found if column.base == "label"]
+    default = _ENGLISH if not label_languages or label_languages[0] is None else label_languages[0]
+    wanted = settings.get("default_language")
+    setting_language: Language | None = None
+    if wanted is not None:
+        setting_language = _resolve_default(wanted, [lang for lang in label_languages if lang])
+        if setting_language is None:
+            ctx.add(
+                Code.BAD_SETTING,
+                f"default_language '{wanted}' is not a language; write it like 'English (en)'",
+                settings_sheet.title,
+                2,
+                settings_sheet.column("default_language"),
+            )
+        else:
+            default = setting_language
+
+    ordered: dict[str, Language] = {}
+    for language in label_languages:
+        chosen = language or default
+        ordered.setdefault(chosen.code, chosen)
+    if not ordered:
+        ordered[default.code] = default
+    if setting_language is not None and setting_language.code not in ordered:
+        ctx.add(
+            Code.BAD_SETTING,
+            f"default_language '{wanted}' has no label column; the form's languages are "
+            + ", ".join(f"{lang.name} ({lang.code})" for lang in ordered.values()),
+            settings_sheet.title,
+            2,
+            settings_sheet.column("default_language"),
+        )
+    if default.code not in ordered:
+        default = next(iter(ordered.values()))
+
+    headers: dict[str, dict[str, dict[str, str]]] = {}
+    # Coded columns first, so that they win over a plain column of the same language.
+    for sheet, column, language in sorted(found, key=lambda item: item[2] is None):
+        if language is not None and language.code not in ordered:
+            ctx.add(
+                Code.UNKNOWN_LANGUAGE,
+                "this column is in a language that has no label column (the form's "
+                f"languages are {', '.join(ordered)})",
+                sheet.title,
+                None,
+                column.header,
+            )
+            continue
+        by_code = headers.setdefault(sheet.title, {}).setdefault(column.base, {})
+        by_code.setdefault((language or default).code, column.header)
+    return _Languages(tuple(ordered.values()), default, headers, coded)
+
+
+def _resolve_default(wanted: str, languages: Sequence[Language]) -> Language | None:
+    for language in languages:
+        if wanted.casefold() in (language.code.casefold(), language.name.casefold()):
+            return language
+    return _parse_language(wanted)
+
+
+def _cell_texts(
+    row: Mapping[str, str], sheet: _Sheet, base: str, languages: _Languages
+) -> dict[str, tuple[str, str]]:
+    """language code -> (text, header it came from), for the languages that have text.
+
+    A coded column's blank cell is filled from the plain column of the same language.
+    """
+    found: dict[str, tuple[str, str]] = {}
+    plain = next(
+        (c.header for c in sheet.columns if c.base == base and c.language_text is None), None
+    )
+    for code, header in languages.headers.get(sheet.title, {}).get(base, {}).items():
+        value = row.get(header, "").strip()
+        if not value and plain is not None and code == languages.default.code:
+            value, header = row.get(plain, "").strip(), plain
+        if value:
+            found[code] = (value, header)
+    return found
+
+
+# -- choices ----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _ChoiceList:
+    choices: list[Choice] = field(default_factory=list)
+    names: dict[str, int] = field(default_factory=dict)  # choice name -> its row
+    has_errors: bool = False
+
+
+def _read_choices(ctx: _Context, sheet: _Sheet, languages: _Languages) -> dict[str, _ChoiceList]:
+    lists: dict[str, _ChoiceList] = {}
+    if not sheet.present or not sheet.rows:
+        return lists
+    list_header, name_header = sheet.column("list_name"), sheet.column("name")
+    for base, header in (("list_name", list_header), ("name", name_header)):
+        if header is None:
+            ctx.add(Code.MISSING_COLUMN, f"the choices sheet needs a '{base}' column", sheet.title)
+    if list_header is None or name_header is None:
+        return lists
+    _check_label_columns(ctx, sheet, languages)
+    data_columns = [c.header for c in sheet.columns if _is_choice_data(c)]
+
+    for number, row in sheet.numbered_rows():
+        list_name = row.get(list_header, "").strip()
+        name = row.get(name_header, "").strip()
+        if not list_name:
+            ctx.add(
+                Code.INVALID_NAME, "this choice has no list_name", sheet.title, number, list_header
+            )
+            continue
+        choice_list = lists.setdefault(list_name, _ChoiceList())
+        if not name:
+            if len(row) > 1:  # a row with only list_name declares an (empty) list
+                choice_list.has_errors = True
+                ctx.add(
+                    Code.INVALID_NAME, "this choice has no name", sheet.title, number, name_header
+                )
+            continue
+        if any(ch.isspace() for ch in name):
+            choice_list.has_errors = True
+            ctx.add(
+                Code.INVALID_NAME,
+                f"choice name '{name}' contains a space; answers to select_multiple are "
+                "choice names separated by spaces",
+                sheet.title,
+                number,
+                name_header,
+            )
+            continue
+        if name in choice_list.names:
+            choice_list.has_errors = True
+            ctx.add(
+                Code.DUPLICATE_CHOICE,
+                f"'{name}' is already a choice of list '{list_name}' "
+                f"(row {choice_list.names[name]})",
+                sheet.title,
+                number,
+                name_header,
+            )
+            continue
+        choice_list.names[name] = number
+        labels = _required_labels(ctx, sheet, number, row, languages, what="choice")
+        extra = {h: row[h].strip() for h in data_columns if row.get(h, "").strip()}
+        choice_list.choices.append(
+            Choice(name, {code: text for code, (text, _) in labels.items()}, extra)
+        )
+    return lists
+
+
+def _is_choice_data(column: _Column) -> bool:
+    return column.base not in _TRANSLATABLE and column.base not in _NOT_CHOICE_DATA
+
+
+def _check_label_columns(ctx: _Context, sheet: _Sheet, languages: _Languages) -> None:
+    """One error per language without a label column on this sheet (not one per row)."""
+    if not any(c.base == "label" for c in sheet.columns):
+        ctx.add(Code.MISSING_COLUMN, f"the {sheet.title} sheet needs a 'label' column", sheet.title)
+        return
+    for language in languages.ordered:
+        if languages.header(sheet, "label", language.code) is None:
+            ctx.add(
+                Code.MISSING_COLUMN,
+                f"no label column for {language.name} ({language.code}) on this sheet",
+                sheet.title,
+                None,
+                languages.expected_label_header(language),
+            )
+
+
+def _required_labels(
+    ctx: _Context,
+    sheet: _Sheet,
+    number: int,
+    row: Mapping[str, str],
+    languages: _Languages,
+    *,
+    what: str,
+) -> dict[str, tuple[str, str]]:
+    labels = _cell_texts(row, sheet, "label", languages)
+    for language in languages.ordered:
+        header = languages.header(sheet, "label", language.code)
+        if language.code not in labels and header is not None:
+            ctx.add(
+                Code.MISSING_LABEL,
+                f"this {what} has no label in {language.name} ({language.code})",
+                sheet.title,
+                number,
+                header,
+            )
+    return labels
+
+
+# -- survey -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Group:
+    row: int
+    repeat: bool
+    relevant: str  # source, "" when none
+    relevant_header: str | None
+    compiled: Expression | None = None
+    broken: bool = False
+
+
+@dataclass(slots=True)
+class _QuestionRow:
+    number: int
+    row: dict[str, str]
+    name: str
+    type: QuestionType
+    list_name: str | None
+    groups: tuple[_Group, ...]
+
+
+def _read_survey(
+    ctx: _Context,
+    sheet: _Sheet,
+    choices_sheet: _Sheet,
+    languages: _Languages,
+    lists: Mapping[str, _ChoiceList],
+) -> list[Question]:
+    if not sheet.present:
+        ctx.add(Code.MISSING_SHEET, "the form has no 'survey' sheet", SURVEY)
+        return []
+    type_header, name_header = sheet.column("type"), sheet.column("name")
+    if not sheet.rows:
+        ctx.add(Code.EMPTY_SURVEY, "the survey sheet has no questions", sheet.title)
+        return []
+    for base, header in (("type", type_header), ("name", name_header)):
+        if header is None:
+            ctx.add(Code.MISSING_COLUMN, f"the survey sheet needs a '{base}' column", sheet.title)
+    if type_header is None or name_header is None:
+        return []
+
+    errors_before = ctx.count(sheet.title)
+    rows, groups = _survey_rows(ctx, sheet, type_header, name_header)
+    if not rows:
+        if ctx.count(sheet.title) == errors_before:
+            ctx.add(Code.EMPTY_SURVEY, "the survey sheet has no questions", sheet.title)
+        return []
+    _check_label_columns(ctx, sheet, languages)
+    if any(r.type.has_choices for r in rows) and not choices_sheet.present:
+        ctx.add(Code.MISSING_SHEET, "the form has select questions but no 'choices' sheet", CHOICES)
+
+    builder = _QuestionBuilder(
+        ctx,
+        sheet,
+        languages,
+        names=frozenset(r.name for r in rows if r.name),
+        choice_columns=frozenset(
+            {"name"} | {c.header for c in choices_sheet.columns if _is_choice_data(c)}
+        ),
+    )
+    for group in groups:
+        builder.check_group(group)
+    # Rows with a bad name are built too, so that all their other problems are listed.
+    return [builder.build(r, lists, choices_present=choices_sheet.present) for r in rows]
+
+
+_GROUP_ROWS = {
+    "begin group": "begin group",
+    "begin_group": "begin group",
+    "end group": "end group",
+    "end_group": "end group",
+    "begin repeat": "begin repeat",
+    "begin_repeat": "begin repeat",
+    "end repeat": "end repeat",
+    "end_repeat": "end repeat",
+}
+
+
+def _survey_rows(
+    ctx: _Context, sheet: _Sheet, type_header: str, name_header: str
+) -> tuple[list[_QuestionRow], list[_Group]]:
+    """First pass: types, names and groups. Names must all be known before expressions."""
+    rows: list[_QuestionRow] = []
+    groups: list[_Group] = []
+    stack: list[_Group] = []
+    seen: dict[str, int] = {}
+    relevant_header = sheet.column("relevant")
+    for number, row in sheet.numbered_rows():
+        report = partial(ctx.add, sheet=sheet.title, row=number)
+        words = row.get(type_header, "").split()
+        name = row.get(name_header, "").strip()
+        if not words:
+            report(Code.UNKNOWN_TYPE, "this row has content but no type", column=type_header)
+            continue
+        kind = _GROUP_ROWS.get(" ".join(words).lower())
+        if kind in ("begin group", "begin repeat"):
+            if kind == "begin repeat":
+                report(
+                    Code.UNSUPPORTED_TYPE,
+                    "'begin repeat' (repeats) cannot be asked over USSD or voice",
+                    column=type_header,
+                )
+            if name and not _NAME_RE.fullmatch(name):
+                report(Code.INVALID_NAME, _bad_name_message(name), column=name_header)
+            relevant = row.get(relevant_header, "").strip() if relevant_header else ""
+            group = _Group(number, kind == "begin repeat", relevant, relevant_header)
+            groups.append(group)
+            stack.append(group)
+            continue
+        if kind in ("end group", "end repeat"):
+            if stack and stack[-1].repeat == (kind == "end repeat"):
+                stack.pop()
+            else:
+                report(
+                    Code.UNBALANCED_GROUP, f"'{kind}' without a matching begin", column=type_header
+                )
+            continue
+        if len(words) == 1 and words[0].lower() in _METADATA_TYPES:
+            continue
+        question_type, list_name, problem = _question_type(words)
+        if problem is not None:
+            report(problem[0], problem[1], column=type_header)
+            continue
+        assert question_type is not None
+        if not name:
+            report(Code.INVALID_NAME, "every question needs a name", column=name_header)
+        elif not _NAME_RE.fullmatch(name):
+            report(Code.INVALID_NAME, _bad_name_message(name), column=name_header)
+            name = ""
+        elif name in seen:
+            report(
+                Code.DUPLICATE_NAME,
+                f"'{name}' is already used on row {seen[name]}",
+                column=name_header,
+            )
+            name = ""
+        else:
+            seen[name] = number
+        rows.append(_QuestionRow(number, row, name, question_type, list_name, tuple(stack)))
+    for group in stack:
+        ctx.add(
+            Code.UNBALANCED_GROUP,
+            f"this '{'begin repeat' if group.repeat else 'begin group'}' is never ended",
+            sheet.title,
+            group.row,
+            type_header,
+        )
+    return rows, groups
+
+
+def _question_type(
+    words: list[str],
+) -> tuple[QuestionType | None, str | None, tuple[FormErrorCode, str] | None]:
+    """(type, list name, problem) from the words of a type cell."""
+    lowered = tuple(w.lower() for w in words)
+    written = " ".join(words)
+    for prefix, select_type in _SELECT_TYPES.items():
+        if lowered[: len(prefix)] == prefix:
+            rest = words[len(prefix) :]
+            if not rest:
+                return None, None, (Code.MISSING_CHOICE_LIST, f"'{written}' needs a list name")
+            if len(rest) == 2 and rest[1].lower() == "or_other":
+                return (
+                    None,
+                    None,
+                    (Code.UNSUPPORTED_TYPE, "'or_other' is not supported; add an 'other' choice"),
+                )
+            if len(rest) > 1:
+                return None, None, (Code.UNKNOWN_TYPE, f"unknown type '{written}'")
+            return select_type, rest[0], None
+    if len(words) == 1 and lowered[0] in _SIMPLE_TYPES:
+        return _SIMPLE_TYPES[lowered[0]], None, None
+    if lowered[0] in _UNSUPPORTED_TYPES:
+        return (
+            None,
+            None,
+            (
+                Code.UNSUPPORTED_TYPE,
+                f"type '{words[0]}' cannot be asked over USSD or voice",
+            ),
+        )
+    return (
+        None,
+        None,
+        (
+            Code.UNKNOWN_TYPE,
+            f"unknown type '{written}'; use select_one, select_multiple, integer, decimal, "
+            "text, date or note",
+        ),
+    )
+
+
+def _bad_name_message(name: str) -> str:
+    return (
+        f"name '{name}' must start with a letter or _ and contain only letters, digits, _, - and ."
+    )
+
+
+class _QuestionBuilder:
+    """Second pass: texts, expressions and choices of each question row."""
+
+    def __init__(
+        self,
+        ctx: _Context,
+        sheet: _Sheet,
+        languages: _Languages,
+        names: frozenset[str],
+        choice_columns: frozenset[str],
+    ) -> None:
+        self.ctx = ctx
+        self.sheet = sheet
+        self.languages = languages
+        self.names = names
+        self.choice_columns = choice_columns
+
+    def build(
+        self, r: _QuestionRow, lists: Mapping[str, _ChoiceList], *, choices_present: bool
+    ) -> Question:
+        labels = _required_labels(
+            self.ctx, self.sheet, r.number, r.row, self.languages, what="question"
+        )
+        choices: tuple[Choice, ...] = ()
+        choice_filter = None
+        if r.list_name is not None:
+            choices = self.choices(r, lists, choices_present=choices_present)
+            choice_filter = self.expression(r.number, r.row, "choice_filter")
+        return Question(
+            name=r.name,
+            type=r.type,
+            labels=self.texts(r.number, labels),
+            row=r.number,
+            hints=self.optional_texts(r, "hint"),
+            choices=choices,
+            list_name=r.list_name,
+            relevant=self.relevant(r),
+            constraint=self.expression(r.number, r.row, "constraint"),
+            constraint_messages=self.optional_texts(r, "constraint_message"),
+            required=self.required(r),
+            required_messages=self.optional_texts(r, "required_message"),
+            choice_filter=choice_filter,
+            appearance=r.row.get(self.sheet.column("appearance") or "", "").strip(),
+        )
+
+    # -- texts ------------------------------------------------------------------------
+
+    def texts(self, number: int, found: Mapping[str, tuple[str, str]]) -> dict[str, Text]:
+        return {code: self.text(number, header, raw) for code, (raw, header) in found.items()}
+
+    def optional_texts(self, r: _QuestionRow, base: str) -> dict[str, Text]:
+        found = _cell_texts(r.row, self.sheet, base, self.languages)
+        fallback = found.get(self.languages.default.code)
+        for language in self.languages.ordered:
+            if language.code not in found and fallback is not None:
+                found[language.code] = fallback
+        return self.texts(r.number, found)
+
+    def text(self, number: int, header: str, raw: str) -> Text:
+        parts: list[str | Pipe] = []
+        position = 0
+        for match in _PIPE_RE.finditer(raw):
+            if match.start() > position:
+                parts.append(raw[position : match.start()])
+            name = match.group(1)
+            if name not in self.names:
+                self.ctx.add(
+                    Code.UNDEFINED_REFERENCE,
+                    f"'${{{name}}}' is not a question of this form",
+                    self.sheet.title,
+                    number,
+                    header,
+                )
+            parts.append(Pipe(name))
+            position = match.end()
+        if position < len(raw):
+            parts.append(raw[position:])
+        return Text(tuple(parts))
+
+    # -- expressions ------------------------------------------------------------------
+
+    def expression(self, number: int, row: Mapping[str, str], base: str) -> Expression | None:
+        header = self.sheet.column(base)
+        source = row.get(header, "").strip() if header else ""
+        if not source or header is None:
+            return None
+        return self.compile(number, header, source, base)
+
+    def compile(self, number: int, header: str, source: str, role: str) -> Expression | None:
+        def add(code: FormErrorCode, message: str) -> None:
+            self.ctx.add(code, message, self.sheet.title, number, header)
+
+        try:
+            # Compile permissively, then say precisely what is out of place.
+            expression = compile_expression(source, allow_dot=True, allow_bare_names=True)
+        except ExpressionError as error:
+            add(Code.BAD_EXPRESSION, str(error))
+            return None
+        ok = True
+        if expression.uses_dot and role != "constraint":
+            ok = False
+            add(
+                Code.DOT_OUTSIDE_CONSTRAINT,
+                "'.' (the answer being checked) only means something in a constraint; "
+                "refer to a question as ${name}",
+            )
+        if expression.bare_names and role != "choice_filter":
+            ok = False
+            shown = ", ".join(sorted(expression.bare_names))
+            add(
+                Code.BARE_NAME_OUTSIDE_CHOICE_FILTER,
+                f"{shown}: write ${{name}} for a question or 'quotes' for text",
+            )
+        for name in sorted(expression.references - self.names):
+            ok = False
+            add(Code.UNDEFINED_REFERENCE, f"'${{{name}}}' is not a question of this form")
+        if role == "choice_filter":
+            for name in sorted(expression.bare_names - self.choice_columns):
+                ok = False
+                add(Code.UNDEFINED_REFERENCE, f"'{name}' is not a column of the choices sheet")
+        return expression if ok else None
+
+    def check_group(self, group: _Group) -> None:
+        if group.relevant and group.relevant_header:
+            group.compiled = self.compile(
+                group.row, group.relevant_header, group.relevant, "relevant"
+            )
+            group.broken = group.compiled is None
+
+    def relevant(self, r: _QuestionRow) -> Expression | None:
+        """The question's own relevant ANDed with those of the groups around it."""
+        own = self.expression(r.number, r.row, "relevant")
+        header = self.sheet.column("relevant")
+        if own is None and header and r.row.get(header, "").strip():
+            return None  # the question's own relevant is broken (already reported)
+        if any(g.broken for g in r.groups):
+            return None
+        parts = [g.compiled for g in r.groups if g.compiled is not None]
+        if own is not None:
+            parts.append(own)
+        if len(parts) <= 1:
+            return parts[0] if parts else None
+        combined = " and ".join(f"({p.source})" for p in parts)
+        try:
+            return compile_expression(combined, allow_dot=True, allow_bare_names=True)
+        except ExpressionError as error:  # only the nesting limits can get here
+            self.ctx.add(Code.BAD_EXPRESSION, str(error), self.sheet.title, r.number, header)
+            return None
+
+    # -- required and choices ---------------------------------------------------------
+
+    def required(self, r: _QuestionRow) -> bool:
+        header = self.sheet.column("required")
+        value = r.row.get(header, "").strip() if header else ""
+        if value.lower() in _TRUE_WORDS:
+            return True
+        if value.lower() not in _FALSE_WORDS:
+            self.ctx.add(
+                Code.BAD_REQUIRED,
+                f"required must be yes or no, not '{value}'",
+                self.sheet.title,
+                r.number,
+                header,
+            )
+        return False
+
+    def choices(
+        self, r: _QuestionRow, lists: Mapping[str, _ChoiceList], *, choices_present: bool
+    ) -> tuple[Choice, ...]:
+        type_header = self.sheet.column("type")
+        choice_list = lists.get(r.list_name or "")
+        if choice_list is None:
+            if choices_present:  # else the missing sheet itself was reported
+                self.ctx.add(
+                    Code.MISSING_CHOICE_LIST,
+                    f"there is no choice list '{r.list_name}' on the choices sheet",
+                    self.sheet.title,
+                    r.number,
+                    type_header,
+                )
+            return ()
+        if not choice_list.choices and not choice_list.has_errors:
+            self.ctx.add(
+                Code.EMPTY_CHOICE_LIST,
+                f"choice list '{r.list_name}' has no choices",
+                self.sheet.title,
+                r.number,
+                type_header,
+            )
+        return tuple(choice_list.choices)

@@ -1,0 +1,354 @@
+"""Africa's Talking callbacks, as raw forms exactly as the gateway posts them."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import pytest
+
+from ussd.gateways import africastalking
+from ussd.gateways.africastalking import (
+    GatewayError,
+    UssdRequest,
+    UssdSessionEnd,
+    con,
+    end,
+    latest_input,
+    mask_form_for_log,
+    parse_callback,
+    parse_session_end,
+)
+
+SESSION = "ATUid_5c6a1f0e2b9d4c7a8e3f"
+PHONE = "+254712345678"
+
+
+def callback(**fields: str) -> dict[str, str]:
+    """A callback form as Africa's Talking posts it, with `fields` changed; a field
+    set to the string "<absent>" is left out."""
+    form = {
+        "sessionId": SESSION,
+        "serviceCode": "*384*123#",
+        "phoneNumber": PHONE,
+        "networkCode": "63902",
+        "text": "",
+    }
+    form.update(fields)
+    return {key: value for key, value in form.items() if value != "<absent>"}
+
+
+def request(**fields: str) -> UssdRequest:
+    values = {
+        "session_id": SESSION,
+        "service_code": "*384*123#",
+        "phone": PHONE,
+        "network_code": "63902",
+        "text": "",
+    }
+    values.update(fields)
+    return UssdRequest(**values)
+
+
+@pytest.mark.parametrize(
+    ("form", "default_region", "expected"),
+    [
+        pytest.param(callback(), None, request(), id="first-request-of-a-session"),
+        pytest.param(callback(text="1"), None, request(text="1"), id="first-answer"),
+        pytest.param(
+            callback(text="1*2*Nairobi"),
+            None,
+            request(text="1*2*Nairobi"),
+            id="history-joined-with-star",
+        ),
+        pytest.param(
+            callback(text="2"), None, request(text="2"), id="extension-dialled-*384*123*2#"
+        ),
+        pytest.param(
+            callback(text="1*2*"), None, request(text="1*2*"), id="empty-input-after-history"
+        ),
+        pytest.param(
+            callback(text=" Nairobi "),
+            None,
+            request(text=" Nairobi "),
+            id="text-kept-as-sent",
+        ),
+        pytest.param(
+            callback(networkCode="99999"), None, request(network_code="99999"), id="sandbox"
+        ),
+        pytest.param(
+            callback(networkCode="<absent>"), None, request(network_code=""), id="no-networkCode"
+        ),
+        pytest.param(
+            callback(networkCode=""), None, request(network_code=""), id="empty-networkCode"
+        ),
+        pytest.param(
+            callback(phoneNumber="0712345678"),
+            "KE",
+            request(),
+            id="national-number-read-in-default-region",
+        ),
+        pytest.param(
+            callback(phoneNumber="254712345678"),
+            "KE",
+            request(),
+            id="international-number-without-plus",
+        ),
+        pytest.param(
+            callback(phoneNumber="+254 712 345 678"), None, request(), id="phone-with-spaces"
+        ),
+        pytest.param(
+            callback(phoneNumber="+2348031234567"),
+            None,
+            request(phone="+2348031234567"),
+            id="nigerian-number",
+        ),
+        pytest.param(
+            callback(serviceCode="*384*123*2#"),
+            None,
+            request(service_code="*384*123*2#"),
+            id="service-code-with-extension",
+        ),
+        pytest.param(
+            callback(serviceCode=" *384*123# ", sessionId=f" {SESSION} "),
+            None,
+            request(),
+            id="surrounding-spaces-trimmed",
+        ),
+        pytest.param(callback(text="1" * 2000), None, request(text="1" * 2000), id="text-at-2000"),
+        pytest.param(
+            callback(sessionId="s" * 128), None, request(session_id="s" * 128), id="id-at-128"
+        ),
+        pytest.param(
+            {**callback(), "date": "2024-05-01 10:00:00", "hopsCount": "1"},
+            None,
+            request(),
+            id="unknown-fields-ignored",
+        ),
+    ],
+)
+def test_parse_callback_accepts(
+    form: dict[str, str], default_region: str | None, expected: UssdRequest
+) -> None:
+    assert parse_callback(form, default_region=default_region) == expected
+
+
+@pytest.mark.parametrize(
+    ("form", "default_region", "field"),
+    [
+        pytest.param(callback(sessionId="<absent>"), None, "sessionId", id="no-sessionId"),
+        pytest.param(callback(sessionId=""), None, "sessionId", id="empty-sessionId"),
+        pytest.param(callback(sessionId="   "), None, "sessionId", id="blank-sessionId"),
+        pytest.param(callback(sessionId="s" * 129), None, "sessionId", id="sessionId-too-long"),
+        pytest.param(callback(serviceCode="<absent>"), None, "serviceCode", id="no-serviceCode"),
+        pytest.param(callback(serviceCode=""), None, "serviceCode", id="empty-serviceCode"),
+        pytest.param(callback(serviceCode="384123"), None, "serviceCode", id="code-no-star-hash"),
+        pytest.param(callback(serviceCode="*384*123"), None, "serviceCode", id="code-no-hash"),
+        pytest.param(callback(serviceCode="*38a#"), None, "serviceCode", id="code-with-letter"),
+        pytest.param(callback(serviceCode="*#"), None, "serviceCode", id="code-without-digits"),
+        pytest.param(callback(phoneNumber="<absent>"), None, "phoneNumber", id="no-phoneNumber"),
+        pytest.param(callback(phoneNumber=""), None, "phoneNumber", id="empty-phoneNumber"),
+        pytest.param(callback(phoneNumber="unknown"), None, "phoneNumber", id="not-a-number"),
+        pytest.param(callback(phoneNumber="+2541"), None, "phoneNumber", id="too-short"),
+        pytest.param(
+            callback(phoneNumber="0712345678"), None, "phoneNumber", id="national-without-region"
+        ),
+        pytest.param(callback(text="<absent>"), None, "text", id="no-text"),
+        pytest.param(callback(text="1" * 2001), None, "text", id="text-too-long"),
+        pytest.param(callback(networkCode="6" * 33), None, "networkCode", id="networkCode-long"),
+    ],
+)
+def test_parse_callback_rejects_naming_the_field(
+    form: dict[str, str], default_region: str | None, field: str
+) -> None:
+    with pytest.raises(GatewayError) as caught:
+        parse_callback(form, default_region=default_region)
+    error = caught.value
+    assert error.field == field
+    assert f"field '{field}'" in error.message
+    assert (error.status, error.retryable) == (400, False)
+
+
+def test_missing_field_message_is_exact() -> None:
+    with pytest.raises(GatewayError, match=r"^field 'sessionId' required$"):
+        parse_callback(callback(sessionId="<absent>"))
+
+
+def test_bad_phone_error_does_not_repeat_the_number() -> None:
+    with pytest.raises(GatewayError) as caught:
+        parse_callback(callback(phoneNumber="+25471234"))
+    assert "25471234" not in str(caught.value)
+    assert caught.value.__cause__ is None
+
+
+def test_request_is_frozen() -> None:
+    record = parse_callback(callback())
+    with pytest.raises(AttributeError):
+        record.text = "1"  # type: ignore[misc]
+
+
+def session_end(**fields: str) -> dict[str, str]:
+    form = {
+        "date": "2024-05-01 10:02:31",
+        "sessionId": SESSION,
+        "serviceCode": "*384*123#",
+        "networkCode": "63902",
+        "phoneNumber": PHONE,
+        "status": "Success",
+        "cost": "KES 0.0000",
+        "durationInMillis": "41235",
+        "hopsCount": "4",
+        "input": "1*2*Nairobi",
+        "lastAppResponse": "END Thank you for your answers!",
+        "errorMessage": "",
+    }
+    form.update(fields)
+    return {key: value for key, value in form.items() if value != "<absent>"}
+
+
+def ended(**fields: object) -> UssdSessionEnd:
+    values: dict[str, object] = {
+        "session_id": SESSION,
+        "service_code": "*384*123#",
+        "phone": PHONE,
+        "status": "Success",
+        "duration_ms": 41235,
+        "error_message": "",
+        "last_input": "1*2*Nairobi",
+    }
+    values.update(fields)
+    return UssdSessionEnd(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("form", "expected"),
+    [
+        pytest.param(session_end(), ended(), id="completed-session"),
+        pytest.param(
+            session_end(status="Incomplete", input="1", durationInMillis="180000"),
+            ended(status="Incomplete", last_input="1", duration_ms=180000),
+            id="respondent-walked-away",
+        ),
+        pytest.param(
+            session_end(status="Failed", errorMessage="Session timed out", input=""),
+            ended(status="Failed", error_message="Session timed out", last_input=""),
+            id="network-failure",
+        ),
+        pytest.param(
+            session_end(durationInMillis="<absent>"), ended(duration_ms=None), id="no-duration"
+        ),
+        pytest.param(
+            session_end(durationInMillis=""), ended(duration_ms=None), id="empty-duration"
+        ),
+        pytest.param(
+            session_end(phoneNumber="<absent>", serviceCode="<absent>"),
+            ended(phone="", service_code=""),
+            id="minimal-notice",
+        ),
+    ],
+)
+def test_parse_session_end_accepts(form: dict[str, str], expected: UssdSessionEnd) -> None:
+    assert parse_session_end(form) == expected
+
+
+@pytest.mark.parametrize(
+    ("form", "field"),
+    [
+        pytest.param(session_end(sessionId="<absent>"), "sessionId", id="no-sessionId"),
+        pytest.param(session_end(sessionId=""), "sessionId", id="empty-sessionId"),
+        pytest.param(session_end(status="<absent>"), "status", id="no-status"),
+        pytest.param(session_end(status="success"), "status", id="status-wrong-case"),
+        pytest.param(session_end(status="Timeout"), "status", id="unknown-status"),
+        pytest.param(session_end(durationInMillis="4.5"), "durationInMillis", id="fraction"),
+        pytest.param(session_end(durationInMillis="-1"), "durationInMillis", id="negative"),
+        pytest.param(session_end(durationInMillis="1_000"), "durationInMillis", id="underscore"),
+        pytest.param(session_end(phoneNumber="unknown"), "phoneNumber", id="bad-phone"),
+        pytest.param(session_end(serviceCode="384"), "serviceCode", id="bad-service-code"),
+    ],
+)
+def test_parse_session_end_rejects_naming_the_field(form: dict[str, str], field: str) -> None:
+    with pytest.raises(GatewayError) as caught:
+        parse_session_end(form)
+    assert caught.value.field == field
+    assert f"field '{field}'" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("text", "previous_text", "expected"),
+    [
+        pytest.param("", None, "", id="plain-dial"),
+        pytest.param("2", None, "2", id="extension-dialled-first-request"),
+        pytest.param("1*2", None, "1*2", id="first-request-with-history"),
+        pytest.param("", "", None, id="duplicate-of-plain-dial"),
+        pytest.param("1*2", "1*2", None, id="duplicate-delivery"),
+        pytest.param("1", "", "1", id="first-answer"),
+        pytest.param("1*2", "1", "2", id="next-answer"),
+        pytest.param("1*2*Nairobi", "1*2", "Nairobi", id="text-answer"),
+        pytest.param("1*3*4", "1", "3*4", id="answer-containing-star"),
+        pytest.param("1*2*", "1*2", "", id="empty-answer"),
+        pytest.param("1*", "1", "", id="empty-answer-after-one"),
+        pytest.param("3", "1*2", "3", id="history-restarted-by-network"),
+        pytest.param("1*5*7", "1*2", "7", id="history-rewritten"),
+        pytest.param("12", "1", "12", id="prefix-without-star-is-not-an-extension"),
+    ],
+)
+def test_latest_input(text: str, previous_text: str | None, expected: str | None) -> None:
+    assert latest_input(text, previous_text) == expected
+
+
+def test_con_and_end_replies() -> None:
+    assert con("Choose your language\n1. English") == "CON Choose your language\n1. English"
+    assert end("Thank you for your answers!") == "END Thank you for your answers!"
+
+
+def test_log_form_masks_the_phone_number() -> None:
+    form = callback(text="1*2")
+    masked = mask_form_for_log(form)
+    assert masked["phoneNumber"] == "+2547•••••678"
+    assert "712345" not in repr(masked)
+    assert {key: value for key, value in masked.items() if key != "phoneNumber"} == {
+        key: value for key, value in form.items() if key != "phoneNumber"
+    }
+    assert form["phoneNumber"] == PHONE  # the caller's form is left alone
+
+
+def test_log_form_without_phone_is_copied() -> None:
+    assert mask_form_for_log({"sessionId": SESSION}) == {"sessionId": SESSION}
+
+
+def test_public_surface() -> None:
+    assert sorted(africastalking.__all__) == [
+        "GatewayError",
+        "SESSION_END_STATUSES",
+        "UssdRequest",
+        "UssdSessionEnd",
+        "con",
+        "end",
+        "latest_input",
+        "mask_form_for_log",
+        "parse_callback",
+        "parse_session_end",
+    ]
+
+
+FORBIDDEN = {"storage", "ivr", "admin", "audio", "service_tracker"}
+
+
+def test_ussd_imports_only_the_engine_and_libraries() -> None:
+    # The source tree beside the tests, not whatever `import ussd` finds first.
+    root = pathlib.Path(__file__).resolve().parents[2] / "ussd"
+    assert (root / "render.py").exists()
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module]
+            offenders += [
+                f"{path.relative_to(root)}: {name}"
+                for name in names
+                if name.split(".")[0] in FORBIDDEN
+            ]
+    assert offenders == []

@@ -1,0 +1,310 @@
+"""One USSD hop, from a parsed gateway request to the screen that goes back.
+
+The conversation keeps a small record per gateway session in the session store
+(last text seen, the reply sent, the engine state, the page shown). Every hop's
+outcome is committed to SQL (`ResponseStore.record_turn`) before the reply is
+returned, together with the gateway text it answered, so that
+
+- a callback delivered twice returns the same screen and stores nothing new;
+- a session whose record vanished from Redis continues from what SQL holds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from survey_engine.errors import EngineError
+from survey_engine.events import Failed, ResponseStatus
+from survey_engine.inputs import Answer, Back, Resume
+from survey_engine.machine import (
+    Phase,
+    State,
+    Turn,
+    advance,
+    current_prompt,
+    resume_state,
+    start,
+)
+from survey_engine.model import Survey
+from survey_engine.phrases import phrase
+from survey_engine.ports import ResponseRecord, ResponseStore, SessionStore
+from ussd.gateways.africastalking import UssdRequest, con, end, latest_input
+from ussd.render import fit_end_screen, navigation_keys, paginate
+
+CHANNEL = "ussd"
+
+
+class Outcome(enum.Enum):
+    """What a hop did, for the log line and the tests."""
+
+    SHOWN = "shown"  # a first screen
+    ANSWERED = "answered"  # input accepted, next prompt shown
+    REPROMPTED = "reprompted"  # input refused, the same question again with the error
+    PAGED = "paged"  # "more"/"back" within one question's screens
+    WENT_BACK = "went_back"  # back to the previous question
+    DUPLICATE = "duplicate"  # the gateway repeated a callback
+    RECOVERED = "recovered"  # the session record was lost; continued from SQL
+    ENDED = "ended"
+    REFUSED_ENTRY = "refused_entry"  # unknown code, not on roster, already completed
+
+
+@dataclass(frozen=True, slots=True)
+class HopResult:
+    reply: str  # "CON ..." or "END ..."
+    outcome: Outcome
+    question: str = ""  # the prompt key now shown (or "" at the end)
+    status: ResponseStatus | None = None
+    failure: Failed | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSettings:
+    session_ttl_seconds: int = 600
+    resume_window: dt.timedelta = dt.timedelta(hours=72)
+    gateway: str = "africastalking"
+
+
+@dataclass(frozen=True, slots=True)
+class _Session:
+    """The live record of one gateway session, as kept in the session store."""
+
+    last_text: str
+    reply: str
+    response_id: int
+    version_id: int
+    state: bytes
+    page: int = 0
+    pages: int = 1
+    back: str = "0"
+    more: str = "00"
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(
+            [
+                self.last_text,
+                self.reply,
+                self.response_id,
+                self.version_id,
+                self.state.decode(),
+                self.page,
+                self.pages,
+                self.back,
+                self.more,
+            ],
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> _Session:
+        text, reply, rid, vid, state, page, pages, back, more = json.loads(data)
+        return cls(text, reply, rid, vid, state.encode(), page, pages, back, more)
+
+
+class Conversation:
+    """Answers USSD hops for every survey bound to a service code."""
+
+    def __init__(
+        self,
+        store: ResponseStore,
+        sessions: SessionStore,
+        settings: ConversationSettings | None = None,
+        *,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
+        self._store = store
+        self._sessions = sessions
+        self._settings = settings or ConversationSettings()
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+
+    def _key(self, session_id: str) -> str:
+        return f"ussd:{self._settings.gateway}:{session_id}"
+
+    async def handle(self, request: UssdRequest) -> HopResult:
+        key = self._key(request.session_id)
+        raw = await self._sessions.get(key)
+        if raw is not None:
+            session = _Session.from_bytes(raw)
+            if request.text == session.last_text:
+                return HopResult(session.reply, Outcome.DUPLICATE)
+            new_input = latest_input(request.text, session.last_text)
+            survey = await self._store.load_survey(session.version_id)
+            return await self._step(request, session, survey, new_input or "")
+
+        record = await self._store.response_by_session(CHANNEL, request.session_id)
+        if record is not None:
+            return await self._recover(request, record)
+        return await self._dial(request)
+
+    async def session_ended(self, session_id: str) -> bool:
+        """The gateway's end-of-session notice: an unfinished response is interrupted."""
+        return await self._store.mark_interrupted(CHANNEL, session_id, self._clock())
+
+    # -- a new dial ----------------------------------------------------------
+
+    async def _dial(self, request: UssdRequest) -> HopResult:
+        store, now = self._store, self._clock()
+        binding = None
+        if request.text:  # *384*123*2# arrives as serviceCode *384*123# with text "2"
+            binding = await store.binding_for_ussd(request.service_code, request.text)
+        if binding is None:
+            binding = await store.binding_for_ussd(request.service_code, "")
+        respondent = await store.find_respondent(request.phone)
+        known_language = respondent.language if respondent else None
+        if binding is None:
+            return _closed(phrase("no_survey", known_language))
+        if respondent is None:
+            if binding.roster_only:
+                return _closed(phrase("not_on_roster", None))
+            respondent = await store.create_respondent(request.phone, None)
+
+        latest = await store.latest_response(respondent.id, binding.survey_id)
+        if latest is not None and latest.status is ResponseStatus.COMPLETE:
+            return _closed(phrase("already_completed", latest.language or known_language))
+
+        if latest is not None and self._resumable(latest, now):
+            survey = await store.load_survey(latest.survey_version_id)
+            turn = start(
+                survey, language=latest.language, answers=latest.answers, offer_resume=True
+            )
+            await store.attach_session(
+                latest.id,
+                channel=CHANNEL,
+                session_ref=request.session_id,
+                input_ref=request.text,
+                now=now,
+            )
+            return await self._reply(
+                request, latest.id, latest.survey_version_id, turn, Outcome.SHOWN
+            )
+
+        version = await store.current_version(binding.survey_id)
+        survey = await store.load_survey(version.version_id)
+        turn = start(survey, language=known_language)
+        response = await store.start_response(
+            respondent_id=respondent.id,
+            version_id=version.version_id,
+            channel=CHANNEL,
+            session_ref=request.session_id,
+            language=turn.state.language,
+            input_ref=request.text,
+            now=now,
+        )
+        return await self._reply(request, response.id, version.version_id, turn, Outcome.SHOWN)
+
+    def _resumable(self, response: ResponseRecord, now: dt.datetime) -> bool:
+        return (
+            response.status in (ResponseStatus.IN_PROGRESS, ResponseStatus.INTERRUPTED)
+            and bool(response.answers)
+            and now - response.updated_at <= self._settings.resume_window
+        )
+
+    # -- the session record was lost ------------------------------------------
+
+    async def _recover(self, request: UssdRequest, record: ResponseRecord) -> HopResult:
+        survey = await self._store.load_survey(record.survey_version_id)
+        if record.status is not ResponseStatus.IN_PROGRESS:
+            closing = "thank_you" if record.status is ResponseStatus.COMPLETE else "refused"
+            return _closed(phrase(closing, record.language), Outcome.DUPLICATE)
+        state = resume_state(survey, record.answers, record.language)
+        prompt = current_prompt(survey, state)
+        if prompt is None:
+            return _closed(phrase("thank_you", record.language), Outcome.DUPLICATE)
+        if request.text == record.last_input_ref:
+            # The hop SQL already holds, delivered again: show where the respondent is.
+            turn = Turn(state, (prompt,))
+            return await self._reply(
+                request, record.id, record.survey_version_id, turn, Outcome.RECOVERED
+            )
+        keys = navigation_keys(prompt)
+        session = _Session(
+            record.last_input_ref or "", "", record.id, record.survey_version_id,
+            state.to_bytes(), 0, len(paginate(prompt)), keys.back, keys.more,
+        )  # fmt: skip
+        new_input = latest_input(request.text, record.last_input_ref)
+        result = await self._step(request, session, survey, new_input or "")
+        return HopResult(result.reply, Outcome.RECOVERED, result.question, result.status)
+
+    # -- a hop inside a known session -----------------------------------------
+
+    async def _step(
+        self, request: UssdRequest, session: _Session, survey: Survey, new_input: str
+    ) -> HopResult:
+        state = State.from_bytes(session.state)
+        if state.phase is Phase.ENDED:
+            return HopResult(session.reply, Outcome.DUPLICATE)
+
+        paging = new_input == session.more or (new_input == session.back and session.page > 0)
+        if paging:
+            page = session.page + (1 if new_input == session.more else -1)
+            if 0 <= page < session.pages:
+                return await self._show_page(request, session, survey, state, page)
+
+        resume: Resume = Back() if new_input == session.back else Answer(new_input)
+        try:
+            turn = advance(survey, state, resume)
+        except EngineError:
+            return _closed(phrase("system_error", state.language), Outcome.ENDED)
+        outcome = Outcome.ANSWERED if turn.data_events else Outcome.REPROMPTED
+        if isinstance(resume, Back):
+            outcome = Outcome.WENT_BACK
+        return await self._reply(request, session.response_id, session.version_id, turn, outcome)
+
+    async def _show_page(
+        self, request: UssdRequest, session: _Session, survey: Survey, state: State, page: int
+    ) -> HopResult:
+        prompt = current_prompt(survey, state)
+        if prompt is None:
+            return HopResult(session.reply, Outcome.DUPLICATE)
+        pages = paginate(prompt)
+        page = min(page, len(pages) - 1)
+        reply = con(pages[page])
+        await self._store.record_turn(
+            session.response_id, (), input_ref=request.text, now=self._clock()
+        )
+        updated = _Session(
+            request.text, reply, session.response_id, session.version_id,
+            session.state, page, len(pages), session.back, session.more,
+        )  # fmt: skip
+        await self._save(request, updated)
+        return HopResult(reply, Outcome.PAGED, prompt.key)
+
+    async def _reply(
+        self, request: UssdRequest, response_id: int, version_id: int, turn: Turn, outcome: Outcome
+    ) -> HopResult:
+        # SQL first: an answer is durable before the respondent sees the next screen.
+        await self._store.record_turn(
+            response_id, turn.data_events, input_ref=request.text, now=self._clock()
+        )
+        prompt = turn.prompt
+        failure = next((e for e in turn.events if isinstance(e, Failed)), None)
+        if prompt is None:
+            ended = turn.ended
+            message = ended.message if ended else phrase("system_error", turn.state.language)
+            reply = end(fit_end_screen(message))
+            session = _Session(request.text, reply, response_id, version_id, turn.state.to_bytes())
+            await self._save(request, session)
+            status = ended.status if ended else None
+            return HopResult(reply, Outcome.ENDED, "", status, failure)
+        pages = paginate(prompt)
+        keys = navigation_keys(prompt)
+        reply = con(pages[0])
+        session = _Session(
+            request.text, reply, response_id, version_id, turn.state.to_bytes(),
+            0, len(pages), keys.back, keys.more,
+        )  # fmt: skip
+        await self._save(request, session)
+        return HopResult(reply, outcome, prompt.key, failure=failure)
+
+    async def _save(self, request: UssdRequest, session: _Session) -> None:
+        await self._sessions.set(
+            self._key(request.session_id), session.to_bytes(), self._settings.session_ttl_seconds
+        )
+
+
+def _closed(message: str, outcome: Outcome = Outcome.REFUSED_ENTRY) -> HopResult:
+    return HopResult(end(fit_end_screen(message)), outcome)

@@ -1,0 +1,231 @@
+"""Africa's Talking USSD: its wire format in, frozen records out, and its reply format.
+
+The gateway POSTs `application/x-www-form-urlencoded` forms:
+
+- the session callback, once per screen: `sessionId`, `serviceCode` (`*384*123#`),
+  `phoneNumber` (E.164 with `+`), `networkCode`, and `text`: every input of the
+  session so far joined with `*` (`""` on a plain dial, then `1`, `1*2`,
+  `1*2*Nairobi`). We answer `text/plain` starting `CON ` (show, wait for input) or
+  `END ` (show, close).
+- the session-end notification: `sessionId`, `serviceCode`, `phoneNumber`,
+  `status` (`Success`, `Incomplete`, `Failed`), `durationInMillis`, `input`,
+  `errorMessage`, and fields we do not use (`date`, `cost`, `hopsCount`, ...).
+
+Errors::
+
+    Exception
+     └── GatewayError    a field is missing or malformed: answer `status` (400), and
+                         retry only when `retryable` says so
+
+Only this module knows these field names; the engine never sees them. Splitting the
+`*`-joined history into the newest input happens here too (`latest_input`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from survey_engine.phones import PhoneNumberError, mask_phone, normalize_phone
+
+__all__ = [
+    "SESSION_END_STATUSES",
+    "GatewayError",
+    "UssdRequest",
+    "UssdSessionEnd",
+    "con",
+    "end",
+    "latest_input",
+    "mask_form_for_log",
+    "parse_callback",
+    "parse_session_end",
+]
+
+# Generous bounds that no genuine callback reaches; they stop a forged or broken
+# request from making us store or log megabytes.
+_MAX_SESSION_ID = 128
+_MAX_TEXT = 2000
+_MAX_NETWORK_CODE = 32
+_SERVICE_CODE = re.compile(r"\*[0-9*]+#")
+_DIGITS = re.compile(r"[0-9]+")
+
+SESSION_END_STATUSES = frozenset({"Success", "Incomplete", "Failed"})
+
+
+class GatewayError(Exception):
+    """A callback we cannot use. `field` is the form field at fault, `message` says
+    what was expected ("field 'sessionId' required"); `status` and `retryable` tell
+    the route how to answer, so nobody has to read the message to decide."""
+
+    def __init__(
+        self, field: str, message: str, *, status: int = 400, retryable: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.status = status
+        self.retryable = retryable
+
+    def __repr__(self) -> str:
+        return f"GatewayError(field={self.field!r}, message={self.message!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class UssdRequest:
+    """One session callback: the respondent's newest screen request."""
+
+    session_id: str
+    service_code: str
+    phone: str  # E.164
+    network_code: str
+    text: str  # the whole '*'-joined history of the session, as the gateway sent it
+
+
+@dataclass(frozen=True, slots=True)
+class UssdSessionEnd:
+    """The gateway's notice that a session closed, and how."""
+
+    session_id: str
+    service_code: str
+    phone: str  # E.164, or "" when the notice carried none
+    status: str  # one of SESSION_END_STATUSES
+    duration_ms: int | None
+    error_message: str
+    last_input: str
+
+
+def _field(
+    form: Mapping[str, str], name: str, *, required: bool, max_length: int | None = None
+) -> str:
+    """The text of field `name`; a missing or blank required field is an error."""
+    value = form.get(name)
+    if value is None:
+        if required:
+            raise GatewayError(name, f"field '{name}' required")
+        return ""
+    if not isinstance(value, str):
+        # aiohttp hands a file part of a multipart body over as a FileField.
+        raise GatewayError(name, f"field '{name}' must be text")
+    if required and not value.strip():
+        raise GatewayError(name, f"field '{name}' required")
+    if max_length is not None and len(value) > max_length:
+        raise GatewayError(name, f"field '{name}' longer than {max_length} characters")
+    return value
+
+
+def _phone(raw: str, default_region: str | None) -> str:
+    try:
+        return normalize_phone(raw, default_region)
+    except PhoneNumberError:
+        # The number stays out of the message, and the cause (which quotes it) out of
+        # the traceback: both end up in logs.
+        message = "field 'phoneNumber' is not a valid phone number"
+        raise GatewayError("phoneNumber", message) from None
+
+
+def _service_code(form: Mapping[str, str], *, required: bool) -> str:
+    code = _field(form, "serviceCode", required=required).strip()
+    if code and not _SERVICE_CODE.fullmatch(code):
+        raise GatewayError("serviceCode", "field 'serviceCode' must look like *384*123#")
+    return code
+
+
+def parse_callback(form: Mapping[str, str], *, default_region: str | None = None) -> UssdRequest:
+    """The session callback as a `UssdRequest`, or `GatewayError` naming the bad field.
+
+    `default_region` (an ISO country code such as "KE") reads a number sent without
+    its `+`; without it the number must be international."""
+    session_id = _field(form, "sessionId", required=True, max_length=_MAX_SESSION_ID).strip()
+    service_code = _service_code(form, required=True)
+    phone = _phone(_field(form, "phoneNumber", required=True), default_region)
+    network_code = _field(form, "networkCode", required=False, max_length=_MAX_NETWORK_CODE)
+    if "text" not in form:
+        # Present even when empty on a plain dial; absent means it is not their callback.
+        raise GatewayError("text", "field 'text' required")
+    # Not stripped: the history is compared with what the session last applied.
+    text = _field(form, "text", required=False, max_length=_MAX_TEXT)
+    return UssdRequest(
+        session_id=session_id,
+        service_code=service_code,
+        phone=phone,
+        network_code=network_code.strip(),
+        text=text,
+    )
+
+
+def parse_session_end(
+    form: Mapping[str, str], *, default_region: str | None = None
+) -> UssdSessionEnd:
+    """The session-end notification as a `UssdSessionEnd`, or `GatewayError`.
+
+    Only `sessionId` and `status` are required: the notice is a report, and a missing
+    phone or service code should not lose it. A phone that is present must be valid."""
+    session_id = _field(form, "sessionId", required=True, max_length=_MAX_SESSION_ID).strip()
+    status = _field(form, "status", required=True).strip()
+    if status not in SESSION_END_STATUSES:
+        expected = ", ".join(sorted(SESSION_END_STATUSES))
+        raise GatewayError("status", f"field 'status' must be one of {expected}")
+    raw_phone = _field(form, "phoneNumber", required=False).strip()
+    duration_text = _field(form, "durationInMillis", required=False).strip()
+    duration_ms: int | None = None
+    if duration_text:
+        # ASCII digits only: int() would also take "1_000", "+5" and Arabic-Indic digits.
+        if not _DIGITS.fullmatch(duration_text):
+            raise GatewayError(
+                "durationInMillis", "field 'durationInMillis' must be a whole number"
+            )
+        duration_ms = int(duration_text)
+    return UssdSessionEnd(
+        session_id=session_id,
+        service_code=_service_code(form, required=False),
+        phone=_phone(raw_phone, default_region) if raw_phone else "",
+        status=status,
+        duration_ms=duration_ms,
+        error_message=_field(form, "errorMessage", required=False, max_length=_MAX_TEXT),
+        last_input=_field(form, "input", required=False, max_length=_MAX_TEXT),
+    )
+
+
+def latest_input(text: str, previous_text: str | None) -> str | None:
+    """The newest input in the gateway's `*`-joined history, or None for a duplicate.
+
+    `previous_text` is the history this session last applied (None before the first
+    request). The history cannot be split on `*` alone: an answer may itself contain
+    `*`, so the new input is whatever extends the recorded history.
+
+    - first request: the whole text ("" on a plain dial, "2" when *384*123*2# was
+      dialled);
+    - the same text again: None, a retried delivery;
+    - text extending the record by "*": the remainder ("1" then "1*3*4" -> "3*4";
+      "1*2" then "1*2*" -> "", an empty input);
+    - a record of "": the text;
+    - anything else (the network rewrote the history): the part after the last "*".
+    """
+    if previous_text is None:
+        return text
+    if text == previous_text:
+        return None
+    if previous_text == "":
+        return text
+    if text.startswith(previous_text + "*"):
+        return text[len(previous_text) + 1 :]
+    return text.rsplit("*", 1)[-1]
+
+
+def con(screen: str) -> str:
+    """A reply that shows `screen` and waits for input."""
+    return f"CON {screen}"
+
+
+def end(screen: str) -> str:
+    """A reply that shows `screen` and closes the session."""
+    return f"END {screen}"
+
+
+def mask_form_for_log(form: Mapping[str, str]) -> dict[str, str]:
+    """A copy of `form` safe to log: the phone number masked, as everywhere in logs."""
+    masked = {key: str(value) for key, value in form.items()}
+    if masked.get("phoneNumber"):
+        masked["phoneNumber"] = mask_phone(masked["phoneNumber"].strip())
+    return masked
