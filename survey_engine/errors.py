@@ -37,12 +37,13 @@ class FormError:
     column: str | None = None
 
     def __str__(self) -> str:
-        where = [f"sheet '{self.sheet}'"]
+        where = [f"sheet '{self.sheet}'"] if self.sheet else []
         if self.row is not None:
             where.append(f"row {self.row}")
         if self.column is not None:
             where.append(f"column '{self.column}'")
-        return f"[{self.code}] {', '.join(where)}: {self.message}"
+        prefix = f"{', '.join(where)}: " if where else ""
+        return f"[{self.code}] {prefix}{self.message}"
 
 
 class SurveyLoadError(Exception):

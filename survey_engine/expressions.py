@@ -466,6 +466,8 @@ class _Parser:
             raise ExpressionError("the expression is nested too deeply", token.position)
 
     def node(self, node: _Node, children: Sequence[_Node], token: _Token) -> _Node:
+        """Record the new node's height (set once, before the node is shared) and refuse
+        trees so tall that evaluating them could exhaust Python's stack."""
         depth = 1 + max((c.depth for c in children), default=0)
         if depth > _MAX_DEPTH:
             raise ExpressionError("the expression is too long to evaluate", token.position)

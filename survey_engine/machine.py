@@ -481,7 +481,9 @@ def _visible_choices(question: Question, answers: Mapping[str, str]) -> tuple[Ch
         return question.choices
     try:
         return tuple(
-            c for c in question.choices if question.choice_filter.is_true(answers, columns=c.extra)
+            c
+            for c in question.choices
+            if question.choice_filter.is_true(answers, columns={"name": c.name, **c.extra})
         )
     except Exception as exc:
         raise _SurveyBroken("choice_filter_failed", f"{question.name}: {exc}") from exc

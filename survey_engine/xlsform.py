@@ -38,9 +38,6 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any, NoReturn
 
-from pyxform.errors import PyXFormError, PyXFormReadError
-from pyxform.xls2json_backends import md_to_dict, xlsx_to_dict
-
 from survey_engine.errors import FormError, SurveyLoadError
 from survey_engine.expressions import NAME_PATTERN, Expression, ExpressionError, compile_expression
 from survey_engine.model import Choice, Language, Pipe, Question, QuestionType, Survey, Text
@@ -55,7 +52,8 @@ class FormErrorCode(enum.StrEnum):
     UNREADABLE_FILE = "unreadable_file"  # not an .xlsx, damaged, duplicate column header
     MISSING_SHEET = "missing_sheet"  # no survey sheet; no choices sheet but a select
     EMPTY_SURVEY = "empty_survey"  # the survey sheet has no question
-    MISSING_COLUMN = "missing_column"  # type/name/label/list_name, or a language's label
+    # type/name/label/list_name, or one language's label; `column` is the header expected
+    MISSING_COLUMN = "missing_column"
     UNKNOWN_TYPE = "unknown_type"  # a type we do not know, or content with no type
     UNSUPPORTED_TYPE = "unsupported_type"  # XLSForm knows it, USSD/voice cannot ask it
     INVALID_NAME = "invalid_name"  # missing or malformed name (question, choice, list)
@@ -233,6 +231,11 @@ def load_xlsform(
             _fail(f"The file {os.fspath(source)!r} cannot be read: {error.strerror or error}.")
     if data.startswith(_OLE_MAGIC):
         _fail("This is an old Excel 97-2003 (.xls) file: save it as .xlsx and upload again.")
+    # Imported here: importing pyxform takes about 0.3 s, which modules that only
+    # need the engine (and the CLI's start-up) should not pay.
+    from pyxform.errors import PyXFormError, PyXFormReadError
+    from pyxform.xls2json_backends import xlsx_to_dict
+
     try:
         book = xlsx_to_dict(BytesIO(data))
     except PyXFormReadError:
@@ -246,6 +249,8 @@ def load_xlsform(
 
 def load_markdown(md: str, *, fallback_form_id: str = "survey") -> Survey:
     """Compile a form written in pyxform's markdown-table notation (used by tests)."""
+    from pyxform.xls2json_backends import md_to_dict  # see load_xlsform
+
     try:
         book = md_to_dict(md)
     except Exception as error:  # pyxform's md reader raises IndexError etc. on odd tables
@@ -323,7 +328,9 @@ class _Context:
         row: int | None = None,
         column: str | None = None,
     ) -> None:
-        self.errors.append(FormError(code.value, message, sheet, row, column))
+        error = FormError(code.value, message, sheet, row, column)
+        if error not in self.errors:  # a text reused as a fallback is checked once per use
+            self.errors.append(error)
 
     def count(self, sheet: str) -> int:
         return sum(1 for e in self.errors if e.sheet == sheet)
@@ -345,7 +352,7 @@ def _build(book: Mapping[str, Any], data: bytes, fallback_form_id: str) -> Surve
     settings_sheet = _sheet(book, SETTINGS)
 
     settings = _read_settings(ctx, settings_sheet)
-    languages = _read_languages(ctx, survey_sheet, choices_sheet, settings_sheet, settings)
+    languages = _read_languages(ctx, survey_sheet, choices_sheet, settings)
     choice_lists = _read_choices(ctx, choices_sheet, languages)
     questions = _read_survey(ctx, survey_sheet, choices_sheet, languages, choice_lists)
 
@@ -366,28 +373,40 @@ def _build(book: Mapping[str, Any], data: bytes, fallback_form_id: str) -> Surve
 # -- settings ---------------------------------------------------------------------------
 
 
-def _read_settings(ctx: _Context, sheet: _Sheet) -> dict[str, str]:
+@dataclass(slots=True)
+class _Settings:
     """The first filled row of the settings sheet, keyed by canonical column name."""
-    settings: dict[str, str] = {}
+
+    sheet: _Sheet
+    row: int = 2
+    values: dict[str, str] = field(default_factory=dict)
+
+    def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    def error(self, ctx: _Context, code: FormErrorCode, message: str, key: str) -> None:
+        ctx.add(code, message, self.sheet.title, self.row, self.sheet.column(key))
+
+
+def _read_settings(ctx: _Context, sheet: _Sheet) -> _Settings:
     first = next(iter(sheet.numbered_rows()), None)
     if first is None:
-        return settings
-    number, row = first
+        return _Settings(sheet)
+    settings = _Settings(sheet, first[0])
     for column in sheet.columns:
-        value = row.get(column.header, "").strip()
-        if value and column.base not in settings:
-            settings[column.base] = value
+        value = first[1].get(column.header, "").strip()
+        if value and column.base not in settings.values:
+            settings.values[column.base] = value
     form_id = settings.get("form_id")
     if form_id is not None and not _NAME_RE.fullmatch(form_id):
-        ctx.add(
+        settings.error(
+            ctx,
             Code.BAD_SETTING,
             f"form_id '{form_id}' must start with a letter or _ and contain only letters, "
             "digits, _, - and .",
-            sheet.title,
-            number,
-            sheet.column("form_id"),
+            "form_id",
         )
-        del settings["form_id"]
+        del settings.values["form_id"]
     return settings
 
 
@@ -436,8 +455,7 @@ def _read_languages(
     ctx: _Context,
     survey: _Sheet,
     choices: _Sheet,
-    settings_sheet: _Sheet,
-    settings: Mapping[str, str],
+    settings: _Settings,
 ) -> _Languages:
     # (sheet, column, language or None for a plain column) for every translatable column
     found: list[tuple[_Sheet, _Column, Language | None]] = []
@@ -471,30 +489,29 @@ def _read_languages(
     if wanted is not None:
         setting_language = _resolve_default(wanted, [lang for lang in label_languages if lang])
         if setting_language is None:
-            ctx.add(
+            settings.error(
+                ctx,
                 Code.BAD_SETTING,
                 f"default_language '{wanted}' is not a language; write it like 'English (en)'",
-                settings_sheet.title,
-                2,
-                settings_sheet.column("default_language"),
+                "default_language",
             )
         else:
             default = setting_language
 
     ordered: dict[str, Language] = {}
+    spelled = {lang.code: lang for lang in reversed(label_languages) if lang}
     for language in label_languages:
-        chosen = language or default
+        chosen = language or spelled.get(default.code, default)  # as its header spells it
         ordered.setdefault(chosen.code, chosen)
     if not ordered:
         ordered[default.code] = default
     if setting_language is not None and setting_language.code not in ordered:
-        ctx.add(
+        settings.error(
+            ctx,
             Code.BAD_SETTING,
             f"default_language '{wanted}' has no label column; the form's languages are "
             + ", ".join(f"{lang.name} ({lang.code})" for lang in ordered.values()),
-            settings_sheet.title,
-            2,
-            settings_sheet.column("default_language"),
+            "default_language",
         )
     if default.code not in ordered:
         default = next(iter(ordered.values()))
@@ -535,12 +552,16 @@ def _cell_texts(
     plain = next(
         (c.header for c in sheet.columns if c.base == base and c.language_text is None), None
     )
-    for code, header in languages.headers.get(sheet.title, {}).get(base, {}).items():
+    by_code = languages.headers.get(sheet.title, {}).get(base, {})
+    for language in languages.ordered:
+        header = by_code.get(language.code)
+        if header is None:
+            continue
         value = row.get(header, "").strip()
-        if not value and plain is not None and code == languages.default.code:
+        if not value and plain is not None and language.code == languages.default.code:
             value, header = row.get(plain, "").strip(), plain
         if value:
-            found[code] = (value, header)
+            found[language.code] = (value, header)
     return found
 
 
@@ -561,7 +582,13 @@ def _read_choices(ctx: _Context, sheet: _Sheet, languages: _Languages) -> dict[s
     list_header, name_header = sheet.column("list_name"), sheet.column("name")
     for base, header in (("list_name", list_header), ("name", name_header)):
         if header is None:
-            ctx.add(Code.MISSING_COLUMN, f"the choices sheet needs a '{base}' column", sheet.title)
+            ctx.add(
+                Code.MISSING_COLUMN,
+                f"the choices sheet needs a '{base}' column",
+                sheet.title,
+                None,
+                base,
+            )
     if list_header is None or name_header is None:
         return lists
     _check_label_columns(ctx, sheet, languages)
@@ -621,7 +648,13 @@ def _is_choice_data(column: _Column) -> bool:
 def _check_label_columns(ctx: _Context, sheet: _Sheet, languages: _Languages) -> None:
     """One error per language without a label column on this sheet (not one per row)."""
     if not any(c.base == "label" for c in sheet.columns):
-        ctx.add(Code.MISSING_COLUMN, f"the {sheet.title} sheet needs a 'label' column", sheet.title)
+        ctx.add(
+            Code.MISSING_COLUMN,
+            f"the {sheet.title} sheet needs a 'label' column",
+            sheet.title,
+            None,
+            "label",
+        )
         return
     for language in languages.ordered:
         if languages.header(sheet, "label", language.code) is None:
@@ -696,7 +729,13 @@ def _read_survey(
         return []
     for base, header in (("type", type_header), ("name", name_header)):
         if header is None:
-            ctx.add(Code.MISSING_COLUMN, f"the survey sheet needs a '{base}' column", sheet.title)
+            ctx.add(
+                Code.MISSING_COLUMN,
+                f"the survey sheet needs a '{base}' column",
+                sheet.title,
+                None,
+                base,
+            )
     if type_header is None or name_header is None:
         return []
 

@@ -109,7 +109,7 @@ def test_comparison_and_logic(source: str, expected: bool) -> None:
 @pytest.mark.parametrize("text", ["", "abc", "12abc"])
 def test_text_that_is_not_a_number_against_a_number_is_false(operator: str, text: str) -> None:
     assert value_of(f"${{a}} {operator} 5", {"a": text}) is False
-    assert value_of(f"${{a}} != 5", {"a": text}) is True
+    assert value_of("${a} != 5", {"a": text}) is True
 
 
 def test_unanswered_questions_are_empty_strings() -> None:
@@ -194,7 +194,9 @@ def test_dot_is_the_answer_being_checked_in_a_constraint() -> None:
 
 
 def test_bare_names_are_columns_of_the_choice_in_a_choice_filter() -> None:
-    choice_filter = compile_expression("county = ${county} or name = 'other'", allow_bare_names=True)
+    choice_filter = compile_expression(
+        "county = ${county} or name = 'other'", allow_bare_names=True
+    )
     assert choice_filter.bare_names == frozenset({"county", "name"})
     assert choice_filter.references == frozenset({"county"})
     answers = {"county": "nairobi"}
@@ -270,7 +272,7 @@ def test_evaluate_tolerates_non_string_answers_from_a_sloppy_caller() -> None:
         ("${1a} = 1", "'${1a}' at position 1 is not a valid question name"),
         ("${} = 1", "'${}' at position 1 is not a valid question name"),
         ("'abc", "text starting at position 1 has no closing '"),
-        ("${a} = \"abc", 'text starting at position 8 has no closing "'),
+        ('${a} = "abc', 'text starting at position 8 has no closing "'),
         ("/data/a = 1", "paths are not supported"),
         ("${a} # 1", "unexpected '#' at position 6"),
         ("today() > '2020-01-01'", "unknown function 'today()' at position 1"),
@@ -331,7 +333,7 @@ leaves = st.one_of(
     st.just("."),
     st.sampled_from(["county", "name"]),
     st.integers(min_value=0, max_value=10**30).map(str),
-    st.sampled_from(["0", "0.5", "1.", ".25", "''", "'x'", "'2024-01-31'", "\"a b\""]),
+    st.sampled_from(["0", "0.5", "1.", ".25", "''", "'x'", "'2024-01-31'", '"a b"']),
     st.sampled_from(["true()", "false()"]),
 )
 
