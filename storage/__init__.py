@@ -1,0 +1,12 @@
+"""What implements the engine's ports: SQL through SQLAlchemy, sessions in Redis or memory.
+
+    db           engines for SQLite and PostgreSQL, Alembic migrations (`upgrade`), ping
+    schema       the tables, one schema for both backends (migrations/ creates them)
+    responses    SqlResponseStore: survey_engine.ports.ResponseStore
+    sessions     RedisSessionStore, MemorySessionStore: survey_engine.ports.SessionStore
+    surveys      importing XLSForm files and binding USSD codes
+    respondents  importing rosters (.csv, .xlsx)
+    exports      answers as CSV
+
+Nothing is imported here: a command that needs one module loads only that one.
+"""

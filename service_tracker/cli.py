@@ -1,0 +1,345 @@
+"""`service-tracker`: the command line of the service.
+
+serve [--host H] [--port P] [--workers N]
+demo
+db upgrade
+survey import FILE.xlsx [--ussd-code CODE] [--roster-only]
+respondents import FILE.csv|FILE.xlsx
+export answers --survey ID_OR_FORM_ID
+simulate ussd --phone NUMBER [--url URL] [--code CODE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import multiprocessing
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from service_tracker.config import ConfigError, Settings
+from storage.db import create_engine, upgrade
+from storage.exports import export_answers
+from storage.respondents import RosterImportReport, import_respondents
+from storage.surveys import ImportedSurvey, find_survey, import_survey
+from survey_engine.errors import SurveyLoadError
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+DEMO_SURVEY = EXAMPLES / "graduate_tracer.xlsx"
+DEMO_ROSTER = EXAMPLES / "roster.csv"
+DEMO_USSD_CODE = "*384*123#"
+
+T = TypeVar("T")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        settings = Settings.from_env()
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    _configure_logging(settings.log_level)
+    return args.run(settings, args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="service-tracker",
+        description="Tracer surveys of training graduates over USSD and voice.",
+    )
+    commands = parser.add_subparsers(metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the web service (USSD callbacks, health)")
+    serve.add_argument("--host", help="address to listen on (default: HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: PORT or 8080)")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="processes sharing the port (default 1)"
+    )
+    serve.set_defaults(run=_serve)
+
+    demo = commands.add_parser(
+        "demo", help="prepare the embedded database, load the sample survey and serve it"
+    )
+    demo.add_argument("--host")
+    demo.add_argument("--port", type=int)
+    demo.set_defaults(run=_demo)
+
+    db = commands.add_parser("db", help="database maintenance").add_subparsers(metavar="ACTION")
+    db.add_parser("upgrade", help="create or migrate the schema").set_defaults(run=_db_upgrade)
+
+    survey = commands.add_parser("survey", help="surveys").add_subparsers(metavar="ACTION")
+    survey_import = survey.add_parser("import", help="import an XLSForm (.xlsx)")
+    survey_import.add_argument("file", type=Path)
+    survey_import.add_argument("--ussd-code", help="bind a USSD code to it, e.g. '*384*123#'")
+    survey_import.add_argument(
+        "--roster-only",
+        action="store_true",
+        help="answer numbers that are not on the roster with a polite END",
+    )
+    survey_import.set_defaults(run=_survey_import)
+
+    respondents = commands.add_parser("respondents", help="the roster").add_subparsers(
+        metavar="ACTION"
+    )
+    roster_import = respondents.add_parser("import", help="import a roster (.csv or .xlsx)")
+    roster_import.add_argument("file", type=Path)
+    roster_import.set_defaults(run=_respondents_import)
+
+    export = commands.add_parser("export", help="export data").add_subparsers(metavar="WHAT")
+    answers = export.add_parser("answers", help="answers as CSV on standard output")
+    answers.add_argument("--survey", required=True, help="survey id or form_id")
+    answers.set_defaults(run=_export_answers)
+
+    simulate = commands.add_parser("simulate", help="a phone in the terminal").add_subparsers(
+        metavar="CHANNEL"
+    )
+    ussd = simulate.add_parser("ussd", help="dial the USSD endpoint like a feature phone")
+    ussd.add_argument("--phone", required=True, help="the caller's number, e.g. +254712345678")
+    ussd.add_argument("--url", help="service base URL (default: http://HOST:PORT)")
+    ussd.add_argument("--code", default=DEMO_USSD_CODE, help="service code dialled")
+    ussd.set_defaults(run=_simulate_ussd)
+    return parser
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+
+
+async def _with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    engine = create_engine(settings.database_url)
+    try:
+        return await work(engine)
+    finally:
+        await engine.dispose()
+
+
+def _run_with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    return asyncio.run(_with_engine(settings, work))
+
+
+# -- serve -------------------------------------------------------------------
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    host = args.host or settings.host
+    port = args.port or settings.port
+    workers = args.workers
+    if workers < 1:
+        print("--workers must be at least 1", file=sys.stderr)
+        return 2
+    if workers > 1 and settings.redis_url is None:
+        # An in-process session store is not shared: a hop could reach another worker.
+        print("--workers above 1 needs REDIS_URL (sessions shared by the workers)", file=sys.stderr)
+        return 2
+    if workers == 1:
+        _serve_worker(settings, host, port, False)
+        return 0
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=_serve_worker, args=(settings, host, port, True), daemon=False)
+        for _ in range(workers)
+    ]
+    for process in processes:
+        process.start()
+
+    def stop(signum: int, _frame: object) -> None:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for process in processes:
+        process.join()
+    return 0
+
+
+def _serve_worker(settings: Settings, host: str, port: int, reuse_port: bool) -> None:
+    from aiohttp import web
+
+    from service_tracker.app import create_app
+
+    _configure_logging(settings.log_level)
+    logging.getLogger("service_tracker").info(
+        "serving on http://%s:%s (database %s, sessions %s)",
+        host,
+        port,
+        _safe_url(settings.database_url),
+        "redis" if settings.redis_url else "in-process",
+    )
+    web.run_app(
+        create_app(settings),
+        host=host,
+        port=port,
+        reuse_port=reuse_port or None,
+        access_log=None,
+        print=None,
+    )
+
+
+def _safe_url(url: str) -> str:
+    # Never log a database password.
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+# -- data commands ----------------------------------------------------------
+
+
+def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    _ensure_sqlite_folder(settings.database_url)
+    upgrade(settings.database_url)
+    print(f"database is up to date: {_safe_url(settings.database_url)}")
+    return 0
+
+
+def _ensure_sqlite_folder(url: str) -> None:
+    if url.startswith("sqlite") and ":///" in url:
+        path = url.split(":///", 1)[1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _survey_import(settings: Settings, args: argparse.Namespace) -> int:
+    path: Path = args.file
+    try:
+        source = path.read_bytes()
+    except OSError as error:
+        print(f"cannot read {path}: {error.strerror}", file=sys.stderr)
+        return 1
+
+    async def work(engine: AsyncEngine) -> ImportedSurvey:
+        return await import_survey(
+            engine,
+            source,
+            filename=path.name,
+            ussd_code=args.ussd_code,
+            roster_only=args.roster_only,
+        )
+
+    try:
+        imported = _run_with_engine(settings, work)
+    except SurveyLoadError as error:
+        print(f"{path.name}: the form has {len(error.errors)} error(s):", file=sys.stderr)
+        for problem in error.errors:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    except ValueError as error:
+        print(f"{path.name}: {error}", file=sys.stderr)
+        return 1
+    state = "imported" if imported.created else "already imported"
+    print(
+        f"survey id={imported.survey_id} form_id={imported.form_id} "
+        f"version={imported.version} ({state})"
+    )
+    if args.ussd_code:
+        access = "roster only" if args.roster_only else "open to any number"
+        print(f"USSD {args.ussd_code} reaches {imported.form_id} ({access})")
+    return 0
+
+
+def _respondents_import(settings: Settings, args: argparse.Namespace) -> int:
+    path: Path = args.file
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        print(f"cannot read {path}: {error.strerror}", file=sys.stderr)
+        return 1
+
+    async def work(engine: AsyncEngine) -> RosterImportReport:
+        return await import_respondents(
+            engine,
+            data,
+            filename=path.name,
+            default_region=settings.default_phone_region,
+        )
+
+    try:
+        report = _run_with_engine(settings, work)
+    except ValueError as error:
+        print(f"{path.name}: {error}", file=sys.stderr)
+        return 1
+    for problem in report.errors:
+        print(
+            f"{path.name}: line {problem.line}, column '{problem.column}': {problem.message}",
+            file=sys.stderr,
+        )
+    print(
+        f"respondents: {report.created} created, {report.updated} updated, "
+        f"{len(report.errors)} row(s) with errors"
+    )
+    return 1 if report.errors else 0
+
+
+def _export_answers(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(engine: AsyncEngine) -> bool:
+        survey = await find_survey(engine, args.survey)
+        if survey is None:
+            return False
+        await export_answers(engine, survey, sys.stdout)
+        return True
+
+    if not _run_with_engine(settings, work):
+        print(f"no survey with id or form_id '{args.survey}'", file=sys.stderr)
+        return 1
+    return 0
+
+
+# -- demo and simulator ------------------------------------------------------
+
+
+def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    print("Preparing the database ...")
+    _db_upgrade(settings, args)
+    print(f"Loading the sample survey {DEMO_SURVEY.name} on USSD code {DEMO_USSD_CODE} ...")
+    code = _survey_import(
+        settings,
+        argparse.Namespace(file=DEMO_SURVEY, ussd_code=DEMO_USSD_CODE, roster_only=False),
+    )
+    if code != 0:
+        return code
+    print(f"Loading the sample roster {DEMO_ROSTER.name} ...")
+    _respondents_import(settings, argparse.Namespace(file=DEMO_ROSTER))
+    host = args.host or settings.host
+    port = args.port or settings.port
+    base = f"http://{host}:{port}"
+    print(
+        "\nService Tracker is running.\n"
+        f"  health:                  {base}/healthz\n"
+        f"  Africa's Talking USSD callback URL:  {base}/ussd/africastalking\n"
+        f"  Africa's Talking session events URL: {base}/ussd/africastalking/events\n"
+        "  try it from another terminal:\n"
+        f"    .venv/bin/service-tracker simulate ussd --phone +254712345678 --url {base}\n"
+        "Press Ctrl-C to stop.\n",
+        flush=True,
+    )
+    _serve_worker(settings, host, port, False)
+    return 0
+
+
+def _simulate_ussd(settings: Settings, args: argparse.Namespace) -> int:
+    from service_tracker.simulator import simulate_ussd
+
+    base = args.url or f"http://{settings.host}:{settings.port}"
+    return asyncio.run(simulate_ussd(base, phone=args.phone, service_code=args.code))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,72 @@
+"""Settings from the environment: one frozen object, validated once at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+N = TypeVar("N", int, float)
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/service-tracker.db"
+
+
+class ConfigError(ValueError):
+    """An environment variable has a value the service cannot use; names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None  # None: sessions live in the process (one worker only)
+    host: str = "127.0.0.1"
+    port: int = 8080
+    session_ttl_seconds: int = 600
+    resume_window_hours: float = 72.0
+    default_phone_region: str | None = None
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        return cls(
+            database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            redis_url=env.get("REDIS_URL") or None,
+            host=env.get("HOST") or "127.0.0.1",
+            port=_number(env, "PORT", 8080, int, 1, 65535),
+            session_ttl_seconds=_number(env, "USSD_SESSION_TTL", 600, int, 30, 86400),
+            resume_window_hours=_number(env, "RESUME_WINDOW_HOURS", 72.0, float, 0, 24 * 365),
+            default_phone_region=_region(env.get("DEFAULT_PHONE_REGION")),
+            log_level=_level(env.get("LOG_LEVEL") or "INFO"),
+        )
+
+
+def _number(
+    env: Mapping[str, str], name: str, default: N, kind: Callable[[str], N], low: N, high: N
+) -> N:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={raw!r}: expected a value from {low} to {high}")
+    return value
+
+
+def _region(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    if len(raw) != 2 or not raw.isalpha():
+        raise ConfigError(f"DEFAULT_PHONE_REGION={raw!r}: expected a two-letter country code")
+    return raw.upper()
+
+
+def _level(raw: str) -> str:
+    level = raw.upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError(f"LOG_LEVEL={raw!r}: expected DEBUG, INFO, WARNING or ERROR")
+    return level

@@ -1,0 +1,15 @@
+"""Typed application keys of the composition root, in one place."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from service_tracker.config import Settings
+from storage.responses import SqlResponseStore
+from survey_engine.ports import SessionStore
+
+SETTINGS = web.AppKey("settings", Settings)
+DATABASE = web.AppKey("database", AsyncEngine)
+RESPONSES = web.AppKey("responses", SqlResponseStore)
+SESSIONS = web.AppKey("sessions", SessionStore)

@@ -1,0 +1,81 @@
+"""Answers as CSV (`service-tracker export answers --survey ID_OR_FORM_ID`).
+
+One row per stored answer, long format, so that every survey version and every wave
+fits the same columns and a pivot in a spreadsheet or pandas gives one column per
+question. Rows are streamed from the database in batches: a large survey is never
+held in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from typing import TextIO
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.schema import answers, respondents, responses, survey_versions
+from survey_engine.ports import SurveyVersionRef
+
+__all__ = ["EXPORT_COLUMNS", "export_answers"]
+
+EXPORT_COLUMNS = (
+    "respondent",  # E.164 phone number
+    "question",  # the question's name in the form
+    "value",  # as stored: choice name(s), ISO date, plain number, text
+    "channel",
+    "response_status",
+    "answered_at",  # ISO 8601 UTC, when the question was first answered in the response
+    "response_id",
+    "survey_version",
+    "language",  # the language the response was given in
+    "programme",
+    "cohort",
+)
+
+_BATCH = 1000
+
+
+async def export_answers(engine: AsyncEngine, survey: SurveyVersionRef | int, out: TextIO) -> int:
+    """Write every answer to `survey` (all its versions) to `out`; return the rows written.
+
+    Ordered by response, then by the order the answers were first given."""
+    survey_id = survey.survey_id if isinstance(survey, SurveyVersionRef) else survey
+    stmt = (
+        select(
+            respondents.c.phone,
+            answers.c.question,
+            answers.c.value,
+            responses.c.channel,
+            responses.c.status,
+            answers.c.answered_at,
+            responses.c.id,
+            survey_versions.c.version,
+            responses.c.language,
+            respondents.c.programme,
+            respondents.c.cohort,
+        )
+        .join_from(answers, responses, answers.c.response_id == responses.c.id)
+        .join(respondents, respondents.c.id == responses.c.respondent_id)
+        .join(survey_versions, survey_versions.c.id == responses.c.survey_version_id)
+        .where(responses.c.survey_id == survey_id)
+        .order_by(responses.c.id, answers.c.id)
+        .execution_options(yield_per=_BATCH)
+    )
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    written = 0
+    async with engine.connect() as conn:
+        result = await conn.stream(stmt)
+        async for batch in result.partitions():
+            writer.writerows(
+                (*row[:5], _iso_utc(row[5]), row[6], row[7], row[8] or "", row[9], row[10])
+                for row in batch
+            )
+            written += len(batch)
+    return written
+
+
+def _iso_utc(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

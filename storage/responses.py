@@ -1,0 +1,620 @@
+"""`SqlResponseStore`: the engine's `ResponseStore` port on SQLAlchemy Core.
+
+`record_turn` runs on every USSD hop, so its statements are built once per shape of
+turn, and a usual turn (an answer, a language, an ending, or only a new input
+reference) is ONE statement on PostgreSQL: the response update is a CTE that the answer
+upsert and the respondent's language read from, run in autocommit (a single statement
+is atomic on its own), so a hop costs one round trip. SQLite has no data-modifying
+CTEs: there the same work is two or three statements in one transaction, whose "round
+trips" are thread hops inside the process.
+
+Turns that remove answers (going back changed the skip logic, or a restart) apply
+their events in order inside one transaction: they are rare, and order matters there.
+
+Records returned are the frozen values of `survey_engine.ports`; rows never leave.
+Bind parameter names start with `b_`: SQLAlchemy reads parameter keys that match a
+column name of an INSERT/UPDATE target as extra SET columns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Executable, Row, Select, String, bindparam, case, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage import db
+from storage.schema import (
+    UtcDateTime,
+    answers,
+    respondents,
+    responses,
+    survey_versions,
+    surveys,
+    ussd_bindings,
+)
+from survey_engine.errors import EngineError
+from survey_engine.events import (
+    AnswerGiven,
+    AnswersCleared,
+    DataEvent,
+    Ended,
+    Failed,
+    LanguageChosen,
+    ResponseStatus,
+    Restarted,
+    Suspended,
+)
+from survey_engine.model import Survey
+from survey_engine.ports import RespondentRecord, ResponseRecord, SurveyVersionRef, UssdBinding
+from survey_engine.xlsform import load_xlsform
+
+__all__ = ["SqlResponseStore"]
+
+_IN_PROGRESS = ResponseStatus.IN_PROGRESS.value
+_INTERRUPTED = ResponseStatus.INTERRUPTED.value
+
+# Shared, typed bind parameters (asyncpg needs to know what a parameter is).
+_RESPONSE_ID = bindparam("b_response_id", type_=responses.c.id.type)
+_NOW = bindparam("b_now", type_=UtcDateTime())
+_LANGUAGE = bindparam("b_language", type_=String())
+_STATUS = bindparam("b_status", type_=String())
+_INPUT_REF = bindparam("b_input_ref", type_=String())
+_QUESTION = bindparam("b_question", type_=String())
+_VALUE = bindparam("b_value", type_=String())
+_CHANNEL = bindparam("b_channel", type_=String())
+_SESSION_REF = bindparam("b_session_ref", type_=String())
+
+
+# -- reading ------------------------------------------------------------------------------
+
+_RESPONSE_COLUMNS = (
+    responses.c.id,
+    responses.c.respondent_id,
+    responses.c.survey_id,
+    responses.c.survey_version_id,
+    responses.c.channel,
+    responses.c.status,
+    responses.c.language,
+    responses.c.session_ref,
+    responses.c.last_input_ref,
+    responses.c.started_at,
+    responses.c.updated_at,
+)
+
+
+def _with_answers(one_response: Select[Any]) -> Select[Any]:
+    """The chosen response (a LIMIT 1 select) joined with its answers: one round trip."""
+    chosen = one_response.subquery("chosen")
+    return (
+        select(chosen, answers.c.question, answers.c.value)
+        .select_from(chosen.outerjoin(answers, answers.c.response_id == chosen.c.id))
+        .order_by(answers.c.id)
+    )
+
+
+_LATEST_RESPONSE = _with_answers(
+    select(*_RESPONSE_COLUMNS)
+    .where(
+        responses.c.respondent_id == bindparam("b_respondent_id"),
+        responses.c.survey_id == bindparam("b_survey_id"),
+    )
+    .order_by(responses.c.started_at.desc(), responses.c.id.desc())
+    .limit(1)
+)
+
+_RESPONSE_BY_SESSION = _with_answers(
+    select(*_RESPONSE_COLUMNS)
+    .where(responses.c.channel == _CHANNEL, responses.c.session_ref == _SESSION_REF)
+    # A session fills one response; should a gateway ever reuse an id, the newest wins.
+    .order_by(responses.c.id.desc())
+    .limit(1)
+)
+
+_BINDING = select(
+    ussd_bindings.c.service_code,
+    ussd_bindings.c.extension,
+    ussd_bindings.c.survey_id,
+    ussd_bindings.c.roster_only,
+).where(
+    ussd_bindings.c.service_code == bindparam("b_service_code"),
+    ussd_bindings.c.extension == bindparam("b_extension"),
+)
+
+_CURRENT_VERSION = (
+    select(surveys.c.id, survey_versions.c.id, surveys.c.form_id, survey_versions.c.version)
+    .join_from(surveys, survey_versions, survey_versions.c.survey_id == surveys.c.id)
+    .where(surveys.c.id == bindparam("b_survey_id"))
+    .order_by(survey_versions.c.id.desc())
+    .limit(1)
+)
+
+_VERSION_SOURCE = (
+    select(survey_versions.c.source, surveys.c.form_id)
+    .join_from(survey_versions, surveys, survey_versions.c.survey_id == surveys.c.id)
+    .where(survey_versions.c.id == bindparam("b_version_id"))
+)
+
+_RESPONDENT_COLUMNS = (
+    respondents.c.id,
+    respondents.c.phone,
+    respondents.c.language,
+    respondents.c.on_roster,
+    respondents.c.name,
+)
+_FIND_RESPONDENT = select(*_RESPONDENT_COLUMNS).where(respondents.c.phone == bindparam("b_phone"))
+
+
+# -- starting and attaching ---------------------------------------------------------------
+
+_START_RESPONSE = (
+    responses.insert()
+    .values(
+        respondent_id=bindparam("b_respondent_id"),
+        survey_id=select(survey_versions.c.survey_id)
+        .where(survey_versions.c.id == bindparam("b_version_id"))
+        .scalar_subquery(),
+        survey_version_id=bindparam("b_version_id"),
+        channel=_CHANNEL,
+        status=_IN_PROGRESS,
+        language=_LANGUAGE,
+        session_ref=_SESSION_REF,
+        last_input_ref=_INPUT_REF,
+        started_at=_NOW,
+        updated_at=_NOW,
+    )
+    .returning(*_RESPONSE_COLUMNS)
+)
+
+_ATTACH_SESSION = (
+    update(responses)
+    .where(responses.c.id == _RESPONSE_ID)
+    .values(
+        channel=_CHANNEL,
+        session_ref=_SESSION_REF,
+        last_input_ref=_INPUT_REF,
+        updated_at=_NOW,
+        # A redial continues an interrupted response: it is in progress again, so the
+        # next session-end notice can interrupt it again. Finished ones stay finished.
+        status=case((responses.c.status == _INTERRUPTED, _IN_PROGRESS), else_=responses.c.status),
+    )
+)
+
+_MARK_INTERRUPTED = (
+    update(responses)
+    .where(
+        responses.c.channel == _CHANNEL,
+        responses.c.session_ref == _SESSION_REF,
+        responses.c.status == _IN_PROGRESS,
+    )
+    .values(status=_INTERRUPTED, updated_at=_NOW)
+)
+
+
+# -- one turn -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _TurnPlan:
+    """What a turn's events do to the response row, and the answer changes in order."""
+
+    language: str | None = None
+    status: str | None = None
+    ended: bool = False
+    answer_events: list[AnswerGiven | AnswersCleared | Restarted] = field(default_factory=list)
+
+    @property
+    def shape(self) -> tuple[bool, bool, bool]:
+        return (self.language is not None, self.status is not None, self.ended)
+
+    @property
+    def single_answer(self) -> AnswerGiven | None:
+        """The turn's answer when it is the only answer change (the usual turn)."""
+        match self.answer_events:
+            case [AnswerGiven() as answer]:
+                return answer
+        return None
+
+
+def _plan(events: Sequence[DataEvent]) -> _TurnPlan:
+    plan = _TurnPlan()
+    for event in events:
+        match event:
+            case AnswerGiven() | Restarted():
+                plan.answer_events.append(event)
+            case AnswersCleared(questions=questions):
+                if questions:
+                    plan.answer_events.append(event)
+            case LanguageChosen(language=language):
+                plan.language = language
+            case Ended(status=status):
+                plan.status, plan.ended = status.value, True
+            case Suspended():
+                plan.status = _INTERRUPTED
+            case Failed():
+                # The survey broke at run time: the response is over, not resumable.
+                plan.status, plan.ended = ResponseStatus.FAILED.value, True
+            case _:
+                raise EngineError("unknown_event", f"cannot store {event!r}")
+    return plan
+
+
+def _response_values(language: bool, status: bool, ended: bool) -> dict[str, Any]:
+    values: dict[str, Any] = {"last_input_ref": _INPUT_REF, "updated_at": _NOW}
+    if language:
+        values["language"] = _LANGUAGE
+    if status:
+        values["status"] = _STATUS
+    if ended:
+        values["ended_at"] = _NOW
+    return values
+
+
+@cache
+def _response_update(language: bool, status: bool, ended: bool) -> Executable:
+    return (
+        update(responses)
+        .where(responses.c.id == _RESPONSE_ID)
+        .values(_response_values(language, status, ended))
+    )
+
+
+def _answer_upsert(insert: Any, rows: Select[Any] | None = None) -> Any:
+    """INSERT ... ON CONFLICT (response_id, question) DO UPDATE: never a second row.
+
+    `insert` is the dialect's (postgresql.insert, sqlite.insert); `rows` a SELECT of the
+    values, else they are the bind parameters."""
+    if rows is None:
+        stmt = insert(answers).values(
+            response_id=_RESPONSE_ID,
+            question=_QUESTION,
+            value=_VALUE,
+            answered_at=_NOW,
+            updated_at=_NOW,
+        )
+    else:
+        columns = ["response_id", "question", "value", "answered_at", "updated_at"]
+        stmt = insert(answers).from_select(columns, rows)
+    return stmt.on_conflict_do_update(
+        index_elements=[answers.c.response_id, answers.c.question],
+        set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
+    )
+
+
+_SQLITE_ANSWER_UPSERT = _answer_upsert(sqlite.insert)
+_PG_ANSWER_UPSERT = _answer_upsert(postgresql.insert)
+
+_RESPONDENT_LANGUAGE = (
+    update(respondents)
+    .where(
+        respondents.c.id
+        == select(responses.c.respondent_id)
+        .where(responses.c.id == _RESPONSE_ID)
+        .scalar_subquery(),
+        # The respondent's own earlier choice (or the roster's) wins over this survey's.
+        respondents.c.language.is_(None),
+    )
+    .values(language=_LANGUAGE, updated_at=_NOW)
+)
+
+_CLEAR_ANSWERS = delete(answers).where(
+    answers.c.response_id == _RESPONSE_ID,
+    answers.c.question.in_(bindparam("b_questions", expanding=True)),
+)
+_RESTART_ANSWERS = delete(answers).where(answers.c.response_id == _RESPONSE_ID)
+
+
+@cache
+def _pg_turn(answer: bool, language: bool, status: bool, ended: bool) -> Executable:
+    """A whole usual turn as one PostgreSQL statement:
+
+    WITH turn_response AS (UPDATE responses ... RETURNING id, respondent_id),
+         turn_answer AS (INSERT INTO answers SELECT ... FROM turn_response ON CONFLICT ...),
+         turn_language AS (UPDATE respondents ... WHERE id = turn_response.respondent_id)
+    SELECT id FROM turn_response
+
+    The answer and language read the updated response, so an unknown response id
+    changes nothing and returns no row (instead of failing on a foreign key)."""
+    response = (
+        update(responses)
+        .where(responses.c.id == _RESPONSE_ID)
+        .values(_response_values(language, status, ended))
+        .returning(responses.c.id, responses.c.respondent_id)
+        .cte("turn_response")
+    )
+    stmt = select(response.c.id)
+    if answer:
+        upsert = _answer_upsert(
+            postgresql.insert, select(response.c.id, _QUESTION, _VALUE, _NOW, _NOW)
+        )
+        stmt = stmt.add_cte(upsert.returning(answers.c.id).cte("turn_answer"))
+    if language:
+        respondent = (
+            update(respondents)
+            .where(
+                respondents.c.id == response.c.respondent_id,
+                respondents.c.language.is_(None),
+            )
+            .values(language=_LANGUAGE, updated_at=_NOW)
+            .returning(respondents.c.id)
+            .cte("turn_language")
+        )
+        stmt = stmt.add_cte(respondent)
+    return stmt
+
+
+# -- the store ----------------------------------------------------------------------------
+
+
+class SqlResponseStore:
+    """`ResponseStore` on a SQLAlchemy async engine (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+        # On PostgreSQL a single statement needs no BEGIN/COMMIT round trips around it:
+        # autocommit makes it one round trip. On SQLite autocommit would cost two extra
+        # thread hops per checkout (setting and resetting the isolation level), and
+        # sqlite3 opens no transaction for a SELECT anyway.
+        self._single = (
+            engine.execution_options(isolation_level="AUTOCOMMIT") if self._postgres else engine
+        )
+        self._answer_upsert = _PG_ANSWER_UPSERT if self._postgres else _SQLITE_ANSWER_UPSERT
+        # Survey versions are immutable: compile each once per process.
+        self._surveys: dict[int, Survey] = {}
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    async def ping(self) -> bool:
+        return await db.ping(self._engine)
+
+    async def _read(self, stmt: Executable, params: dict[str, Any]) -> list[Row[Any]]:
+        async with self._single.connect() as conn:
+            return list((await conn.execute(stmt, params)).all())
+
+    async def _one(self, stmt: Executable, params: dict[str, Any]) -> Row[Any] | None:
+        rows = await self._read(stmt, params)
+        return rows[0] if rows else None
+
+    async def _write(self, stmt: Executable, params: dict[str, Any]) -> tuple[list[Row[Any]], int]:
+        """One statement, committed: its RETURNING rows and its row count."""
+        async with self._single.connect() as conn:
+            result = await conn.execute(stmt, params)
+            rows = list(result.all()) if result.returns_rows else []
+            if not self._postgres:
+                await conn.commit()
+        return rows, result.rowcount
+
+    # -- surveys ----------------------------------------------------------------------
+
+    async def binding_for_ussd(self, service_code: str, extension: str) -> UssdBinding | None:
+        row = await self._one(_BINDING, {"b_service_code": service_code, "b_extension": extension})
+        if row is None:
+            return None
+        return UssdBinding(
+            service_code=row.service_code,
+            extension=row.extension,
+            survey_id=row.survey_id,
+            roster_only=bool(row.roster_only),
+        )
+
+    async def current_version(self, survey_id: int) -> SurveyVersionRef:
+        row = await self._one(_CURRENT_VERSION, {"b_survey_id": survey_id})
+        if row is None:
+            raise EngineError("unknown_survey", f"no survey with id {survey_id} (or no version)")
+        return SurveyVersionRef(survey_id=row[0], version_id=row[1], form_id=row[2], version=row[3])
+
+    async def load_survey(self, version_id: int) -> Survey:
+        survey = self._surveys.get(version_id)
+        if survey is not None:
+            return survey
+        row = await self._one(_VERSION_SOURCE, {"b_version_id": version_id})
+        if row is None:
+            raise EngineError("unknown_survey_version", f"no survey version with id {version_id}")
+        # Compiling a form takes milliseconds of CPU: keep the event loop answering.
+        survey = await asyncio.to_thread(load_xlsform, row.source, fallback_form_id=row.form_id)
+        self._surveys[version_id] = survey
+        return survey
+
+    # -- respondents --------------------------------------------------------------------
+
+    async def find_respondent(self, phone: str) -> RespondentRecord | None:
+        row = await self._one(_FIND_RESPONDENT, {"b_phone": phone})
+        return None if row is None else _respondent(row)
+
+    async def create_respondent(self, phone: str, language: str | None) -> RespondentRecord:
+        now = dt.datetime.now(dt.UTC)
+        insert = postgresql.insert if self._postgres else sqlite.insert
+        # Two first hops of the same new number can race: the second one finds the first's.
+        stmt = (
+            insert(respondents)
+            .values(
+                phone=phone,
+                language=language,
+                on_roster=False,
+                attributes={},
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=[respondents.c.phone])
+            .returning(*_RESPONDENT_COLUMNS)
+        )
+        async with self._engine.begin() as conn:
+            row = (await conn.execute(stmt)).first()
+            if row is None:
+                row = (await conn.execute(_FIND_RESPONDENT, {"b_phone": phone})).one()
+        return _respondent(row)
+
+    # -- responses ----------------------------------------------------------------------
+
+    async def latest_response(self, respondent_id: int, survey_id: int) -> ResponseRecord | None:
+        rows = await self._read(
+            _LATEST_RESPONSE, {"b_respondent_id": respondent_id, "b_survey_id": survey_id}
+        )
+        return _response_with_answers(rows)
+
+    async def response_by_session(self, channel: str, session_ref: str) -> ResponseRecord | None:
+        rows = await self._read(
+            _RESPONSE_BY_SESSION, {"b_channel": channel, "b_session_ref": session_ref}
+        )
+        return _response_with_answers(rows)
+
+    async def start_response(
+        self,
+        *,
+        respondent_id: int,
+        version_id: int,
+        channel: str,
+        session_ref: str,
+        language: str | None,
+        input_ref: str,
+        now: dt.datetime,
+    ) -> ResponseRecord:
+        rows, _ = await self._write(
+            _START_RESPONSE,
+            {
+                "b_respondent_id": respondent_id,
+                "b_version_id": version_id,
+                "b_channel": channel,
+                "b_language": language,
+                "b_session_ref": session_ref,
+                "b_input_ref": input_ref,
+                "b_now": now,
+            },
+        )
+        return _response(rows[0], {})
+
+    async def attach_session(
+        self, response_id: int, *, channel: str, session_ref: str, input_ref: str, now: dt.datetime
+    ) -> None:
+        _, count = await self._write(
+            _ATTACH_SESSION,
+            {
+                "b_response_id": response_id,
+                "b_channel": channel,
+                "b_session_ref": session_ref,
+                "b_input_ref": input_ref,
+                "b_now": now,
+            },
+        )
+        if count == 0:
+            raise _unknown_response(response_id)
+
+    async def record_turn(
+        self,
+        response_id: int,
+        events: Sequence[DataEvent],
+        *,
+        input_ref: str,
+        now: dt.datetime,
+    ) -> None:
+        plan = _plan(events)
+        params: dict[str, Any] = {
+            "b_response_id": response_id,
+            "b_input_ref": input_ref,
+            "b_now": now,
+        }
+        if plan.language is not None:
+            params["b_language"] = plan.language
+        if plan.status is not None:
+            params["b_status"] = plan.status
+
+        answer = plan.single_answer
+        if self._postgres and (answer is not None or not plan.answer_events):
+            if answer is not None:
+                params["b_question"], params["b_value"] = answer.question, answer.value
+            rows, _ = await self._write(_pg_turn(answer is not None, *plan.shape), params)
+            if not rows:
+                raise _unknown_response(response_id)
+            return
+
+        if not plan.answer_events and plan.language is None:
+            # Paging, a re-prompt, an ending: the response row alone.
+            _, count = await self._write(_response_update(*plan.shape), params)
+            if count == 0:
+                raise _unknown_response(response_id)
+            return
+
+        async with self._engine.begin() as conn:
+            # The response first: it proves the id and takes the write lock for the turn.
+            result = await conn.execute(_response_update(*plan.shape), params)
+            if result.rowcount == 0:
+                raise _unknown_response(response_id)
+            if plan.language is not None:
+                await conn.execute(
+                    _RESPONDENT_LANGUAGE,
+                    {"b_response_id": response_id, "b_language": plan.language, "b_now": now},
+                )
+            # In event order: a restart or a clear before an answer must not delete it.
+            for event in plan.answer_events:
+                match event:
+                    case AnswerGiven(question=question, value=value):
+                        await conn.execute(
+                            self._answer_upsert,
+                            {
+                                "b_response_id": response_id,
+                                "b_question": question,
+                                "b_value": value,
+                                "b_now": now,
+                            },
+                        )
+                    case AnswersCleared(questions=questions):
+                        await conn.execute(
+                            _CLEAR_ANSWERS,
+                            {"b_response_id": response_id, "b_questions": list(questions)},
+                        )
+                    case Restarted():
+                        await conn.execute(_RESTART_ANSWERS, {"b_response_id": response_id})
+
+    async def mark_interrupted(self, channel: str, session_ref: str, now: dt.datetime) -> bool:
+        _, count = await self._write(
+            _MARK_INTERRUPTED, {"b_channel": channel, "b_session_ref": session_ref, "b_now": now}
+        )
+        return count > 0
+
+
+def _unknown_response(response_id: int) -> EngineError:
+    return EngineError("unknown_response", f"no response with id {response_id}")
+
+
+def _respondent(row: Row[Any]) -> RespondentRecord:
+    return RespondentRecord(
+        id=row.id,
+        phone=row.phone,
+        language=row.language,
+        on_roster=bool(row.on_roster),
+        name=row.name,
+    )
+
+
+def _response(row: Row[Any], answers_by_question: dict[str, str]) -> ResponseRecord:
+    return ResponseRecord(
+        id=row.id,
+        respondent_id=row.respondent_id,
+        survey_id=row.survey_id,
+        survey_version_id=row.survey_version_id,
+        channel=row.channel,
+        status=ResponseStatus(row.status),
+        language=row.language,
+        session_ref=row.session_ref,
+        last_input_ref=row.last_input_ref,
+        started_at=row.started_at,
+        updated_at=row.updated_at,
+        answers=answers_by_question,
+    )
+
+
+def _response_with_answers(rows: Sequence[Row[Any]]) -> ResponseRecord | None:
+    if not rows:
+        return None
+    # The outer join gives one row per answer, or one row of NULLs for no answers.
+    found = {row.question: row.value for row in rows if row.question is not None}
+    return _response(rows[0], found)

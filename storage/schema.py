@@ -1,0 +1,208 @@
+"""The SQL schema, one for SQLite and PostgreSQL, as SQLAlchemy declarative models.
+
+The ORM classes (`...Row`) stay inside `storage/`: repositories return the frozen records
+of `survey_engine.ports`. The hot path uses the tables (`responses`, `answers`, ...)
+through Core statements. Every change here needs a migration in `migrations/versions/`;
+a test compares the migrated database with these models.
+
+Times are timezone-aware UTC on the way in and out (`UtcDateTime`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, cast
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from survey_engine.events import ResponseStatus
+
+__all__ = [
+    "AnswerRow",
+    "Base",
+    "RespondentRow",
+    "ResponseRow",
+    "SurveyRow",
+    "SurveyVersionRow",
+    "UssdBindingRow",
+    "UtcDateTime",
+    "answers",
+    "metadata",
+    "respondents",
+    "responses",
+    "survey_versions",
+    "surveys",
+    "ussd_bindings",
+]
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    PostgreSQL keeps `timestamptz`; SQLite keeps text without an offset, so values are
+    converted to UTC before storing and given `tzinfo=UTC` again when read. A naive
+    datetime is refused: its time zone would be a guess."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: expected a timezone-aware UTC time")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+# Stable constraint names, so later migrations (SQLite batch copies included) can name
+# what they change.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+_STATUSES = ", ".join(f"'{s.value}'" for s in ResponseStatus)
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+    type_annotation_map = {dt.datetime: UtcDateTime()}  # noqa: RUF012 (SQLAlchemy reads it)
+
+
+class SurveyRow(Base):
+    __tablename__ = "surveys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    form_id: Mapped[str] = mapped_column(String(255), unique=True)
+    title: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[dt.datetime]
+
+
+class SurveyVersionRow(Base):
+    """One uploaded form. Immutable: a changed form needs a new `settings.version`."""
+
+    __tablename__ = "survey_versions"
+    __table_args__ = (UniqueConstraint("survey_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"))
+    version: Mapped[str] = mapped_column(String(255))
+    source: Mapped[bytes] = mapped_column(LargeBinary)  # the uploaded .xlsx, as uploaded
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    languages: Mapped[str] = mapped_column(String(255))  # "en,fr,sw"
+    imported_at: Mapped[dt.datetime]
+
+
+class UssdBindingRow(Base):
+    """A service code (as the gateway sends it) and extension (the first input) that
+    reach a survey: `*384*123*2#` is `('*384*123#', '2')`, the bare code has `''`."""
+
+    __tablename__ = "ussd_bindings"
+    __table_args__ = (UniqueConstraint("service_code", "extension"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_code: Mapped[str] = mapped_column(String(64))
+    extension: Mapped[str] = mapped_column(String(64), default="")
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"))
+    roster_only: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class RespondentRow(Base):
+    __tablename__ = "respondents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), unique=True)  # E.164
+    name: Mapped[str] = mapped_column(String(255), default="")
+    language: Mapped[str | None] = mapped_column(String(8))
+    programme: Mapped[str] = mapped_column(String(255), default="")
+    cohort: Mapped[str] = mapped_column(String(255), default="")
+    completion_date: Mapped[dt.date | None] = mapped_column(Date)
+    gender: Mapped[str] = mapped_column(String(32), default="")
+    # False for a number that dialled in without being on an imported roster.
+    on_roster: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Roster columns we do not model (region, trade, ...), kept for filtering and export.
+    attributes: Mapped[dict[str, Any]] = mapped_column(
+        JSON().with_variant(JSONB(), "postgresql"), default=dict
+    )
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+
+class ResponseRow(Base):
+    __tablename__ = "responses"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_STATUSES})", name="status"),
+        # Gateway callbacks find their response by session; a new dial finds the
+        # respondent's latest response to the survey.
+        Index("ix_responses_channel_session_ref", "channel", "session_ref"),
+        Index("ix_responses_respondent_id_survey_id", "respondent_id", "survey_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Deleting a respondent on request deletes what they answered.
+    respondent_id: Mapped[int] = mapped_column(ForeignKey("respondents.id", ondelete="CASCADE"))
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"))
+    survey_version_id: Mapped[int] = mapped_column(ForeignKey("survey_versions.id"))
+    channel: Mapped[str] = mapped_column(String(16))  # "ussd", "ivr"
+    status: Mapped[str] = mapped_column(String(16))  # a ResponseStatus value
+    language: Mapped[str | None] = mapped_column(String(8))
+    session_ref: Mapped[str | None] = mapped_column(String(255))
+    last_input_ref: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+    ended_at: Mapped[dt.datetime | None]
+
+
+class AnswerRow(Base):
+    """The current answer to one question of a response (upserted, never duplicated)."""
+
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("response_id", "question"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"))
+    question: Mapped[str] = mapped_column(String(255))
+    value: Mapped[str] = mapped_column(Text)
+    answered_at: Mapped[dt.datetime]  # first given
+    updated_at: Mapped[dt.datetime]  # last changed (the respondent went back)
+
+
+# The tables, for Core statements.
+surveys = cast(Table, SurveyRow.__table__)
+survey_versions = cast(Table, SurveyVersionRow.__table__)
+ussd_bindings = cast(Table, UssdBindingRow.__table__)
+respondents = cast(Table, RespondentRow.__table__)
+responses = cast(Table, ResponseRow.__table__)
+answers = cast(Table, AnswerRow.__table__)

@@ -1,0 +1,274 @@
+"""Importing XLSForm surveys and binding them to USSD codes (`service-tracker survey import`).
+
+A survey is identified by its `form_id`; each upload with a new `settings.version` adds
+an immutable version, and new sessions use the newest one. Re-importing the very same
+file is a no-op, so the command can be re-run safely; a different file under a version
+that already exists is refused, since answers already stored refer to that version.
+
+    SurveyVersionConflict(ValueError)   same form_id and version, different file
+    UssdCodeError(ValueError)           a USSD code that is not *digits*...#
+    SurveyLoadError                     from survey_engine.xlsform: the form has errors
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from storage.schema import survey_versions, surveys, ussd_bindings
+from survey_engine.ports import SurveyVersionRef
+from survey_engine.xlsform import load_xlsform
+
+__all__ = [
+    "ImportedSurvey",
+    "SurveySummary",
+    "SurveyVersionConflict",
+    "UssdCodeError",
+    "dialled_code",
+    "find_survey",
+    "import_survey",
+    "list_surveys",
+    "parse_ussd_code",
+]
+
+
+class SurveyVersionConflict(ValueError):
+    """A different file claims a (form_id, version) that is already imported."""
+
+
+class UssdCodeError(ValueError):
+    """A USSD code that is not a `*`, digits separated by `*`, and a final `#`."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedSurvey:
+    survey_id: int
+    version_id: int
+    form_id: str
+    version: str
+    created: bool  # False: this exact file was already imported
+
+
+@dataclass(frozen=True, slots=True)
+class SurveySummary:
+    survey_id: int
+    form_id: str
+    title: str
+    version_id: int  # the current (newest) version
+    version: str
+    versions: int
+    languages: tuple[str, ...]
+    ussd_codes: tuple[str, ...]  # as dialled: "*384*123#", "*384*123*2#"
+    created_at: dt.datetime
+    imported_at: dt.datetime  # of the current version
+
+
+_USSD_CODE = re.compile(r"\*\d+(?:\*\d+)*#")
+
+
+def parse_ussd_code(code: str, *, base_segments: int = 2) -> tuple[str, str]:
+    """Split a dialled code into what the gateway sends: (service code, extension).
+
+    The gateway's `serviceCode` is always the base code and an extension arrives as the
+    first `text`, so `*384*123*2#` is `("*384*123#", "2")` and `*384*123#` is
+    `("*384*123#", "")`. The base is the first `base_segments` numbers: two for the
+    shared codes of aggregators such as Africa's Talking (`*384*123#`); a dedicated
+    short code (`*544#`, whose extensions are `*544*2#`) needs `base_segments=1`.
+    An extension of several numbers (`*384*123*2*5#`) is kept as the gateway joins
+    inputs: `"2*5"`."""
+    text = code.strip().replace(" ", "")
+    if not _USSD_CODE.fullmatch(text):
+        raise UssdCodeError(
+            f"USSD code {code!r} is not valid: expected '*', numbers separated by '*' and a "
+            "final '#', such as *384*123# or *384*123*2# (with extension 2)"
+        )
+    numbers = text[1:-1].split("*")
+    base = "*" + "*".join(numbers[:base_segments]) + "#"
+    return base, "*".join(numbers[base_segments:])
+
+
+def dialled_code(service_code: str, extension: str) -> str:
+    """The code a respondent dials: `("*384*123#", "2")` is `*384*123*2#`."""
+    return f"{service_code[:-1]}*{extension}#" if extension else service_code
+
+
+async def import_survey(
+    engine: AsyncEngine,
+    source: bytes,
+    *,
+    filename: str,
+    ussd_code: str | None,
+    roster_only: bool,
+) -> ImportedSurvey:
+    """Store an XLSForm upload as a survey version and optionally bind a USSD code to it.
+
+    `filename` names the survey when the form has no `settings.form_id`, as in ODK.
+    Binding a code that reached another survey moves it to this one."""
+    binding = parse_ussd_code(ussd_code) if ussd_code else None
+    fallback_form_id = PurePath(filename).stem or "survey"
+    survey = await asyncio.to_thread(load_xlsform, source, fallback_form_id=fallback_form_id)
+    digest = hashlib.sha256(source).hexdigest()
+    now = dt.datetime.now(dt.UTC)
+
+    async with engine.begin() as conn:
+        survey_id = await _survey_id(conn, survey.form_id, survey.title, now)
+        existing = (
+            await conn.execute(
+                select(survey_versions.c.id, survey_versions.c.source_sha256).where(
+                    survey_versions.c.survey_id == survey_id,
+                    survey_versions.c.version == survey.version,
+                )
+            )
+        ).first()
+        if existing is not None and existing.source_sha256 != digest:
+            raise SurveyVersionConflict(
+                f"survey '{survey.form_id}' version '{survey.version}' is already imported "
+                "from a different file; raise `version` on the settings sheet (or remove it "
+                "to have one computed from the file) and import again"
+            )
+        if existing is not None:
+            version_id, created = existing.id, False
+        else:
+            version_id = (
+                await conn.execute(
+                    survey_versions.insert()
+                    .values(
+                        survey_id=survey_id,
+                        version=survey.version,
+                        source=source,
+                        source_sha256=digest,
+                        languages=",".join(survey.language_codes),
+                        imported_at=now,
+                    )
+                    .returning(survey_versions.c.id)
+                )
+            ).scalar_one()
+            created = True
+            # The newest version's title is the survey's title.
+            await conn.execute(
+                surveys.update().where(surveys.c.id == survey_id).values(title=survey.title)
+            )
+        if binding is not None:
+            await _bind(conn, *binding, survey_id=survey_id, roster_only=roster_only)
+
+    return ImportedSurvey(survey_id, version_id, survey.form_id, survey.version, created)
+
+
+async def _survey_id(conn: AsyncConnection, form_id: str, title: str, now: dt.datetime) -> int:
+    found = (
+        await conn.execute(select(surveys.c.id).where(surveys.c.form_id == form_id))
+    ).scalar_one_or_none()
+    if found is not None:
+        return found
+    return (
+        await conn.execute(
+            surveys.insert()
+            .values(form_id=form_id, title=title, created_at=now)
+            .returning(surveys.c.id)
+        )
+    ).scalar_one()
+
+
+async def _bind(
+    conn: AsyncConnection, service_code: str, extension: str, *, survey_id: int, roster_only: bool
+) -> None:
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(ussd_bindings).values(
+        service_code=service_code,
+        extension=extension,
+        survey_id=survey_id,
+        roster_only=roster_only,
+    )
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[ussd_bindings.c.service_code, ussd_bindings.c.extension],
+            set_={"survey_id": stmt.excluded.survey_id, "roster_only": stmt.excluded.roster_only},
+        )
+    )
+
+
+async def list_surveys(engine: AsyncEngine) -> list[SurveySummary]:
+    """Every survey with its current version and USSD codes, by form_id."""
+    counts = (
+        select(
+            survey_versions.c.survey_id,
+            func.max(survey_versions.c.id).label("current_id"),
+            func.count().label("versions"),
+        )
+        .group_by(survey_versions.c.survey_id)
+        .subquery()
+    )
+    stmt = (
+        select(
+            surveys.c.id,
+            surveys.c.form_id,
+            surveys.c.title,
+            surveys.c.created_at,
+            survey_versions.c.id.label("version_id"),
+            survey_versions.c.version,
+            survey_versions.c.languages,
+            survey_versions.c.imported_at,
+            counts.c.versions,
+        )
+        .join_from(surveys, counts, counts.c.survey_id == surveys.c.id)
+        .join(survey_versions, survey_versions.c.id == counts.c.current_id)
+        .order_by(surveys.c.form_id)
+    )
+    codes: dict[int, list[str]] = {}
+    async with engine.connect() as conn:
+        rows = (await conn.execute(stmt)).all()
+        for binding in await conn.execute(
+            select(
+                ussd_bindings.c.survey_id, ussd_bindings.c.service_code, ussd_bindings.c.extension
+            ).order_by(ussd_bindings.c.service_code, ussd_bindings.c.extension)
+        ):
+            codes.setdefault(binding.survey_id, []).append(
+                dialled_code(binding.service_code, binding.extension)
+            )
+    return [
+        SurveySummary(
+            survey_id=row.id,
+            form_id=row.form_id,
+            title=row.title,
+            version_id=row.version_id,
+            version=row.version,
+            versions=row.versions,
+            languages=tuple(code for code in row.languages.split(",") if code),
+            ussd_codes=tuple(codes.get(row.id, ())),
+            created_at=row.created_at,
+            imported_at=row.imported_at,
+        )
+        for row in rows
+    ]
+
+
+async def find_survey(engine: AsyncEngine, id_or_form_id: str) -> SurveyVersionRef | None:
+    """The current version of the survey with this id ("12") or form_id ("tracer").
+
+    Form ids start with a letter or `_` (the XLSForm loader checks), so digits are an id."""
+    key = id_or_form_id.strip()
+    stmt = (
+        select(surveys.c.id, survey_versions.c.id, surveys.c.form_id, survey_versions.c.version)
+        .join_from(surveys, survey_versions, survey_versions.c.survey_id == surveys.c.id)
+        .order_by(survey_versions.c.id.desc())
+        .limit(1)
+    )
+    if key.isascii() and key.isdigit():
+        if len(key) > 9:  # beyond any INTEGER id
+            return None
+        stmt = stmt.where(surveys.c.id == int(key))
+    else:
+        stmt = stmt.where(surveys.c.form_id == key)
+    async with engine.connect() as conn:
+        row = (await conn.execute(stmt)).first()
+    if row is None:
+        return None
+    return SurveyVersionRef(survey_id=row[0], version_id=row[1], form_id=row[2], version=row[3])

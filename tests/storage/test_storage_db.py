@@ -1,0 +1,147 @@
+"""Engines, URLs and migrations, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.db import create_engine, normalize_database_url, ping, upgrade, upgrade_connection
+from storage.schema import metadata
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://u:p@db:5432/st", "postgresql+asyncpg://u:p@db:5432/st"),
+        ("postgres://u@db/st", "postgresql+asyncpg://u@db/st"),
+        ("postgresql+asyncpg://u@db/st", "postgresql+asyncpg://u@db/st"),
+        ("sqlite:///data/st.db", "sqlite+aiosqlite:///data/st.db"),
+        ("sqlite:////var/lib/st.db", "sqlite+aiosqlite:////var/lib/st.db"),
+        ("sqlite+aiosqlite:///st.db", "sqlite+aiosqlite:///st.db"),
+        ("mysql://u@db/st", "mysql://u@db/st"),
+    ],
+)
+def test_database_urls_are_normalised_to_async_drivers(url: str, expected: str) -> None:
+    assert normalize_database_url(url) == expected
+
+
+async def test_migrated_schema_matches_the_models(engine: AsyncEngine) -> None:
+    def differences(sync_conn: object) -> list[object]:
+        context = MigrationContext.configure(sync_conn, opts={"compare_type": True})  # type: ignore[arg-type]
+        return compare_metadata(context, metadata)
+
+    async with engine.connect() as conn:
+        assert await conn.run_sync(differences) == []
+        tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+    assert tables == set(metadata.tables) | {"alembic_version"}
+    assert version == "0001"
+
+
+async def test_upgrade_twice_is_harmless_and_works_inside_an_event_loop(
+    database_url: str,
+) -> None:
+    # The CLI calls upgrade() with no loop; an async caller must not break it either.
+    upgrade(database_url)
+
+
+async def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(
+    sqlite_database_url: str,
+) -> None:
+    engine = create_engine(sqlite_database_url)
+    try:
+        async with engine.connect() as conn:
+            pragma = {
+                name: (await conn.execute(text(f"PRAGMA {name}"))).scalar()
+                for name in ("journal_mode", "foreign_keys", "busy_timeout")
+            }
+    finally:
+        await engine.dispose()
+    assert pragma == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000}
+
+
+async def test_ping_tells_a_live_database_from_a_missing_one(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    assert await ping(engine) is True
+    missing = create_engine(f"sqlite:///{tmp_path / 'no' / 'such' / 'folder.db'}")
+    try:
+        assert await ping(missing) is False
+    finally:
+        await missing.dispose()
+
+
+async def test_ping_is_false_when_postgresql_does_not_answer() -> None:
+    # Port 9 (discard) is closed on a test machine: the connection is refused at once.
+    dead = create_engine("postgresql://postgres@127.0.0.1:9/none")
+    try:
+        assert await ping(dead, within_seconds=2) is False
+    finally:
+        await dead.dispose()
+
+
+def test_the_public_surface_of_storage_is_deliberate() -> None:
+    import storage.db
+    import storage.exports
+    import storage.respondents
+    import storage.responses
+    import storage.sessions
+    import storage.surveys
+
+    assert {
+        module.__name__: sorted(module.__all__)
+        for module in (
+            storage.db,
+            storage.exports,
+            storage.respondents,
+            storage.responses,
+            storage.sessions,
+            storage.surveys,
+        )
+    } == {
+        "storage.db": [
+            "alembic_config",
+            "create_engine",
+            "normalize_database_url",
+            "ping",
+            "upgrade",
+            "upgrade_connection",
+        ],
+        "storage.exports": ["EXPORT_COLUMNS", "export_answers"],
+        "storage.respondents": [
+            "RosterFileError",
+            "RosterImportReport",
+            "RowError",
+            "import_respondents",
+        ],
+        "storage.responses": ["SqlResponseStore"],
+        "storage.sessions": ["MemorySessionStore", "RedisSessionStore"],
+        "storage.surveys": [
+            "ImportedSurvey",
+            "SurveySummary",
+            "SurveyVersionConflict",
+            "UssdCodeError",
+            "dialled_code",
+            "find_survey",
+            "import_survey",
+            "list_surveys",
+            "parse_ussd_code",
+        ],
+    }
+
+
+async def test_an_application_can_migrate_through_its_own_connection(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'app.db'}")
+    try:
+        async with engine.connect() as conn:
+            await upgrade_connection(conn)
+        async with engine.connect() as conn:
+            tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+    finally:
+        await engine.dispose()
+    assert tables == set(metadata.tables) | {"alembic_version"}

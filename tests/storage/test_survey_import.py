@@ -1,0 +1,216 @@
+"""Importing XLSForm files as survey versions, and binding USSD codes to them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.responses import SqlResponseStore
+from storage.schema import survey_versions, ussd_bindings
+from storage.surveys import (
+    SurveyVersionConflict,
+    UssdCodeError,
+    dialled_code,
+    find_survey,
+    import_survey,
+    list_surveys,
+    parse_ussd_code,
+)
+from survey_engine.errors import SurveyLoadError
+from survey_engine.ports import UssdBinding
+
+FORM = """
+| survey |
+|        | type    | name   | label::English (en) | label::Français (fr) |
+|        | integer | months | {label}             | Mois ?               |
+| settings |
+|          | form_id   | version   | form_title   |
+|          | {form_id} | {version} | Tracer study |
+"""
+
+Xlsx = Callable[[str], bytes]
+
+
+def form(
+    xlsx: Xlsx, *, form_id: str = "tracer", version: str = "1", label: str = "Months?"
+) -> bytes:
+    return xlsx(FORM.format(form_id=form_id, version=version, label=label))
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("*384*123#", ("*384*123#", "")),
+        ("*384*123*2#", ("*384*123#", "2")),
+        ("*384*123*2*5#", ("*384*123#", "2*5")),
+        (" *384*123# ", ("*384*123#", "")),
+        ("*123#", ("*123#", "")),
+    ],
+)
+def test_a_dialled_code_splits_into_service_code_and_extension(
+    code: str, expected: tuple[str, str]
+) -> None:
+    assert parse_ussd_code(code) == expected
+    assert dialled_code(*expected) == code.strip()
+
+
+def test_a_dedicated_short_code_has_a_one_number_base() -> None:
+    assert parse_ussd_code("*544*2#", base_segments=1) == ("*544#", "2")
+
+
+@pytest.mark.parametrize("code", ["384*123#", "*384*123", "*384*abc#", "**#", "*#", "", "*384**1#"])
+def test_a_malformed_code_is_refused_with_an_example(code: str) -> None:
+    with pytest.raises(UssdCodeError, match=r"\*384\*123#"):
+        parse_ussd_code(code)
+
+
+async def test_import_stores_the_file_as_a_version_and_binds_the_code(
+    engine: AsyncEngine, xlsx_from_markdown: Xlsx
+) -> None:
+    source = form(xlsx_from_markdown)
+    imported = await import_survey(
+        engine, source, filename="tracer.xlsx", ussd_code="*384*123*2#", roster_only=True
+    )
+    assert (imported.form_id, imported.version, imported.created) == ("tracer", "1", True)
+
+    store = SqlResponseStore(engine)
+    assert await store.binding_for_ussd("*384*123#", "2") == UssdBinding(
+        "*384*123#", "2", imported.survey_id, True
+    )
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(survey_versions))).one()
+    assert (row.source, row.languages, len(row.source_sha256)) == (source, "en,fr", 64)
+    survey = await store.load_survey(imported.version_id)
+    assert survey.title == "Tracer study"
+
+
+async def test_importing_the_same_file_again_changes_nothing(
+    engine: AsyncEngine, xlsx_from_markdown: Xlsx
+) -> None:
+    source = form(xlsx_from_markdown)
+    first = await import_survey(
+        engine, source, filename="tracer.xlsx", ussd_code=None, roster_only=False
+    )
+    again = await import_survey(
+        engine, source, filename="tracer.xlsx", ussd_code=None, roster_only=False
+    )
+    assert again.created is False
+    assert (again.survey_id, again.version_id) == (first.survey_id, first.version_id)
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(survey_versions))).scalar() == 1
+
+
+async def test_a_different_file_with_the_same_version_is_refused(
+    engine: AsyncEngine, xlsx_from_markdown: Xlsx
+) -> None:
+    await import_survey(
+        engine, form(xlsx_from_markdown), filename="tracer.xlsx", ussd_code=None, roster_only=False
+    )
+    changed = form(xlsx_from_markdown, label="How many months?")
+    with pytest.raises(SurveyVersionConflict, match="raise `version`") as caught:
+        await import_survey(
+            engine, changed, filename="tracer.xlsx", ussd_code=None, roster_only=False
+        )
+    assert isinstance(caught.value, ValueError)
+    assert "'tracer' version '1'" in str(caught.value)
+
+
+async def test_a_new_version_becomes_current(engine: AsyncEngine, xlsx_from_markdown: Xlsx) -> None:
+    v1 = await import_survey(
+        engine,
+        form(xlsx_from_markdown),
+        filename="a.xlsx",
+        ussd_code="*384*123#",
+        roster_only=False,
+    )
+    v2 = await import_survey(
+        engine,
+        form(xlsx_from_markdown, version="2", label="How many months?"),
+        filename="a.xlsx",
+        ussd_code=None,
+        roster_only=False,
+    )
+    assert v2.survey_id == v1.survey_id and v2.version_id != v1.version_id and v2.created
+    current = await SqlResponseStore(engine).current_version(v1.survey_id)
+    assert (current.version_id, current.version) == (v2.version_id, "2")
+    found = await find_survey(engine, "tracer")
+    assert found == current
+    assert await find_survey(engine, str(v1.survey_id)) == current
+
+    [summary] = await list_surveys(engine)
+    assert (summary.form_id, summary.version, summary.versions, summary.ussd_codes) == (
+        "tracer",
+        "2",
+        2,
+        ("*384*123#",),
+    )
+    assert summary.languages == ("en", "fr")
+
+
+async def test_find_survey_by_id_or_form_id(engine: AsyncEngine, xlsx_from_markdown: Xlsx) -> None:
+    imported = await import_survey(
+        engine, form(xlsx_from_markdown), filename="x.xlsx", ussd_code=None, roster_only=False
+    )
+    by_id = await find_survey(engine, f" {imported.survey_id} ")
+    assert by_id is not None and by_id.form_id == "tracer"
+    assert await find_survey(engine, "tracer") == by_id
+    assert await find_survey(engine, "unknown") is None
+    assert await find_survey(engine, str(imported.survey_id + 1)) is None
+    assert await find_survey(engine, "99999999999999999999") is None
+
+
+async def test_rebinding_a_code_moves_it_to_the_other_survey(
+    engine: AsyncEngine, xlsx_from_markdown: Xlsx
+) -> None:
+    first = await import_survey(
+        engine,
+        form(xlsx_from_markdown),
+        filename="a.xlsx",
+        ussd_code="*384*123#",
+        roster_only=False,
+    )
+    second = await import_survey(
+        engine,
+        form(xlsx_from_markdown, form_id="baseline"),
+        filename="b.xlsx",
+        ussd_code="*384*123#",
+        roster_only=True,
+    )
+    assert second.survey_id != first.survey_id
+    binding = await SqlResponseStore(engine).binding_for_ussd("*384*123#", "")
+    assert binding == UssdBinding("*384*123#", "", second.survey_id, True)
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(ussd_bindings))).scalar() == 1
+
+
+async def test_a_form_without_form_id_is_named_after_its_file(
+    engine: AsyncEngine, xlsx_from_markdown: Xlsx
+) -> None:
+    source = xlsx_from_markdown(
+        """
+        | survey |
+        |        | type    | name   | label   |
+        |        | integer | months | Months? |
+        """
+    )
+    imported = await import_survey(
+        engine, source, filename="uploads/cohort_2026.xlsx", ussd_code=None, roster_only=False
+    )
+    assert imported.form_id == "cohort_2026"
+
+
+async def test_a_broken_form_or_code_stores_nothing(
+    engine: AsyncEngine, xlsx_from_markdown: Xlsx
+) -> None:
+    with pytest.raises(SurveyLoadError):
+        await import_survey(
+            engine, b"not a workbook", filename="x.xlsx", ussd_code=None, roster_only=False
+        )
+    with pytest.raises(UssdCodeError):
+        await import_survey(
+            engine, form(xlsx_from_markdown), filename="x.xlsx", ussd_code="384", roster_only=False
+        )
+    assert await list_surveys(engine) == []

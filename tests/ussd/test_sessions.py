@@ -1,0 +1,232 @@
+"""Whole USSD sessions through the real app on a real socket, against SQLite with the
+in-process session store and against PostgreSQL with Redis (the `service` fixture)."""
+
+from __future__ import annotations
+
+import pytest
+
+from survey_engine.events import ResponseStatus
+from tests.ussd.phones import ENGLISH_WORKING_PATH, Handset
+from ussd.gsm7 import screen_length
+
+
+def fits(body: str) -> bool:
+    length, limit = screen_length(body[4:])
+    return length <= limit
+
+
+async def test_a_graduate_answers_the_whole_survey_in_english_and_every_answer_is_in_sql(service):
+    phone = Handset(service, "+254712345601")
+    screen = await phone.dial()
+    assert screen.startswith("CON ")
+    assert "English" in screen and "Kiswahili" in screen and "العربية" in screen
+    screen = await phone.send("1")  # English
+    assert "agree" in screen
+    for typed in ENGLISH_WORKING_PATH:
+        screen = await phone.send(typed)
+        assert fits(screen), screen
+        assert screen.startswith("CON ")
+    screen = await phone.send("More practical work")
+    assert screen == "END Thank you for your answers!"
+
+    stored = await service.answers_of(phone.number)
+    assert stored["consent"] == "yes"
+    assert stored["employed"] == "wage"
+    assert stored["months_to_job"] == "4"
+    assert stored["suggestion"] == "More practical work"
+    assert "looking_for_work" not in stored  # skipped by the skip logic
+    assert await service.status_of(phone.number) is ResponseStatus.COMPLETE
+
+
+async def test_each_answer_is_committed_before_the_next_screen_is_sent(service):
+    phone = Handset(service, "+254712345602")
+    await phone.dial()
+    await phone.send("1")
+    await phone.send("1")
+    assert await service.answers_of(phone.number) == {"consent": "yes"}
+    await phone.send("1")
+    assert await service.answers_of(phone.number) == {"consent": "yes", "employed": "wage"}
+
+
+async def test_nonsense_is_reprompted_in_the_respondents_language(service):
+    phone = Handset(service, "+254712345603")
+    await phone.dial()
+    await phone.send("4")  # Kiswahili
+    screen = await phone.send("7")
+    assert screen.startswith("CON Chaguo si sahihi.")
+    screen = await phone.send("1")
+    screen = await phone.send("1")
+    screen = await phone.send("99")  # months: out of range
+    assert screen.startswith("CON ")
+    assert await service.answers_of(phone.number) == {"consent": "yes", "employed": "wage"}
+
+
+async def test_arabic_screens_fit_80_characters_and_page_with_more(service):
+    phone = Handset(service, "+254712345604")
+    await phone.dial()
+    screen = await phone.send("3")  # العربية
+    assert "00." in screen  # the consent text does not fit one UCS-2 screen
+    pages = [screen]
+    while "00." in screen:
+        screen = await phone.send("00")
+        pages.append(screen)
+    assert all(fits(p) for p in pages)
+    assert all(p.startswith("CON ") for p in pages)
+    assert len(pages) >= 2
+    screen = await phone.send("0")  # back one page
+    assert screen == pages[-2]
+    screen = await phone.send("1")  # consent given from a later page
+    assert await service.answers_of(phone.number) == {"consent": "yes"}
+
+
+async def test_back_returns_to_the_previous_question_showing_the_answer_given(service):
+    phone = Handset(service, "+254712345605")
+    await phone.dial()
+    await phone.send("1")
+    await phone.send("1")
+    first = await phone.send("3")  # not working
+    screen = await phone.send("0")
+    assert "Now: No\n" in screen  # the current answer is shown
+    screen = await phone.send("1")  # now in wage work
+    assert "month" in screen.lower()
+    assert first != screen
+    stored = await service.answers_of(phone.number)
+    assert stored["employed"] == "wage"
+
+
+async def test_a_redial_within_the_window_offers_to_continue_where_they_stopped(service):
+    phone = Handset(service, "+254712345606")
+    await phone.dial()
+    await phone.send("2")  # Français
+    await phone.send("1")
+    await phone.send("1")
+    await phone.hang_up()
+    assert await service.status_of(phone.number) is ResponseStatus.INTERRUPTED
+
+    again = Handset(service, phone.number)
+    screen = await again.dial()
+    assert screen.startswith("CON Vous avez un questionnaire inachevé.")
+    screen = await again.send("1")  # continue
+    assert "mois" in screen.lower()  # months to find work, in French
+    await again.send("6")
+    stored = await service.answers_of(phone.number)
+    assert stored == {"consent": "yes", "employed": "wage", "months_to_job": "6"}
+    assert await service.response_count(phone.number) == 1
+
+
+async def test_starting_again_drops_the_earlier_answers(service):
+    phone = Handset(service, "+254712345607")
+    await phone.dial()
+    await phone.send("1")
+    await phone.send("1")
+    await phone.hang_up()
+    again = Handset(service, phone.number)
+    await again.dial()
+    screen = await again.send("2")  # start again
+    assert "agree" in screen
+    assert await service.answers_of(phone.number) == {}
+
+
+async def test_the_same_callback_twice_gives_the_same_screen_and_one_answer(service):
+    phone = Handset(service, "+254712345608")
+    await phone.dial()
+    await phone.send("1")
+    first = await phone.send("1")
+    repeated = await phone.repeat()
+    assert repeated == first
+    assert await service.answer_rows(phone.number) == 1
+
+
+async def test_a_session_whose_redis_record_was_lost_continues_from_sql(service):
+    phone = Handset(service, "+254712345609")
+    await phone.dial()
+    await phone.send("1")
+    await phone.send("1")
+    await phone.send("1")
+    await service.forget_sessions(phone)
+    screen = await phone.send("12")  # months, sent after the session record vanished
+    assert "related" in screen.lower()
+    duplicate = await phone.repeat()
+    await service.forget_sessions(phone)
+    assert await phone.repeat() == duplicate
+    stored = await service.answers_of(phone.number)
+    assert stored == {"consent": "yes", "employed": "wage", "months_to_job": "12"}
+    assert await service.answer_rows(phone.number) == 3
+
+
+async def test_a_respondent_who_completed_gets_a_short_thank_you_and_nothing_is_stored(service):
+    phone = Handset(service, "+254712345610")
+    await phone.dial()
+    for typed in ["1", *ENGLISH_WORKING_PATH, ""]:
+        screen = await phone.send(typed)
+    assert screen == "END Thank you for your answers!"
+    rows = await service.answer_rows(phone.number)
+    again = Handset(service, phone.number)
+    screen = await again.dial()
+    assert screen == "END You have already completed this survey. Thank you!"
+    assert await service.response_count(phone.number) == 1
+    assert await service.answer_rows(phone.number) == rows
+
+
+async def test_refusing_consent_says_goodbye_and_marks_the_response_refused(service):
+    phone = Handset(service, "+254712345611")
+    await phone.dial()
+    await phone.send("1")
+    screen = await phone.send("2")
+    assert screen == "END Thank you for your time. Goodbye."
+    assert await service.status_of(phone.number) is ResponseStatus.REFUSED
+
+
+async def test_the_roster_language_skips_the_language_menu(service):
+    await service.add_respondent("+254712345612", language="sw")
+    phone = Handset(service, "+254712345612")
+    screen = await phone.dial()
+    assert "Unakubali" in screen or "Je" in screen
+    assert "English" not in screen
+
+
+async def test_a_roster_only_survey_answers_unknown_numbers_with_a_polite_end(service):
+    await service.bind("*384*99#", roster_only=True)
+    phone = Handset(service, "+254712345613", code="*384*99#")
+    screen = await phone.dial()
+    assert screen == "END Sorry, this survey is only for registered graduates."
+    assert await service.response_count(phone.number) == 0
+
+
+async def test_an_extension_of_the_code_reaches_the_survey_bound_to_it(service):
+    await service.bind("*384*123*2#", roster_only=False)
+    phone = Handset(service, "+254712345614")
+    screen = await phone.dial(first_text="2")
+    assert "English" in screen
+    screen = await phone.send("1")
+    assert "agree" in screen
+
+
+async def test_an_unknown_code_says_so(service):
+    phone = Handset(service, "+254712345615", code="*999#")
+    assert await phone.dial() == "END Sorry, this code is not in use."
+
+
+@pytest.mark.parametrize(
+    ("form", "field"),
+    [
+        ({"serviceCode": "*384*123#", "phoneNumber": "+254712345678", "text": ""}, "sessionId"),
+        ({"sessionId": "A1", "serviceCode": "*384*123#", "text": ""}, "phoneNumber"),
+        ({"sessionId": "A1", "serviceCode": "*384*123#", "phoneNumber": "+254712345678"}, "text"),
+        (
+            {"sessionId": "A1", "serviceCode": "*384*123#", "phoneNumber": "12", "text": ""},
+            "phoneNumber",
+        ),
+    ],
+    ids=["no session id", "no phone", "no text", "bad phone"],
+)
+async def test_a_malformed_callback_is_answered_400_naming_the_field(service, form, field):
+    response = await service.client.post("/ussd/africastalking", data=form)
+    assert response.status == 400
+    assert f"'{field}'" in await response.text()
+
+
+async def test_health_reports_database_and_sessions(service):
+    response = await service.client.get("/healthz")
+    assert response.status == 200
+    assert await response.json() == {"database": True, "sessions": True}
