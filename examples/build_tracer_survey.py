@@ -35,7 +35,7 @@ RIGHT_TO_LEFT = {"ar"}
 SETTINGS = {
     "form_title": "Graduate tracer survey",
     "form_id": "graduate_tracer",
-    "version": "2026.1",
+    "version": "2026.2",
     "default_language": "English (en)",
 }
 
@@ -216,11 +216,11 @@ CHOICES: dict[str, list[tuple[str, T]]] = {
     ],
     # Names are the numbers themselves, so waves can be compared as scores.
     "scale5": [
-        ("1", T(en="1 Very low", fr="1 Très faible", ar="1 منخفض جداً", sw="1 Chini sana")),
-        ("2", T(en="2 Low", fr="2 Faible", ar="2 منخفض", sw="2 Chini")),
-        ("3", T(en="3 Average", fr="3 Moyen", ar="3 متوسط", sw="3 Wastani")),
-        ("4", T(en="4 High", fr="4 Élevé", ar="4 مرتفع", sw="4 Juu")),
-        ("5", T(en="5 Very high", fr="5 Très élevé", ar="5 مرتفع جداً", sw="5 Juu sana")),
+        ("1", T(en="Very low", fr="Très faible", ar="منخفض جداً", sw="Chini sana")),
+        ("2", T(en="Low", fr="Faible", ar="منخفض", sw="Chini")),
+        ("3", T(en="Average", fr="Moyen", ar="متوسط", sw="Wastani")),
+        ("4", T(en="High", fr="Élevé", ar="مرتفع", sw="Juu")),
+        ("5", T(en="Very high", fr="Très élevé", ar="مرتفع جداً", sw="Juu sana")),
     ],
 }
 

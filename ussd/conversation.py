@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from survey_engine.errors import EngineError
-from survey_engine.events import Failed, ResponseStatus
+from survey_engine.events import AnswerGiven, Failed, ResponseStatus
 from survey_engine.inputs import Answer, Back, Resume
 from survey_engine.machine import (
     Phase,
@@ -56,7 +56,7 @@ class Outcome(enum.Enum):
 class HopResult:
     reply: str  # "CON ..." or "END ..."
     outcome: Outcome
-    question: str = ""  # the prompt key now shown (or "" at the end)
+    question: str = ""  # the question answered, else the prompt key now shown
     status: ResponseStatus | None = None
     failure: Failed | None = None
 
@@ -298,7 +298,9 @@ class Conversation:
             0, len(pages), keys.back, keys.more,
         )  # fmt: skip
         await self._save(request, session)
-        return HopResult(reply, outcome, prompt.key, failure=failure)
+        # The log names the question the input answered, else the one now on screen.
+        answered = next((e.question for e in turn.events if isinstance(e, AnswerGiven)), None)
+        return HopResult(reply, outcome, answered or prompt.key, failure=failure)
 
     async def _save(self, request: UssdRequest, session: _Session) -> None:
         await self._sessions.set(

@@ -155,6 +155,7 @@ def test_parse_callback_accepts(
         ),
         pytest.param(callback(text="<absent>"), None, "text", id="no-text"),
         pytest.param(callback(text="1" * 2001), None, "text", id="text-too-long"),
+        pytest.param(callback(text="1*\x00"), None, "text", id="text-with-nul"),
         pytest.param(callback(networkCode="6" * 33), None, "networkCode", id="networkCode-long"),
     ],
 )

@@ -111,6 +111,9 @@ def _field(
         raise GatewayError(name, f"field '{name}' required")
     if max_length is not None and len(value) > max_length:
         raise GatewayError(name, f"field '{name}' longer than {max_length} characters")
+    if "\x00" in value:
+        # PostgreSQL cannot store NUL in text: refuse it here rather than fail the hop.
+        raise GatewayError(name, f"field '{name}' contains a NUL character")
     return value
 
 

@@ -1,0 +1,193 @@
+"""The command line as an operator uses it: real files, a real database, real output."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import io
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from service_tracker.cli import main
+from storage.db import create_engine
+from storage.responses import SqlResponseStore
+from survey_engine.events import AnswerGiven, Ended, ResponseStatus
+from tests.conftest import markdown_to_xlsx
+from tests.ussd.phones import TRACER_XLSX
+
+BROKEN_FORM = """
+| survey |
+| | type | name | label | relevant |
+| | select_one yn | consent | Agree? | |
+| | integer | age | Age? | ${agee} > 3 |
+| | colour | fav | Favourite? | |
+| choices |
+| | list_name | name | label |
+| | yn | yes | Yes |
+| | yn | no | No |
+"""
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert main(["db", "upgrade"]) == 0
+    return url
+
+
+def test_importing_a_survey_prints_its_id_form_id_and_version(database, capsys):
+    assert main(["survey", "import", str(TRACER_XLSX), "--ussd-code", "*384*123#"]) == 0
+    out = capsys.readouterr().out
+    assert "survey id=1 form_id=graduate_tracer version=2026.2 (imported)" in out
+    assert "USSD *384*123# reaches graduate_tracer (open to any number)" in out
+    assert main(["survey", "import", str(TRACER_XLSX)]) == 0
+    assert "(already imported)" in capsys.readouterr().out
+
+
+def test_a_broken_form_is_refused_with_sheet_row_and_column(database, tmp_path, capsys):
+    path = tmp_path / "broken.xlsx"
+    path.write_bytes(markdown_to_xlsx(BROKEN_FORM))
+    assert main(["survey", "import", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "broken.xlsx: the form has 2 error(s):" in err
+    assert "[undefined_reference] sheet 'survey', row 3, column 'relevant'" in err
+    assert "[unknown_type] sheet 'survey', row 4, column 'type'" in err
+
+
+def test_a_file_that_is_not_a_spreadsheet_is_refused_without_a_traceback(
+    database, tmp_path, capsys
+):
+    path = tmp_path / "survey.xlsx"
+    path.write_text("this is not a workbook")
+    assert main(["survey", "import", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "[unreadable_file]" in err
+    assert "Traceback" not in err
+
+
+def test_a_bad_ussd_code_is_refused(database, capsys):
+    assert main(["survey", "import", str(TRACER_XLSX), "--ussd-code", "384"]) == 1
+    assert "384" in capsys.readouterr().err
+
+
+def test_roster_import_reports_bad_rows_by_line_and_column_and_imports_the_rest(
+    database, tmp_path, capsys
+):
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "phone,name,language,completion_date,district\n"
+        "+254712345678,Amina,sw,2026-03-31,Kisumu\n"
+        "not a phone,Baraka,sw,2026-03-31,Kisumu\n"
+        "+221771234567,Fatou,fr,31/03/2026,Thiès\n"
+        "+9613123456,Rami,ar,2026-04-30,Tripoli\n",
+        encoding="utf-8",
+    )
+    assert main(["respondents", "import", str(roster)]) == 1
+    captured = capsys.readouterr()
+    assert "respondents: 2 created, 0 updated, 2 row(s) with errors" in captured.out
+    assert "roster.csv: line 3, column 'phone'" in captured.err
+    assert "roster.csv: line 4, column 'completion_date'" in captured.err
+
+
+def test_export_writes_one_csv_row_per_answer(database, capsys):
+    assert main(["survey", "import", str(TRACER_XLSX), "--ussd-code", "*384*123#"]) == 0
+    capsys.readouterr()
+
+    async def answer_two_questions() -> None:
+        engine = create_engine(database)
+        store = SqlResponseStore(engine)
+        now = dt.datetime(2026, 11, 23, 9, 30, tzinfo=dt.UTC)
+        binding = await store.binding_for_ussd("*384*123#", "")
+        assert binding is not None
+        version = await store.current_version(binding.survey_id)
+        person = await store.create_respondent("+254712345678", "en")
+        response = await store.start_response(
+            respondent_id=person.id,
+            version_id=version.version_id,
+            channel="ussd",
+            session_ref="AT1",
+            language="en",
+            input_ref="",
+            now=now,
+        )
+        events = [
+            AnswerGiven("consent", "yes"),
+            AnswerGiven("employed", "not_working"),
+            Ended(ResponseStatus.REFUSED, "bye"),
+        ]
+        await store.record_turn(response.id, events, input_ref="1*1*3", now=now)
+        await engine.dispose()
+
+    asyncio.run(answer_two_questions())
+    assert main(["export", "answers", "--survey", "graduate_tracer"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert list(rows[0])[:6] == [
+        "respondent",
+        "question",
+        "value",
+        "channel",
+        "response_status",
+        "answered_at",
+    ]
+    assert [(r["respondent"], r["question"], r["value"]) for r in rows] == [
+        ("+254712345678", "consent", "yes"),
+        ("+254712345678", "employed", "not_working"),
+    ]
+    assert {r["response_status"] for r in rows} == {"refused"}
+    assert rows[0]["answered_at"] == "2026-11-23T09:30:00Z"
+    assert main(["export", "answers", "--survey", "nope"]) == 1
+
+
+def test_a_bad_setting_names_the_variable(monkeypatch, capsys):
+    monkeypatch.setenv("PORT", "eighty")
+    assert main(["db", "upgrade"]) == 2
+    assert "PORT='eighty': expected a number" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_with_two_workers_shares_the_port(postgres_database_url, redis_url):
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": postgres_database_url, "REDIS_URL": redis_url}
+    command = [sys.executable, "-m", "service_tracker.cli", "serve", "--port", str(port)]
+    server = subprocess.Popen(
+        [*command, "--workers", "2"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(server.stderr), daemon=True)
+    reader.start()
+    try:
+        started = f"serving on http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        # Each worker process logs its start: two processes serve the one port.
+        while sum(started in line for line in lines) < 2:
+            assert server.poll() is None, "".join(lines)
+            assert time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.1)
+        for _ in range(20):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the service does not answer /healthz: " + "".join(lines))
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
