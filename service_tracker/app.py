@@ -34,8 +34,10 @@ def create_app(settings: Settings) -> web.Application:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     engine = create_engine(app[SETTINGS].database_url)
     app[DATABASE] = engine
-    app[RESPONSES] = SqlResponseStore(engine)
+    store = SqlResponseStore(engine)
+    app[RESPONSES] = store
     yield
+    await store.close()
     await engine.dispose()
 
 

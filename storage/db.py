@@ -57,13 +57,16 @@ def _is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 20, max_overflow: int = 0) -> AsyncEngine:
     """An async engine for `url` (any form `normalize_database_url` accepts).
 
     SQLite gets WAL (readers do not block the writer), enforced foreign keys and a busy
-    timeout on every connection. PostgreSQL gets a bounded pool: each web or AGI worker
+    timeout on every connection. PostgreSQL gets a fixed pool: each web or AGI worker
     holds at most `pool_size + max_overflow` connections, so many workers stay within
-    the server's `max_connections`.
+    the server's `max_connections`. No overflow by default: an overflow connection is
+    closed as soon as it is returned, and opening asyncpg connections under load (TLS
+    probe, authentication, codec set-up) costs milliseconds of CPU each, far more than
+    a hop waiting a moment for a pooled one.
     """
     url = normalize_database_url(url)
     if _is_sqlite(url):

@@ -20,16 +20,29 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import Executable, Row, Select, String, bindparam, case, delete, select, update
+from sqlalchemy import (
+    Executable,
+    Row,
+    Select,
+    String,
+    bindparam,
+    case,
+    delete,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import db
+from storage.pg_direct import PgDirect
 from storage.schema import (
     UtcDateTime,
     answers,
@@ -149,6 +162,25 @@ _RESPONDENT_COLUMNS = (
     respondents.c.name,
 )
 _FIND_RESPONDENT = select(*_RESPONDENT_COLUMNS).where(respondents.c.phone == bindparam("b_phone"))
+
+# Found, or created when unknown, in one round trip (first hop of every dial).
+_PG_FIND_OR_CREATE_RESPONDENT = text(
+    """
+    WITH found AS (
+        SELECT id, phone, language, on_roster, name FROM respondents WHERE phone = :b_phone
+    ), created AS (
+        INSERT INTO respondents (phone, name, language, programme, cohort, gender,
+                                 on_roster, attributes, created_at, updated_at)
+        SELECT :b_phone, '', NULL, '', '', '', false, '{}', :b_now, :b_now
+        WHERE NOT EXISTS (SELECT 1 FROM found)
+        ON CONFLICT (phone) DO NOTHING
+        RETURNING id, phone, language, on_roster, name
+    )
+    SELECT *, false AS created FROM found
+    UNION ALL
+    SELECT *, true AS created FROM created
+    """
+).bindparams(bindparam("b_now", type_=UtcDateTime()))
 
 
 # -- starting and attaching ---------------------------------------------------------------
@@ -355,7 +387,13 @@ def _pg_turn(answer: bool, language: bool, status: bool, ended: bool) -> Executa
 class SqlResponseStore:
     """`ResponseStore` on a SQLAlchemy async engine (SQLite or PostgreSQL)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        cache_seconds: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"
         # On PostgreSQL a single statement needs no BEGIN/COMMIT round trips around it:
@@ -366,8 +404,19 @@ class SqlResponseStore:
             engine.execution_options(isolation_level="AUTOCOMMIT") if self._postgres else engine
         )
         self._answer_upsert = _PG_ANSWER_UPSERT if self._postgres else _SQLITE_ANSWER_UPSERT
+        # Single statements on PostgreSQL skip SQLAlchemy's execution layer: see pg_direct.
+        self._direct = PgDirect(engine) if self._postgres else None
+        self._create_respondent = _create_respondent_statement(
+            postgresql.insert if self._postgres else sqlite.insert
+        )
+        # Bindings and current versions change only when staff import: every first hop
+        # would otherwise ask for them. A few seconds of staleness is harmless.
+        self._clock = clock
+        self._bindings: _TtlCache[tuple[str, str], UssdBinding | None] = _TtlCache(cache_seconds)
+        self._versions: _TtlCache[int, SurveyVersionRef] = _TtlCache(cache_seconds)
         # Survey versions are immutable: compile each once per process.
         self._surveys: dict[int, Survey] = {}
+        self._loading: dict[int, asyncio.Future[Survey]] = {}
 
     @property
     def engine(self) -> AsyncEngine:
@@ -376,16 +425,34 @@ class SqlResponseStore:
     async def ping(self) -> bool:
         return await db.ping(self._engine)
 
-    async def _read(self, stmt: Executable, params: dict[str, Any]) -> list[Row[Any]]:
+    async def close(self) -> None:
+        """Close the direct PostgreSQL pool (the engine is its owner's to dispose)."""
+        if self._direct is not None:
+            await self._direct.close()
+
+    async def _read(
+        self, stmt: Executable, params: dict[str, Any], *, hot: bool = False
+    ) -> list[Row[Any]]:
+        if hot and self._direct is not None:
+            rows, _ = await self._direct.run(stmt, params)
+            return rows  # type: ignore[return-value]
         async with self._single.connect() as conn:
             return list((await conn.execute(stmt, params)).all())
 
-    async def _one(self, stmt: Executable, params: dict[str, Any]) -> Row[Any] | None:
-        rows = await self._read(stmt, params)
+    async def _one(
+        self, stmt: Executable, params: dict[str, Any], *, hot: bool = False
+    ) -> Row[Any] | None:
+        rows = await self._read(stmt, params, hot=hot)
         return rows[0] if rows else None
 
-    async def _write(self, stmt: Executable, params: dict[str, Any]) -> tuple[list[Row[Any]], int]:
-        """One statement, committed: its RETURNING rows and its row count."""
+    async def _write(
+        self, stmt: Executable, params: dict[str, Any], *, hot: bool = False
+    ) -> tuple[list[Row[Any]], int]:
+        """One statement, committed: its RETURNING rows and its row count. `hot`: a
+        statement of every USSD hop, run directly on asyncpg on PostgreSQL."""
+        if hot and self._direct is not None:
+            rows, count = await self._direct.run(stmt, params)
+            return rows, count  # type: ignore[return-value]
         async with self._single.connect() as conn:
             result = await conn.execute(stmt, params)
             rows = list(result.all()) if result.returns_rows else []
@@ -396,26 +463,46 @@ class SqlResponseStore:
     # -- surveys ----------------------------------------------------------------------
 
     async def binding_for_ussd(self, service_code: str, extension: str) -> UssdBinding | None:
+        key = (service_code, extension)
+        hit, cached = self._bindings.get(key, self._clock())
+        if hit:
+            return cached
         row = await self._one(_BINDING, {"b_service_code": service_code, "b_extension": extension})
-        if row is None:
-            return None
-        return UssdBinding(
-            service_code=row.service_code,
-            extension=row.extension,
-            survey_id=row.survey_id,
-            roster_only=bool(row.roster_only),
-        )
+        binding = None
+        if row is not None:
+            binding = UssdBinding(
+                service_code=row.service_code,
+                extension=row.extension,
+                survey_id=row.survey_id,
+                roster_only=bool(row.roster_only),
+            )
+        self._bindings.put(key, binding, self._clock())
+        return binding
 
     async def current_version(self, survey_id: int) -> SurveyVersionRef:
+        hit, ref = self._versions.get(survey_id, self._clock())
+        if hit:
+            return ref
         row = await self._one(_CURRENT_VERSION, {"b_survey_id": survey_id})
         if row is None:
             raise EngineError("unknown_survey", f"no survey with id {survey_id} (or no version)")
-        return SurveyVersionRef(survey_id=row[0], version_id=row[1], form_id=row[2], version=row[3])
+        ref = SurveyVersionRef(survey_id=row[0], version_id=row[1], form_id=row[2], version=row[3])
+        self._versions.put(survey_id, ref, self._clock())
+        return ref
 
     async def load_survey(self, version_id: int) -> Survey:
         survey = self._surveys.get(version_id)
         if survey is not None:
             return survey
+        # Many first hops arrive together after a start: compile each version once.
+        loading = self._loading.get(version_id)
+        if loading is None:
+            loading = asyncio.ensure_future(self._compile(version_id))
+            self._loading[version_id] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(version_id, None))
+        return await asyncio.shield(loading)
+
+    async def _compile(self, version_id: int) -> Survey:
         row = await self._one(_VERSION_SOURCE, {"b_version_id": version_id})
         if row is None:
             raise EngineError("unknown_survey_version", f"no survey version with id {version_id}")
@@ -427,43 +514,44 @@ class SqlResponseStore:
     # -- respondents --------------------------------------------------------------------
 
     async def find_respondent(self, phone: str) -> RespondentRecord | None:
-        row = await self._one(_FIND_RESPONDENT, {"b_phone": phone})
+        row = await self._one(_FIND_RESPONDENT, {"b_phone": phone}, hot=True)
         return None if row is None else _respondent(row)
 
+    async def find_or_create_respondent(self, phone: str) -> tuple[RespondentRecord, bool]:
+        params = {"b_phone": phone, "b_now": dt.datetime.now(dt.UTC)}
+        if self._postgres:
+            rows, _ = await self._write(_PG_FIND_OR_CREATE_RESPONDENT, params, hot=True)
+            if rows:
+                return _respondent(rows[0]), bool(rows[0].created)
+            # Another first hop of the same new number created it in the meantime.
+            return await self.find_respondent(phone), False  # type: ignore[return-value]
+        found = await self.find_respondent(phone)
+        if found is not None:
+            return found, False
+        return await self.create_respondent(phone, None), True
+
     async def create_respondent(self, phone: str, language: str | None) -> RespondentRecord:
-        now = dt.datetime.now(dt.UTC)
-        insert = postgresql.insert if self._postgres else sqlite.insert
-        # Two first hops of the same new number can race: the second one finds the first's.
-        stmt = (
-            insert(respondents)
-            .values(
-                phone=phone,
-                language=language,
-                on_roster=False,
-                attributes={},
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=[respondents.c.phone])
-            .returning(*_RESPONDENT_COLUMNS)
-        )
-        async with self._engine.begin() as conn:
-            row = (await conn.execute(stmt)).first()
-            if row is None:
-                row = (await conn.execute(_FIND_RESPONDENT, {"b_phone": phone})).one()
-        return _respondent(row)
+        params = {"b_phone": phone, "b_language": language, "b_now": dt.datetime.now(dt.UTC)}
+        rows, _ = await self._write(self._create_respondent, params)
+        if not rows:
+            # Two first hops of the same new number raced: the other one created it.
+            (row,) = await self._read(_FIND_RESPONDENT, {"b_phone": phone})
+            return _respondent(row)
+        return _respondent(rows[0])
 
     # -- responses ----------------------------------------------------------------------
 
     async def latest_response(self, respondent_id: int, survey_id: int) -> ResponseRecord | None:
         rows = await self._read(
-            _LATEST_RESPONSE, {"b_respondent_id": respondent_id, "b_survey_id": survey_id}
+            _LATEST_RESPONSE,
+            {"b_respondent_id": respondent_id, "b_survey_id": survey_id},
+            hot=True,
         )
         return _response_with_answers(rows)
 
     async def response_by_session(self, channel: str, session_ref: str) -> ResponseRecord | None:
         rows = await self._read(
-            _RESPONSE_BY_SESSION, {"b_channel": channel, "b_session_ref": session_ref}
+            _RESPONSE_BY_SESSION, {"b_channel": channel, "b_session_ref": session_ref}, hot=True
         )
         return _response_with_answers(rows)
 
@@ -489,6 +577,7 @@ class SqlResponseStore:
                 "b_input_ref": input_ref,
                 "b_now": now,
             },
+            hot=True,
         )
         return _response(rows[0], {})
 
@@ -531,14 +620,14 @@ class SqlResponseStore:
         if self._postgres and (answer is not None or not plan.answer_events):
             if answer is not None:
                 params["b_question"], params["b_value"] = answer.question, answer.value
-            rows, _ = await self._write(_pg_turn(answer is not None, *plan.shape), params)
+            rows, _ = await self._write(_pg_turn(answer is not None, *plan.shape), params, hot=True)
             if not rows:
                 raise _unknown_response(response_id)
             return
 
         if not plan.answer_events and plan.language is None:
             # Paging, a re-prompt, an ending: the response row alone.
-            _, count = await self._write(_response_update(*plan.shape), params)
+            _, count = await self._write(_response_update(*plan.shape), params, hot=True)
             if count == 0:
                 raise _unknown_response(response_id)
             return
@@ -579,6 +668,48 @@ class SqlResponseStore:
             _MARK_INTERRUPTED, {"b_channel": channel, "b_session_ref": session_ref, "b_now": now}
         )
         return count > 0
+
+
+def _create_respondent_statement(insert: Any) -> Executable:
+    """A walk-in number becomes a respondent flagged as not on the roster."""
+    return (
+        insert(respondents)
+        .values(
+            phone=bindparam("b_phone"),
+            language=bindparam("b_language"),
+            on_roster=False,
+            attributes={},
+            created_at=bindparam("b_now"),
+            updated_at=bindparam("b_now"),
+        )
+        .on_conflict_do_nothing(index_elements=[respondents.c.phone])
+        .returning(*_RESPONDENT_COLUMNS)
+    )
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _TtlCache(Generic[K, V]):
+    """A small map whose entries expire after `seconds`, for rarely changing rows."""
+
+    def __init__(self, seconds: float, max_entries: int = 1024) -> None:
+        self._seconds = seconds
+        self._max_entries = max_entries
+        self._entries: dict[K, tuple[float, V]] = {}
+
+    def get(self, key: K, now: float) -> tuple[bool, V]:
+        """(True, value) while fresh; (False, None) otherwise."""
+        found = self._entries.get(key)
+        if found is None or found[0] <= now:
+            return False, cast(V, None)
+        return True, found[1]
+
+    def put(self, key: K, value: V, now: float) -> None:
+        if len(self._entries) >= self._max_entries:
+            self._entries.clear()
+        self._entries[key] = (now + self._seconds, value)
 
 
 def _unknown_response(response_id: int) -> EngineError:

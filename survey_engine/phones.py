@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 
 
@@ -9,6 +11,9 @@ class PhoneNumberError(ValueError):
     """The text is not a valid phone number; the message says why, for people."""
 
 
+# A USSD session repeats its number on every hop, and parsing one costs ~50 µs: keep
+# the recent ones (errors are not cached, they raise).
+@lru_cache(maxsize=65536)
 def normalize_phone(raw: str, default_region: str | None = None) -> str:
     """E.164 (`+254712345678`) from what a gateway or a spreadsheet holds.
 

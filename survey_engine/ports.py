@@ -90,6 +90,12 @@ class ResponseStore(Protocol):
         """A number not on the roster dialled in: keep it, flagged `on_roster=False`."""
         ...
 
+    async def find_or_create_respondent(self, phone: str) -> tuple[RespondentRecord, bool]:
+        """The respondent with this number, created (flagged `on_roster=False`) when
+        unknown; the flag says whether it was created. One round trip where possible:
+        it runs on the first hop of every dial."""
+        ...
+
     async def latest_response(self, respondent_id: int, survey_id: int) -> ResponseRecord | None:
         """The respondent's newest response to any version of the survey, with answers."""
         ...

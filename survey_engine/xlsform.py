@@ -38,6 +38,9 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any, NoReturn
 
+from pyxform.errors import PyXFormError, PyXFormReadError
+from pyxform.xls2json_backends import md_to_dict, xlsx_to_dict
+
 from survey_engine.errors import FormError, SurveyLoadError
 from survey_engine.expressions import NAME_PATTERN, Expression, ExpressionError, compile_expression
 from survey_engine.model import Choice, Language, Pipe, Question, QuestionType, Survey, Text
@@ -231,11 +234,6 @@ def load_xlsform(
             _fail(f"The file {os.fspath(source)!r} cannot be read: {error.strerror or error}.")
     if data.startswith(_OLE_MAGIC):
         _fail("This is an old Excel 97-2003 (.xls) file: save it as .xlsx and upload again.")
-    # Imported here: importing pyxform takes about 0.3 s, which modules that only
-    # need the engine (and the CLI's start-up) should not pay.
-    from pyxform.errors import PyXFormError, PyXFormReadError
-    from pyxform.xls2json_backends import xlsx_to_dict
-
     try:
         book = xlsx_to_dict(BytesIO(data))
     except PyXFormReadError:
@@ -249,8 +247,6 @@ def load_xlsform(
 
 def load_markdown(md: str, *, fallback_form_id: str = "survey") -> Survey:
     """Compile a form written in pyxform's markdown-table notation (used by tests)."""
-    from pyxform.xls2json_backends import md_to_dict  # see load_xlsform
-
     try:
         book = md_to_dict(md)
     except Exception as error:  # pyxform's md reader raises IndexError etc. on odd tables

@@ -135,9 +135,11 @@ class Conversation:
             survey = await self._store.load_survey(session.version_id)
             return await self._step(request, session, survey, new_input or "")
 
-        record = await self._store.response_by_session(CHANNEL, request.session_id)
-        if record is not None:
-            return await self._recover(request, record)
+        if request.text:
+            # Input without a session record: a dial whose record was lost mid-survey.
+            record = await self._store.response_by_session(CHANNEL, request.session_id)
+            if record is not None:
+                return await self._recover(request, record)
         return await self._dial(request)
 
     async def session_ended(self, session_id: str) -> bool:
@@ -153,16 +155,18 @@ class Conversation:
             binding = await store.binding_for_ussd(request.service_code, request.text)
         if binding is None:
             binding = await store.binding_for_ussd(request.service_code, "")
-        respondent = await store.find_respondent(request.phone)
-        known_language = respondent.language if respondent else None
         if binding is None:
-            return _closed(phrase("no_survey", known_language))
-        if respondent is None:
-            if binding.roster_only:
+            return _closed(phrase("no_survey", None))
+        if binding.roster_only:
+            respondent = await store.find_respondent(request.phone)
+            if respondent is None:
                 return _closed(phrase("not_on_roster", None))
-            respondent = await store.create_respondent(request.phone, None)
-
-        latest = await store.latest_response(respondent.id, binding.survey_id)
+            created = False
+        else:
+            respondent, created = await store.find_or_create_respondent(request.phone)
+        known_language = respondent.language
+        # A number seen for the first time has no earlier response to look for.
+        latest = None if created else await store.latest_response(respondent.id, binding.survey_id)
         if latest is not None and latest.status is ResponseStatus.COMPLETE:
             return _closed(phrase("already_completed", latest.language or known_language))
 
@@ -194,7 +198,9 @@ class Conversation:
             input_ref=request.text,
             now=now,
         )
-        return await self._reply(request, response.id, version.version_id, turn, Outcome.SHOWN)
+        return await self._reply(
+            request, response.id, version.version_id, turn, Outcome.SHOWN, recorded=True
+        )
 
     def _resumable(self, response: ResponseRecord, now: dt.datetime) -> bool:
         return (
@@ -274,12 +280,21 @@ class Conversation:
         return HopResult(reply, Outcome.PAGED, prompt.key)
 
     async def _reply(
-        self, request: UssdRequest, response_id: int, version_id: int, turn: Turn, outcome: Outcome
+        self,
+        request: UssdRequest,
+        response_id: int,
+        version_id: int,
+        turn: Turn,
+        outcome: Outcome,
+        *,
+        recorded: bool = False,
     ) -> HopResult:
         # SQL first: an answer is durable before the respondent sees the next screen.
-        await self._store.record_turn(
-            response_id, turn.data_events, input_ref=request.text, now=self._clock()
-        )
+        # `recorded`: a new response row already holds this hop's input reference.
+        if not (recorded and not turn.data_events):
+            await self._store.record_turn(
+                response_id, turn.data_events, input_ref=request.text, now=self._clock()
+            )
         prompt = turn.prompt
         failure = next((e for e in turn.events if isinstance(e, Failed)), None)
         if prompt is None:
