@@ -65,7 +65,13 @@ from survey_engine.events import (
     Suspended,
 )
 from survey_engine.model import Survey
-from survey_engine.ports import RespondentRecord, ResponseRecord, SurveyVersionRef, UssdBinding
+from survey_engine.ports import (
+    NewResponse,
+    RespondentRecord,
+    ResponseRecord,
+    SurveyVersionRef,
+    UssdBinding,
+)
 from survey_engine.xlsform import load_xlsform
 
 __all__ = ["SqlResponseStore"]
@@ -163,8 +169,9 @@ _RESPONDENT_COLUMNS = (
 )
 _FIND_RESPONDENT = select(*_RESPONDENT_COLUMNS).where(respondents.c.phone == bindparam("b_phone"))
 
-# Found, or created when unknown, in one round trip (first hop of every dial).
-_PG_FIND_OR_CREATE_RESPONDENT = text(
+# The first hop of a dial, in one round trip: a known respondent is found; an unknown
+# number becomes a respondent and its first response begins.
+_PG_DIAL_IN = text(
     """
     WITH found AS (
         SELECT id, phone, language, on_roster, name FROM respondents WHERE phone = :b_phone
@@ -175,10 +182,18 @@ _PG_FIND_OR_CREATE_RESPONDENT = text(
         WHERE NOT EXISTS (SELECT 1 FROM found)
         ON CONFLICT (phone) DO NOTHING
         RETURNING id, phone, language, on_roster, name
+    ), started AS (
+        INSERT INTO responses (respondent_id, survey_id, survey_version_id, channel, status,
+                               language, session_ref, last_input_ref, started_at, updated_at)
+        SELECT created.id, survey_versions.survey_id, survey_versions.id, :b_channel,
+               'in_progress', :b_language, :b_session_ref, :b_input_ref, :b_now, :b_now
+        FROM created JOIN survey_versions ON survey_versions.id = :b_version_id
+        RETURNING id, respondent_id
     )
-    SELECT *, false AS created FROM found
+    SELECT found.*, NULL::integer AS response_id FROM found
     UNION ALL
-    SELECT *, true AS created FROM created
+    SELECT created.*, started.id AS response_id
+    FROM created LEFT JOIN started ON started.respondent_id = created.id
     """
 ).bindparams(bindparam("b_now", type_=UtcDateTime()))
 
@@ -517,18 +532,28 @@ class SqlResponseStore:
         row = await self._one(_FIND_RESPONDENT, {"b_phone": phone}, hot=True)
         return None if row is None else _respondent(row)
 
-    async def find_or_create_respondent(self, phone: str) -> tuple[RespondentRecord, bool]:
-        params = {"b_phone": phone, "b_now": dt.datetime.now(dt.UTC)}
+    async def dial_in(
+        self, phone: str, new_response: NewResponse
+    ) -> tuple[RespondentRecord, int | None]:
+        start = {
+            "b_version_id": new_response.version_id,
+            "b_channel": new_response.channel,
+            "b_session_ref": new_response.session_ref,
+            "b_language": new_response.language,
+            "b_input_ref": new_response.input_ref,
+            "b_now": new_response.now,
+        }
         if self._postgres:
-            rows, _ = await self._write(_PG_FIND_OR_CREATE_RESPONDENT, params, hot=True)
+            rows, _ = await self._write(_PG_DIAL_IN, {"b_phone": phone, **start}, hot=True)
             if rows:
-                return _respondent(rows[0]), bool(rows[0].created)
+                return _respondent(rows[0]), rows[0].response_id
             # Another first hop of the same new number created it in the meantime.
-            return await self.find_respondent(phone), False  # type: ignore[return-value]
         found = await self.find_respondent(phone)
         if found is not None:
-            return found, False
-        return await self.create_respondent(phone, None), True
+            return found, None
+        created = await self.create_respondent(phone, None)
+        rows, _ = await self._write(_START_RESPONSE, {"b_respondent_id": created.id, **start})
+        return created, rows[0].id
 
     async def create_respondent(self, phone: str, language: str | None) -> RespondentRecord:
         params = {"b_phone": phone, "b_language": language, "b_now": dt.datetime.now(dt.UTC)}

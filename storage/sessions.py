@@ -33,14 +33,21 @@ class RedisSessionStore:
 
     @classmethod
     def from_url(
-        cls, url: str, *, key_prefix: str = "", socket_timeout: float = 2.0
+        cls,
+        url: str,
+        *,
+        key_prefix: str = "",
+        connect_timeout: float = 2.0,
+        socket_timeout: float | None = None,
     ) -> RedisSessionStore:
         """A store on a new client for `url` (`redis://host:6379/0`).
 
-        The timeout is short because a hop must be answered within seconds: a stuck
-        Redis should fail the hop, not hang it past the gateway's patience."""
+        Connecting times out quickly. Commands have no timeout of their own by default:
+        redis-py wraps every send in `asyncio.wait_for` when they do (a new task per
+        command, 3 % of a USSD worker's CPU); the USSD route bounds the whole hop with
+        one deadline instead, so a stuck Redis fails the hop rather than hanging it."""
         client = Redis.from_url(
-            url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
+            url, socket_timeout=socket_timeout, socket_connect_timeout=connect_timeout
         )
         return cls(client, key_prefix=key_prefix)
 

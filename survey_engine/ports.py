@@ -59,6 +59,18 @@ class ResponseRecord:
     answers: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class NewResponse:
+    """A response about to begin: what `ResponseStore.start_response` records."""
+
+    version_id: int
+    channel: str
+    session_ref: str
+    language: str | None
+    input_ref: str
+    now: dt.datetime
+
+
 class SessionStore(Protocol):
     """Short-lived state of live sessions (position, page), expiring on its own."""
 
@@ -90,10 +102,14 @@ class ResponseStore(Protocol):
         """A number not on the roster dialled in: keep it, flagged `on_roster=False`."""
         ...
 
-    async def find_or_create_respondent(self, phone: str) -> tuple[RespondentRecord, bool]:
-        """The respondent with this number, created (flagged `on_roster=False`) when
-        unknown; the flag says whether it was created. One round trip where possible:
-        it runs on the first hop of every dial."""
+    async def dial_in(
+        self, phone: str, new_response: NewResponse
+    ) -> tuple[RespondentRecord, int | None]:
+        """The respondent with this number and, when the number is new, the id of
+        `new_response` begun for it: an unknown number becomes a respondent flagged
+        `on_roster=False` whose first response starts at once (it cannot have an
+        earlier one). A known respondent comes back with None, for the caller to look
+        at its history. One round trip where possible: it runs on every first hop."""
         ...
 
     async def latest_response(self, respondent_id: int, survey_id: int) -> ResponseRecord | None:

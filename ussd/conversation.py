@@ -31,7 +31,7 @@ from survey_engine.machine import (
 )
 from survey_engine.model import Survey
 from survey_engine.phrases import phrase
-from survey_engine.ports import ResponseRecord, ResponseStore, SessionStore
+from survey_engine.ports import NewResponse, ResponseRecord, ResponseStore, SessionStore
 from ussd.gateways.africastalking import UssdRequest, con, end, latest_input
 from ussd.render import fit_end_screen, navigation_keys, paginate
 
@@ -161,12 +161,29 @@ class Conversation:
             respondent = await store.find_respondent(request.phone)
             if respondent is None:
                 return _closed(phrase("not_on_roster", None))
-            created = False
         else:
-            respondent, created = await store.find_or_create_respondent(request.phone)
+            # A number dialling for the first time starts the current version at once,
+            # in its language menu: one statement for the whole first hop.
+            version = await store.current_version(binding.survey_id)
+            survey = await store.load_survey(version.version_id)
+            fresh = start(survey)
+            respondent, started = await store.dial_in(
+                request.phone,
+                NewResponse(
+                    version_id=version.version_id,
+                    channel=CHANNEL,
+                    session_ref=request.session_id,
+                    language=fresh.state.language,
+                    input_ref=request.text,
+                    now=now,
+                ),
+            )
+            if started is not None:
+                return await self._reply(
+                    request, started, version.version_id, fresh, Outcome.SHOWN, recorded=True
+                )
         known_language = respondent.language
-        # A number seen for the first time has no earlier response to look for.
-        latest = None if created else await store.latest_response(respondent.id, binding.survey_id)
+        latest = await store.latest_response(respondent.id, binding.survey_id)
         if latest is not None and latest.status is ResponseStatus.COMPLETE:
             return _closed(phrase("already_completed", latest.language or known_language))
 
