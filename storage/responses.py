@@ -440,6 +440,12 @@ class SqlResponseStore:
     async def ping(self) -> bool:
         return await db.ping(self._engine)
 
+    def forget_surveys(self) -> None:
+        """Staff imported or rebound a survey in this process: read bindings and current
+        versions afresh (other processes see the change within `cache_seconds`)."""
+        self._bindings.clear()
+        self._versions.clear()
+
     async def close(self) -> None:
         """Close the direct PostgreSQL pool (the engine is its owner's to dispose)."""
         if self._direct is not None:
@@ -730,6 +736,9 @@ class _TtlCache(Generic[K, V]):
         if found is None or found[0] <= now:
             return False, cast(V, None)
         return True, found[1]
+
+    def clear(self) -> None:
+        self._entries.clear()
 
     def put(self, key: K, value: V, now: float) -> None:
         if len(self._entries) >= self._max_entries:

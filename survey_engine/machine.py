@@ -73,23 +73,25 @@ class State:
     answers: Mapping[str, str] = field(default_factory=dict)
     status: ResponseStatus = ResponseStatus.IN_PROGRESS
 
+    def to_plain(self) -> dict[str, object]:
+        """The state as JSON-ready values, for a caller that nests it in its own record."""
+        return {
+            "p": self.phase.value,
+            "l": self.language,
+            "i": self.position,
+            "a": dict(self.answers),
+            "s": self.status.value,
+        }
+
     def to_bytes(self) -> bytes:
-        return json.dumps(
-            {
-                "p": self.phase.value,
-                "l": self.language,
-                "i": self.position,
-                "a": dict(self.answers),
-                "s": self.status.value,
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
-        ).encode()
+        return json.dumps(self.to_plain(), ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> State:
+    def from_plain(cls, raw: object) -> State:
+        """The state from `to_plain`'s values, checked: they came from outside."""
         try:
-            raw = json.loads(data)
+            if not isinstance(raw, dict):
+                raise TypeError("a state is a JSON object")
             answers = raw["a"]
             if not isinstance(answers, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in answers.items()
@@ -110,6 +112,14 @@ class State:
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise EngineError("bad_state", f"state bytes are not a survey state: {exc}") from exc
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> State:
+        try:
+            raw = json.loads(data)
+        except ValueError as exc:
+            raise EngineError("bad_state", f"state bytes are not JSON: {exc}") from exc
+        return cls.from_plain(raw)
 
 
 @dataclass(frozen=True, slots=True)

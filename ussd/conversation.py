@@ -76,7 +76,7 @@ class _Session:
     reply: str
     response_id: int
     version_id: int
-    state: bytes
+    state: State
     page: int = 0
     pages: int = 1
     back: str = "0"
@@ -89,7 +89,7 @@ class _Session:
                 self.reply,
                 self.response_id,
                 self.version_id,
-                self.state.decode(),
+                self.state.to_plain(),
                 self.page,
                 self.pages,
                 self.back,
@@ -100,9 +100,14 @@ class _Session:
         ).encode()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> _Session:
-        text, reply, rid, vid, state, page, pages, back, more = json.loads(data)
-        return cls(text, reply, rid, vid, state.encode(), page, pages, back, more)
+    def read(cls, data: bytes) -> _Session | None:
+        """The record, or None when it cannot be read (written by another release, or
+        damaged): the hop then continues from SQL, as after a lost record."""
+        try:
+            text, reply, rid, vid, state, page, pages, back, more = json.loads(data)
+            return cls(text, reply, rid, vid, State.from_plain(state), page, pages, back, more)
+        except (ValueError, TypeError, EngineError):
+            return None
 
 
 class Conversation:
@@ -127,8 +132,8 @@ class Conversation:
     async def handle(self, request: UssdRequest) -> HopResult:
         key = self._key(request.session_id)
         raw = await self._sessions.get(key)
-        if raw is not None:
-            session = _Session.from_bytes(raw)
+        session = _Session.read(raw) if raw is not None else None
+        if session is not None:
             if request.text == session.last_text:
                 return HopResult(session.reply, Outcome.DUPLICATE)
             new_input = latest_input(request.text, session.last_text)
@@ -246,7 +251,7 @@ class Conversation:
         keys = navigation_keys(prompt)
         session = _Session(
             record.last_input_ref or "", "", record.id, record.survey_version_id,
-            state.to_bytes(), 0, len(paginate(prompt)), keys.back, keys.more,
+            state, 0, len(paginate(prompt)), keys.back, keys.more,
         )  # fmt: skip
         new_input = latest_input(request.text, record.last_input_ref)
         result = await self._step(request, session, survey, new_input or "")
@@ -257,7 +262,7 @@ class Conversation:
     async def _step(
         self, request: UssdRequest, session: _Session, survey: Survey, new_input: str
     ) -> HopResult:
-        state = State.from_bytes(session.state)
+        state = session.state
         if state.phase is Phase.ENDED:
             return HopResult(session.reply, Outcome.DUPLICATE)
 
@@ -318,7 +323,7 @@ class Conversation:
             ended = turn.ended
             message = ended.message if ended else phrase("system_error", turn.state.language)
             reply = end(fit_end_screen(message))
-            session = _Session(request.text, reply, response_id, version_id, turn.state.to_bytes())
+            session = _Session(request.text, reply, response_id, version_id, turn.state)
             await self._save(request, session)
             status = ended.status if ended else None
             return HopResult(reply, Outcome.ENDED, "", status, failure)
@@ -326,7 +331,7 @@ class Conversation:
         keys = navigation_keys(prompt)
         reply = con(pages[0])
         session = _Session(
-            request.text, reply, response_id, version_id, turn.state.to_bytes(),
+            request.text, reply, response_id, version_id, turn.state,
             0, len(pages), keys.back, keys.more,
         )  # fmt: skip
         await self._save(request, session)

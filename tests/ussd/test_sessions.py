@@ -3,10 +3,17 @@ in-process session store and against PostgreSQL with Redis (the `service` fixtur
 
 from __future__ import annotations
 
-import pytest
+import datetime as dt
+import io
 
+import openpyxl
+import pytest
+from sqlalchemy import update
+
+from storage.schema import responses
+from storage.surveys import import_survey
 from survey_engine.events import ResponseStatus
-from tests.ussd.phones import ENGLISH_WORKING_PATH, Handset
+from tests.ussd.phones import ENGLISH_WORKING_PATH, TRACER_CODE, TRACER_XLSX, Handset
 from ussd.gsm7 import screen_length
 
 
@@ -230,3 +237,65 @@ async def test_health_reports_database_and_sessions(service):
     response = await service.client.get("/healthz")
     assert response.status == 200
     assert await response.json() == {"database": True, "sessions": True}
+
+
+async def test_an_unreadable_session_record_is_treated_as_lost(service):
+    phone = Handset(service, "+254712345616")
+    await phone.dial()
+    await phone.send("1")
+    await service.sessions.set(f"ussd:africastalking:{phone.session_id}", b"\x80 not json", 60)
+    screen = await phone.send("1")  # consent, answered after the record became garbage
+    assert "working" in screen
+    assert await service.answers_of(phone.number) == {"consent": "yes"}
+
+
+def tracer_version(version: str, employed_label: str) -> bytes:
+    book = openpyxl.load_workbook(TRACER_XLSX)
+    settings = book["settings"]
+    header = [c.value for c in settings[1]]
+    settings.cell(row=2, column=header.index("version") + 1, value=version)
+    survey = book["survey"]
+    header = [c.value for c in survey[1]]
+    for row in survey.iter_rows(min_row=2):
+        if row[header.index("name")].value == "employed":
+            row[header.index("label::English (en)")].value = employed_label
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+async def test_a_new_version_never_breaks_a_session_in_flight(service):
+    before = Handset(service, "+254712345617")
+    await before.dial()
+    await before.send("1")
+    await import_survey(
+        service.engine,
+        tracer_version("2026.9", "Do you work now?"),
+        filename="tracer_v9.xlsx",
+        ussd_code=TRACER_CODE,
+        roster_only=False,
+    )
+    service.store.forget_surveys()  # as an import in the admin site will
+    screen = await before.send("1")  # continues on the version it started
+    assert "Are you currently working" in screen
+    after = Handset(service, "+254712345618")
+    await after.dial()
+    await after.send("1")
+    assert "Do you work now?" in await after.send("1")
+
+
+async def test_a_redial_after_the_resume_window_starts_afresh(service):
+    phone = Handset(service, "+254712345619")
+    await phone.dial()
+    await phone.send("1")
+    await phone.send("1")
+    await phone.hang_up()
+    async with service.engine.begin() as conn:
+        await conn.execute(
+            update(responses).values(updated_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=73))
+        )
+    again = Handset(service, phone.number)
+    screen = await again.dial()
+    # No offer to continue; the language chosen last time is remembered.
+    assert screen.startswith("CON Your training centre is following up")
+    assert await service.response_count(phone.number) == 2
