@@ -1,6 +1,6 @@
 """How long one `SqlResponseStore.record_turn` takes, next to a hand-written upsert.
 
-    .venv/bin/python tests/storage/timing_record_turn.py [--turns 1000] [--rounds 5]
+    .venv/bin/python -m bench.record_turn [--turns 1000] [--rounds 5]
 
 Runs sequential turns (one answer each, six questions round and round, so the upsert
 inserts and updates) on a temporary SQLite file and on a fresh PostgreSQL database
@@ -8,7 +8,8 @@ inserts and updates) on a temporary SQLite file and on a fresh PostgreSQL databa
 microseconds per turn for the store; for the statement record_turn sends, written by
 hand on bare asyncpg (the difference is SQLAlchemy's cost); and for the floor, a bare
 asyncpg `INSERT ... ON CONFLICT` of the answer alone, as bench/durable_server.py does.
-Not collected by pytest (no `test_` prefix): it is a measurement, not a check.
+A measurement, not a check: the USSD load benchmark (bench/ussd_load.py) is the one
+that decides.
 """
 
 from __future__ import annotations
