@@ -233,12 +233,19 @@ def _ensure_sqlite_folder(url: str) -> None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _survey_import(settings: Settings, args: argparse.Namespace) -> int:
-    path: Path = args.file
+def _read_file(path: Path) -> bytes | None:
+    """The file's bytes, or None after telling the operator why it cannot be read."""
     try:
-        source = path.read_bytes()
+        return path.read_bytes()
     except OSError as error:
         print(f"cannot read {path}: {error.strerror}", file=sys.stderr)
+        return None
+
+
+def _survey_import(settings: Settings, args: argparse.Namespace) -> int:
+    path: Path = args.file
+    source = _read_file(path)
+    if source is None:
         return 1
 
     async def work(engine: AsyncEngine) -> ImportedSurvey:
@@ -273,10 +280,8 @@ def _survey_import(settings: Settings, args: argparse.Namespace) -> int:
 
 def _respondents_import(settings: Settings, args: argparse.Namespace) -> int:
     path: Path = args.file
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        print(f"cannot read {path}: {error.strerror}", file=sys.stderr)
+    data = _read_file(path)
+    if data is None:
         return 1
 
     async def work(engine: AsyncEngine) -> RosterImportReport:
