@@ -96,9 +96,10 @@ class PgDirect:
         return self._pool
 
     async def run(
-        self, stmt: Executable, params: Mapping[str, Any]
+        self, stmt: Executable, params: Mapping[str, Any], *, want_rows: bool = True
     ) -> tuple[Sequence[DirectRow], int]:
-        """Execute one statement (autocommitted): its rows and the rows it touched."""
+        """Execute one statement (autocommitted): its rows and the rows it touched.
+        Without `want_rows` only the count comes back (no row objects are built)."""
         sql, names, literals, returns_rows = self._compile(stmt)
         args = [params[name] if name in params else literals.get(name) for name in names]
         for arg in args:
@@ -109,7 +110,7 @@ class PgDirect:
         # fetch() and execute() reuse asyncpg's cache of prepared statements (prepare()
         # would parse and plan the statement again on every call).
         async with pool.acquire() as conn:
-            if returns_rows:
+            if returns_rows and want_rows:
                 records = await conn.fetch(sql, *args)
                 return [DirectRow(r) for r in records], len(records)
             status = await conn.execute(sql, *args)
@@ -127,6 +128,6 @@ async def _keep_session(_conn: asyncpg.Connection) -> None:
 
 
 def _touched(status: str) -> int:
-    # "UPDATE 3", "DELETE 0", "INSERT 0 1": the count is the last word.
+    # "UPDATE 3", "DELETE 0", "INSERT 0 1", "SELECT 1": the count is the last word.
     last = status.rsplit(" ", 1)[-1]
     return int(last) if last.isdigit() else 0

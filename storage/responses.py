@@ -467,12 +467,12 @@ class SqlResponseStore:
         return rows[0] if rows else None
 
     async def _write(
-        self, stmt: Executable, params: dict[str, Any], *, hot: bool = False
+        self, stmt: Executable, params: dict[str, Any], *, hot: bool = False, want_rows: bool = True
     ) -> tuple[list[Row[Any]], int]:
         """One statement, committed: its RETURNING rows and its row count. `hot`: a
         statement of every USSD hop, run directly on asyncpg on PostgreSQL."""
         if hot and self._direct is not None:
-            rows, count = await self._direct.run(stmt, params)
+            rows, count = await self._direct.run(stmt, params, want_rows=want_rows)
             return rows, count  # type: ignore[return-value]
         async with self._single.connect() as conn:
             result = await conn.execute(stmt, params)
@@ -651,8 +651,9 @@ class SqlResponseStore:
         if self._postgres and (answer is not None or not plan.answer_events):
             if answer is not None:
                 params["b_question"], params["b_value"] = answer.question, answer.value
-            rows, _ = await self._write(_pg_turn(answer is not None, *plan.shape), params, hot=True)
-            if not rows:
+            turn = _pg_turn(answer is not None, *plan.shape)
+            _, count = await self._write(turn, params, hot=True, want_rows=False)
+            if count == 0:
                 raise _unknown_response(response_id)
             return
 
