@@ -25,7 +25,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service_tracker.config import ConfigError, Settings
-from storage.db import create_engine, upgrade
+from storage.db import create_engine, ping, schema_is_current, upgrade
 from storage.exports import export_answers
 from storage.respondents import RosterImportReport, import_respondents
 from storage.surveys import ImportedSurvey, find_survey, import_survey
@@ -168,6 +168,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         # An in-process session store is not shared: a hop could reach another worker.
         print("--workers above 1 needs REDIS_URL (sessions shared by the workers)", file=sys.stderr)
         return 2
+    problem = _run_with_engine(settings, _schema_problem)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     if workers == 1:
         _serve_worker(settings, host, port, False)
         return 0
@@ -189,6 +193,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     for process in processes:
         process.join()
     return 0
+
+
+async def _schema_problem(engine: AsyncEngine) -> str:
+    """Why the database cannot be served, for the operator; "" when it can."""
+    if not await ping(engine):
+        return "the database does not answer: check DATABASE_URL"
+    if not await schema_is_current(engine):
+        return "the database schema is not up to date: run `service-tracker db upgrade`"
+    return ""
 
 
 def _serve_worker(settings: Settings, host: str, port: int, reuse_port: bool) -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "create_engine",
     "normalize_database_url",
     "ping",
+    "schema_is_current",
     "upgrade",
     "upgrade_connection",
 ]
@@ -102,6 +103,21 @@ async def ping(engine: AsyncEngine, *, within_seconds: float = 5.0) -> bool:
     except (SQLAlchemyError, OSError, TimeoutError):
         return False
     return True
+
+
+async def schema_is_current(engine: AsyncEngine) -> bool:
+    """Whether the database has every migration applied (the service refuses to serve a
+    database it would fail on at the first hop)."""
+    _alembic()  # quiets Alembic's import-time logging
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    async with engine.connect() as conn:
+        current = await conn.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )
+    return current == head
 
 
 def _alembic() -> Any:

@@ -191,3 +191,10 @@ def test_serve_with_two_workers_shares_the_port(postgres_database_url, redis_url
     finally:
         server.terminate()
         server.wait(timeout=15)
+
+
+def test_serve_refuses_a_database_that_was_never_migrated(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/fresh.db")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert main(["serve", "--port", str(_free_port())]) == 2
+    assert "run `service-tracker db upgrade`" in capsys.readouterr().err

@@ -109,6 +109,7 @@ def test_the_public_surface_of_storage_is_deliberate() -> None:
             "create_engine",
             "normalize_database_url",
             "ping",
+            "schema_is_current",
             "upgrade",
             "upgrade_connection",
         ],
