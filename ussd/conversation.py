@@ -14,6 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -66,6 +68,10 @@ class ConversationSettings:
     session_ttl_seconds: int = 600
     resume_window: dt.timedelta = dt.timedelta(hours=72)
     gateway: str = "africastalking"
+    # Records this process wrote, kept in memory to skip reading them back from a
+    # shared session store when they are provably current (see `_RecentSessions`).
+    # 0 turns it off: pointless in front of an in-process store.
+    recent_records: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +116,48 @@ class _Session:
             return None
 
 
+class _RecentSessions:
+    """The session records this process wrote last, bounded and expiring.
+
+    A record read from here is used only when the gateway's text proves nobody moved
+    the session on since: the text is the record's text plus exactly one input that
+    holds no `*`. Had another worker answered a hop in between, the text would hold at
+    least one more `*`-separated input; had it answered this very hop, re-applying the
+    same input to the same state stores the same answer (upserts) and the same record.
+    Anything else goes to the shared store, so many workers stay correct; one worker
+    saves a Redis round trip on most hops."""
+
+    def __init__(self, max_entries: int, ttl_seconds: float) -> None:
+        self._max = max_entries
+        self._ttl = ttl_seconds
+        self._entries: OrderedDict[str, tuple[float, _Session]] = OrderedDict()
+
+    def current(self, key: str, text: str) -> _Session | None:
+        found = self._entries.get(key)
+        if found is None:
+            return None
+        expires, session = found
+        if expires <= time.monotonic():
+            del self._entries[key]
+            return None
+        last = session.last_text
+        if text == last:
+            return session  # a repeated callback: answered from the record as it was
+        if last:
+            if not text.startswith(last + "*"):
+                return None
+            newest = text[len(last) + 1 :]
+        else:
+            newest = text
+        return session if "*" not in newest else None
+
+    def keep(self, key: str, session: _Session) -> None:
+        self._entries[key] = (time.monotonic() + self._ttl, session)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+
 class Conversation:
     """Answers USSD hops for every survey bound to a service code."""
 
@@ -125,14 +173,22 @@ class Conversation:
         self._sessions = sessions
         self._settings = settings or ConversationSettings()
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        settings = self._settings
+        self._recent = (
+            _RecentSessions(settings.recent_records, settings.session_ttl_seconds)
+            if settings.recent_records > 0
+            else None
+        )
 
     def _key(self, session_id: str) -> str:
         return f"ussd:{self._settings.gateway}:{session_id}"
 
     async def handle(self, request: UssdRequest) -> HopResult:
         key = self._key(request.session_id)
-        raw = await self._sessions.get(key)
-        session = _Session.read(raw) if raw is not None else None
+        session = self._recent.current(key, request.text) if self._recent else None
+        if session is None:
+            raw = await self._sessions.get(key)
+            session = _Session.read(raw) if raw is not None else None
         if session is not None:
             if request.text == session.last_text:
                 return HopResult(session.reply, Outcome.DUPLICATE)
@@ -340,9 +396,10 @@ class Conversation:
         return HopResult(reply, outcome, answered or prompt.key, failure=failure)
 
     async def _save(self, request: UssdRequest, session: _Session) -> None:
-        await self._sessions.set(
-            self._key(request.session_id), session.to_bytes(), self._settings.session_ttl_seconds
-        )
+        key = self._key(request.session_id)
+        await self._sessions.set(key, session.to_bytes(), self._settings.session_ttl_seconds)
+        if self._recent is not None:
+            self._recent.keep(key, session)
 
 
 def _closed(message: str, outcome: Outcome = Outcome.REFUSED_ENTRY) -> HopResult:

@@ -47,3 +47,18 @@ async def service(request: pytest.FixtureRequest, aiohttp_client) -> AsyncIterat
 @pytest.fixture
 async def sqlite_service(aiohttp_client, sqlite_database_url: str) -> Service:
     return await _start(aiohttp_client, sqlite_database_url, None)
+
+
+@pytest.fixture
+async def two_workers(
+    aiohttp_client, postgres_database_url: str, redis_url: str
+) -> tuple[Service, Service]:
+    """Two stateless workers of one deployment: one PostgreSQL, one Redis."""
+    first = await _start(aiohttp_client, postgres_database_url, redis_url)
+    settings = Settings(database_url=postgres_database_url, redis_url=redis_url)
+    client: TestClient = await aiohttp_client(create_app(settings))
+    app = client.server.app
+    second = Service(
+        client, app[DATABASE], app[RESPONSES], app[SESSIONS], first.survey_id, redis_url
+    )
+    return first, second

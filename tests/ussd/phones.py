@@ -108,6 +108,13 @@ class Handset:
         self.inputs: list[str] = []
         self.last_form: dict[str, str] | None = None
 
+    def on(self, service: Service) -> Handset:
+        """The same dial, its next callbacks reaching another worker."""
+        other = Handset(service, self.number, code=self.code)
+        other.session_id = self.session_id
+        other.inputs = self.inputs  # one history, shared
+        return other
+
     async def _post(self, text: str) -> str:
         form = {
             "sessionId": self.session_id,
