@@ -23,12 +23,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from service_tracker.app import RECENT_SESSION_RECORDS
 from storage.sessions import MemorySessionStore
 from survey_engine.events import DataEvent
 from survey_engine.model import Survey
 from survey_engine.ports import NewResponse, RespondentRecord, SurveyVersionRef, UssdBinding
 from survey_engine.xlsform import load_xlsform
-from ussd.conversation import Conversation
+from ussd.conversation import Conversation, ConversationSettings
 from ussd.gateways.africastalking import parse_callback
 
 SURVEY = Path(__file__).with_name("six_questions.xlsx")
@@ -61,7 +62,12 @@ class _NoStore:
 
 
 async def run(sessions: int, profile: bool) -> float:
-    conversation = Conversation(_NoStore(load_xlsform(SURVEY)), MemorySessionStore())  # type: ignore[arg-type]
+    # As in production with Redis: the worker keeps the records it wrote.
+    conversation = Conversation(
+        _NoStore(load_xlsform(SURVEY)),  # type: ignore[arg-type]
+        MemorySessionStore(),
+        ConversationSettings(recent_records=RECENT_SESSION_RECORDS),
+    )
     forms = [
         {
             "sessionId": f"ATUid_{n}",

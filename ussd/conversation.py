@@ -369,12 +369,19 @@ class Conversation:
     ) -> HopResult:
         # SQL first: an answer is durable before the respondent sees the next screen.
         # `recorded`: a new response row already holds this hop's input reference.
-        if not (recorded and not turn.data_events):
+        data = turn.data_events
+        if data or not recorded:
             await self._store.record_turn(
-                response_id, turn.data_events, input_ref=request.text, now=self._clock()
+                response_id, data, input_ref=request.text, now=self._clock()
             )
         prompt = turn.prompt
-        failure = next((e for e in turn.events if isinstance(e, Failed)), None)
+        failure: Failed | None = None
+        answered = ""  # the log names the question answered, else the one now on screen
+        for event in data:
+            if isinstance(event, AnswerGiven) and not answered:
+                answered = event.question
+            elif isinstance(event, Failed):
+                failure = event
         if prompt is None:
             ended = turn.ended
             message = ended.message if ended else phrase("system_error", turn.state.language)
@@ -391,8 +398,6 @@ class Conversation:
             0, len(pages), keys.back, keys.more,
         )  # fmt: skip
         await self._save(request, session)
-        # The log names the question the input answered, else the one now on screen.
-        answered = next((e.question for e in turn.events if isinstance(e, AnswerGiven)), None)
         return HopResult(reply, outcome, answered or prompt.key, failure=failure)
 
     async def _save(self, request: UssdRequest, session: _Session) -> None:
