@@ -218,6 +218,9 @@ class Conversation:
             binding = await store.binding_for_ussd(request.service_code, "")
         if binding is None:
             return _closed(phrase("no_survey", None))
+        # The version a new response starts on; both are cached, so this costs no I/O.
+        version = await store.current_version(binding.survey_id)
+        survey = await store.load_survey(version.version_id)
         if binding.roster_only:
             respondent = await store.find_respondent(request.phone)
             if respondent is None:
@@ -225,8 +228,6 @@ class Conversation:
         else:
             # A number dialling for the first time starts the current version at once,
             # in its language menu: one statement for the whole first hop.
-            version = await store.current_version(binding.survey_id)
-            survey = await store.load_survey(version.version_id)
             fresh = start(survey)
             respondent, started = await store.dial_in(
                 request.phone,
@@ -249,9 +250,10 @@ class Conversation:
             return _closed(phrase("already_completed", latest.language or known_language))
 
         if latest is not None and self._resumable(latest, now):
-            survey = await store.load_survey(latest.survey_version_id)
+            # An unfinished response continues on the version it started on.
+            resumed = await store.load_survey(latest.survey_version_id)
             turn = start(
-                survey, language=latest.language, answers=latest.answers, offer_resume=True
+                resumed, language=latest.language, answers=latest.answers, offer_resume=True
             )
             await store.attach_session(
                 latest.id,
@@ -264,8 +266,6 @@ class Conversation:
                 request, latest.id, latest.survey_version_id, turn, Outcome.SHOWN
             )
 
-        version = await store.current_version(binding.survey_id)
-        survey = await store.load_survey(version.version_id)
         turn = start(survey, language=known_language)
         response = await store.start_response(
             respondent_id=respondent.id,
