@@ -17,7 +17,6 @@ import logging
 import multiprocessing
 import signal
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -25,6 +24,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service_tracker.config import ConfigError, Settings
+from service_tracker.logs import configure_logging
 from storage.db import create_engine, ping, schema_is_current, upgrade
 from storage.exports import export_answers
 from storage.respondents import RosterImportReport, import_respondents
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
-    _configure_logging(settings.log_level)
+    configure_logging(settings.log_level)
     return args.run(settings, args)
 
 
@@ -111,35 +111,6 @@ def _parser() -> argparse.ArgumentParser:
     ussd.add_argument("--code", default=DEMO_USSD_CODE, help="service code dialled")
     ussd.set_defaults(run=_simulate_ussd)
     return parser
-
-
-class _LogFormatter(logging.Formatter):
-    """`2026-11-23 14:02:23,431 INFO name message`, formatting the time once a second:
-    every USSD hop logs a line, and strftime per line was a visible share of a hop."""
-
-    def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
-        self._second = -1
-        self._stamp = ""
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        second = int(record.created)
-        if second != self._second:
-            self._second = second
-            self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", self.converter(record.created))
-        return f"{self._stamp},{int(record.msecs):03d}"
-
-
-def _configure_logging(level: str) -> None:
-    # Our format uses none of these, and gathering them costs on every USSD hop's line
-    # (the optimisations the logging HOWTO lists).
-    logging._srcfile = None  # type: ignore[attr-defined]
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_LogFormatter())
-    logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
 async def _with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
@@ -209,7 +180,7 @@ def _serve_worker(settings: Settings, host: str, port: int, reuse_port: bool) ->
 
     from service_tracker.app import create_app
 
-    _configure_logging(settings.log_level)
+    configure_logging(settings.log_level, buffered=True)
     logging.getLogger("service_tracker").info(
         "serving on http://%s:%s (database %s, sessions %s)",
         host,

@@ -21,12 +21,58 @@ from ussd.gateways.africastalking import (
     parse_session_end,
 )
 
-CONVERSATION = web.AppKey("ussd_conversation", Conversation)
-DEFAULT_REGION = web.AppKey("ussd_default_region", str)
-
 HOP_DEADLINE_SECONDS = 5.0
 
 log = logging.getLogger("service_tracker.ussd")
+
+
+class HopDeadlines:
+    """Cancels hops still running `seconds` after they started.
+
+    Networks drop a session whose reply is late: a stuck database or Redis must fail
+    the hop in time, not hang it. One timer ticks while hops run, instead of an
+    `asyncio.timeout` per hop, which schedules and cancels a timer handle on every hop
+    (a few per cent of a hop's CPU under load); a deadline is kept to within `tick`."""
+
+    def __init__(self, seconds: float = HOP_DEADLINE_SECONDS, tick: float = 0.25) -> None:
+        self.seconds = seconds
+        self._tick = min(tick, seconds / 4)
+        self._running: dict[asyncio.Task[object], float] = {}
+        self._expired: set[asyncio.Task[object]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def enter(self) -> asyncio.Task[object]:
+        """Start the current task's deadline; pass the task to `leave` when it is done."""
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("HopDeadlines.enter() outside a task")
+        loop = task.get_loop()
+        self._running[task] = loop.time() + self.seconds
+        if self._timer is None:
+            self._timer = loop.call_later(self._tick, self._check, loop)
+        return task
+
+    def leave(self, task: asyncio.Task[object]) -> bool:
+        """End the task's deadline: True when the deadline cancelled it."""
+        self._running.pop(task, None)
+        if task in self._expired:
+            self._expired.discard(task)
+            return True
+        return False
+
+    def _check(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        late = [task for task, deadline in self._running.items() if deadline <= now]
+        for task in late:
+            del self._running[task]
+            self._expired.add(task)
+            task.cancel()
+        self._timer = loop.call_later(self._tick, self._check, loop) if self._running else None
+
+
+CONVERSATION = web.AppKey("ussd_conversation", Conversation)
+DEFAULT_REGION = web.AppKey("ussd_default_region", str)
+DEADLINES = web.AppKey("ussd_hop_deadlines", HopDeadlines)
 
 
 async def read_form(request: web.Request) -> Mapping[str, str]:
@@ -52,15 +98,30 @@ async def africastalking_callback(request: web.Request) -> web.Response:
         shown = mask_form_for_log(form) if error.field != "body" else {}
         log.warning("rejected callback: %s %s", error.message, shown)
         return web.Response(status=error.status, text=error.message)
+    deadlines = request.app[DEADLINES]
+    task = deadlines.enter()
     try:
-        # Networks drop a session whose reply is late: a stuck database or Redis must
-        # fail this hop in time, not hang it.
-        async with asyncio.timeout(HOP_DEADLINE_SECONDS):
-            result = await request.app[CONVERSATION].handle(hop)
-    except Exception:
+        result = await request.app[CONVERSATION].handle(hop)
+    except asyncio.CancelledError:
+        if not deadlines.leave(task):
+            raise
+        task.uncancel()
         # Whatever was not committed is redone when the respondent dials again.
+        log.error(
+            "hop took longer than %.1f s session=%s phone=%s",
+            deadlines.seconds,
+            hop.session_id,
+            mask_phone(hop.phone),
+        )
+        return _system_error()
+    except Exception:
+        deadlines.leave(task)
         log.exception("hop failed session=%s phone=%s", hop.session_id, mask_phone(hop.phone))
-        return web.Response(text=end(phrase("system_error", None)), content_type="text/plain")
+        return _system_error()
+    if deadlines.leave(task):
+        # The cancellation was swallowed on the way (the hop finished): the reply is
+        # good, and the task must not stay marked as cancelling.
+        task.uncancel()
     if result.failure is not None:
         log.error("survey failed session=%s: %s", hop.session_id, result.failure.detail)
     if log.isEnabledFor(logging.INFO):
@@ -93,6 +154,12 @@ async def africastalking_session_end(request: web.Request) -> web.Response:
     return web.Response(text="OK")
 
 
+def _system_error() -> web.Response:
+    return web.Response(text=end(phrase("system_error", None)), content_type="text/plain")
+
+
 def add_routes(app: web.Application) -> None:
+    if DEADLINES not in app:
+        app[DEADLINES] = HopDeadlines()
     app.router.add_post("/ussd/africastalking", africastalking_callback)
     app.router.add_post("/ussd/africastalking/events", africastalking_session_end)
