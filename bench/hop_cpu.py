@@ -61,7 +61,7 @@ class _NoStore:
         return None
 
 
-async def run(sessions: int, profile: bool) -> float:
+async def run(sessions: int, profile: str | None, top: int = 15) -> float:
     # As in production with Redis: the worker keeps the records it wrote.
     conversation = Conversation(
         _NoStore(load_xlsform(SURVEY)),  # type: ignore[arg-type]
@@ -88,23 +88,30 @@ async def run(sessions: int, profile: bool) -> float:
         assert result.reply.startswith(("CON ", "END ")), result.reply
     if profile:
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+        pstats.Stats(profiler).sort_stats(profile).print_stats(top)
     return (time.process_time() - started) / len(forms) * 1e6
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=3000)
-    parser.add_argument("--profile", action="store_true", help="print the costliest functions")
+    parser.add_argument(
+        "--profile",
+        nargs="?",
+        const="tottime",
+        choices=("tottime", "cumulative"),
+        help="print the costliest functions, by own time (default) or with callees",
+    )
+    parser.add_argument("--top", type=int, default=15, help="how many functions --profile shows")
     args = parser.parse_args(argv)
-    per_hop = asyncio.run(run(args.sessions, args.profile))
+    per_hop = asyncio.run(run(args.sessions, args.profile, args.top))
     print(
         f"service code per hop (parse, conversation, engine, screens, session record; "
         f"no I/O): {per_hop:.1f} µs over {args.sessions * len(TEXTS)} hops"
     )
     print(
         "baseline to compare with: the durable handler's whole hop in bench.ussd_load "
-        "(about 400-480 µs of CPU here); reaching 0.8 of its throughput leaves this code "
+        "(about 350-480 µs of CPU here); reaching 0.8 of its throughput leaves this code "
         "about 100 µs (1.25 x its CPU) together with logging and the extra SQL work"
     )
 

@@ -548,21 +548,20 @@ def _question_prompt(survey: Survey, state: State, *, error: str = "") -> Prompt
     question = survey.questions[state.position]
     language = state.language or survey.default_language
     answers = state.answers
-    choices: tuple[PromptChoice, ...] = ()
-    if question.type.has_choices:
-        visible = _visible_choices(question, answers)
-        choices = tuple(
-            PromptChoice(str(i), c.name, _choice_label(c, language))
-            for i, c in enumerate(visible, start=1)
-        )
+    fixed = survey.memo.get((state.position, language))
+    if fixed is None:
+        fixed = _fixed_parts(survey, question, language, answers)
+    text, hint, choices, input_hint = fixed  # type: ignore[misc]
+    if text is None:  # piped answers or filtered choices: they depend on the answers
+        text, hint, choices, input_hint = _parts(survey, question, language, answers)
     current = answers.get(question.name, "")
     return Prompt(
         kind=PromptKind.NOTE if question.type is QuestionType.NOTE else PromptKind.QUESTION,
         key=question.name,
         language=language,
-        text=_render_text(question.labels.get(language), language, answers, survey),
-        input=_input_hint(question, len(choices)),
-        hint=_render_text(question.hints.get(language), language, answers, survey),
+        text=text,
+        input=input_hint,
+        hint=hint,
         choices=choices,
         error=error,
         question_type=question.type,
@@ -571,6 +570,43 @@ def _question_prompt(survey: Survey, state: State, *, error: str = "") -> Prompt
         number=state.position + 1,
         total=len(survey.questions),
     )
+
+
+_PromptParts = tuple[str, str, tuple[PromptChoice, ...], InputHint]
+
+
+def _parts(
+    survey: Survey, question: Question, language: str, answers: Mapping[str, str]
+) -> _PromptParts:
+    choices: tuple[PromptChoice, ...] = ()
+    if question.type.has_choices:
+        visible = _visible_choices(question, answers)
+        choices = tuple(
+            PromptChoice(str(i), c.name, _choice_label(c, language))
+            for i, c in enumerate(visible, start=1)
+        )
+    return (
+        _render_text(question.labels.get(language), language, answers, survey),
+        _render_text(question.hints.get(language), language, answers, survey),
+        choices,
+        _input_hint(question, len(choices)),
+    )
+
+
+def _fixed_parts(
+    survey: Survey, question: Question, language: str, answers: Mapping[str, str]
+) -> tuple[str | None, str, tuple[PromptChoice, ...], InputHint | None]:
+    """A question's text, hint, choices and input hint in `language`, remembered on the
+    survey when they do not depend on the answers (no pipes, no choice filter): they
+    are then built once, not on every hop. `None` text means: build them each time."""
+    label, hint = question.labels.get(language), question.hints.get(language)
+    varies = question.choice_filter is not None or any(
+        t is not None and t.pipes for t in (label, hint)
+    )
+    fixed: tuple[str | None, str, tuple[PromptChoice, ...], InputHint | None]
+    fixed = (None, "", (), None) if varies else _parts(survey, question, language, answers)
+    survey.memo[(survey.index_of(question.name), language)] = fixed
+    return fixed
 
 
 def _language_prompt(survey: Survey, *, error: str = "") -> Prompt:

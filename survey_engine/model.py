@@ -105,6 +105,8 @@ class Survey:
     default_language: str  # a code from `languages`
     questions: tuple[Question, ...]
     _index: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
+    # What the engine derives once per (question, language) and reuses on every hop.
+    memo: dict[object, object] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_index", {q.name: i for i, q in enumerate(self.questions)})

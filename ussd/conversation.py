@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import orjson
 
 from survey_engine.errors import EngineError
 from survey_engine.events import AnswerGiven, Failed, ResponseStatus
@@ -89,7 +90,8 @@ class _Session:
     more: str = "00"
 
     def to_bytes(self) -> bytes:
-        return json.dumps(
+        # orjson: written on every hop, and a fifth of the stdlib's cost here.
+        return orjson.dumps(
             [
                 self.last_text,
                 self.reply,
@@ -100,17 +102,15 @@ class _Session:
                 self.pages,
                 self.back,
                 self.more,
-            ],
-            ensure_ascii=False,
-            separators=(",", ":"),
-        ).encode()
+            ]
+        )
 
     @classmethod
     def read(cls, data: bytes) -> _Session | None:
         """The record, or None when it cannot be read (written by another release, or
         damaged): the hop then continues from SQL, as after a lost record."""
         try:
-            text, reply, rid, vid, state, page, pages, back, more = json.loads(data)
+            text, reply, rid, vid, state, page, pages, back, more = orjson.loads(data)
             return cls(text, reply, rid, vid, State.from_plain(state), page, pages, back, more)
         except (ValueError, TypeError, EngineError):
             return None

@@ -6,5 +6,5 @@ from bench.hop_cpu import run
 
 
 async def test_hop_cpu_runs_whole_sessions_and_reports_a_cost():
-    per_hop = await run(20, False)
+    per_hop = await run(20, None)
     assert 0 < per_hop < 10_000

@@ -373,3 +373,31 @@ def test_random_input_never_crashes_and_every_stored_answer_satisfies_its_constr
             assert question.constraint.is_true(state.answers, current=value), (name, value)
         if question.required:
             assert value != ""
+
+
+def test_prompts_built_once_per_question_still_follow_each_respondents_answers():
+    # Prompts without pipes are remembered on the survey; those with pipes or a choice
+    # filter must still be built from each respondent's own answers.
+    survey = load_markdown(
+        """
+        | survey |
+        | | type | name | label | choice_filter |
+        | | select_one county | county | Your county? | |
+        | | select_one ward | ward | Your ward in ${county}? | county = ${county} |
+        | choices |
+        | | list_name | name | label | county |
+        | | county | nairobi | Nairobi | |
+        | | county | mombasa | Mombasa | |
+        | | ward | westlands | Westlands | nairobi |
+        | | ward | kibra | Kibra | nairobi |
+        | | ward | likoni | Likoni | mombasa |
+        """
+    )
+    first = drive(survey, ["1"])
+    second = drive(survey, ["2"])
+    again = drive(survey, ["1"])
+    assert first.prompt.text == again.prompt.text == "Your ward in Nairobi?"
+    assert [c.label for c in first.prompt.choices] == ["Westlands", "Kibra"]
+    assert second.prompt.text == "Your ward in Mombasa?"
+    assert [c.label for c in second.prompt.choices] == ["Likoni"]
+    assert drive(survey, []).prompt.text == "Your county?"
