@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench install
+.PHONY: demo test lint bench install system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,19 +13,23 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) system-deps
 
-demo: $(STAMP)
+# espeak-ng, ffmpeg and sox from Debian's packages, when missing.
+system-deps:
+	scripts/install-system-deps
+
+demo: $(STAMP) system-deps
 	$(BIN)/service-tracker demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.ussd_load
