@@ -7,6 +7,9 @@ survey import FILE.xlsx [--ussd-code CODE] [--roster-only]
 respondents import FILE.csv|FILE.xlsx
 export answers --survey ID_OR_FORM_ID
 simulate ussd --phone NUMBER [--url URL] [--code CODE]
+audio render --survey ID_OR_FORM_ID [--engine auto|gtts|espeak] [--language xx]
+audio upload --survey ID_OR_FORM_ID --key KEY --language xx FILE
+audio coverage --survey ID_OR_FORM_ID [--keys]
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service_tracker.audio_cli import add_audio_commands
 from service_tracker.config import ConfigError, Settings
 from service_tracker.logs import configure_logging
 from storage.db import create_engine, ping, schema_is_current, upgrade
@@ -110,6 +114,8 @@ def _parser() -> argparse.ArgumentParser:
     ussd.add_argument("--url", help="service base URL (default: http://HOST:PORT)")
     ussd.add_argument("--code", default=DEMO_USSD_CODE, help="service code dialled")
     ussd.set_defaults(run=_simulate_ussd)
+
+    add_audio_commands(commands)
     return parser
 
 

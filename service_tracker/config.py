@@ -10,6 +10,7 @@ from typing import TypeVar
 N = TypeVar("N", int, float)
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/service-tracker.db"
+DEFAULT_AUDIO_DIR = "var/audio"
 
 
 class ConfigError(ValueError):
@@ -26,6 +27,7 @@ class Settings:
     resume_window_hours: float = 72.0
     default_phone_region: str | None = None
     log_level: str = "INFO"
+    audio_dir: str = DEFAULT_AUDIO_DIR  # prompt files, one folder per language
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -39,6 +41,7 @@ class Settings:
             resume_window_hours=_number(env, "RESUME_WINDOW_HOURS", 72.0, float, 0, 24 * 365),
             default_phone_region=_region(env.get("DEFAULT_PHONE_REGION")),
             log_level=_level(env.get("LOG_LEVEL") or "INFO"),
+            audio_dir=_folder(env, "AUDIO_DIR", DEFAULT_AUDIO_DIR),
         )
 
 
@@ -63,6 +66,13 @@ def _region(raw: str | None) -> str | None:
     if len(raw) != 2 or not raw.isalpha():
         raise ConfigError(f"DEFAULT_PHONE_REGION={raw!r}: expected a two-letter country code")
     return raw.upper()
+
+
+def _folder(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name) or default
+    if "\x00" in raw:
+        raise ConfigError(f"{name}={raw!r}: expected a folder path")
+    return raw
 
 
 def _level(raw: str) -> str:

@@ -178,6 +178,35 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "ar": "عذراً، حدث خطأ. الرجاء الاتصال مرة أخرى.",
         "sw": "Samahani, kuna hitilafu. Tafadhali piga tena.",
     },
+    # Spoken only (IVR): "For <choice>, press <digit>", digits, keys, recording.
+    "for": {"en": "For", "fr": "Pour", "ar": "لاختيار", "sw": "Kwa"},
+    "press": {"en": "press", "fr": "appuyez sur", "ar": "اضغط", "sw": "bonyeza"},
+    "then_hash": {
+        "en": "then press the hash key.",
+        "fr": "puis appuyez sur la touche dièse.",
+        "ar": "ثم اضغط على مفتاح المربع.",
+        "sw": "kisha bonyeza alama ya reli.",
+    },
+    "go_back_star": {
+        "en": "To go back, press star.",
+        "fr": "Pour revenir en arrière, appuyez sur étoile.",
+        "ar": "للرجوع، اضغط على النجمة.",
+        "sw": "Kurudi nyuma, bonyeza nyota.",
+    },
+    "record_after_tone": {
+        "en": "Please speak after the tone, then press the hash key.",
+        "fr": "Parlez après le bip, puis appuyez sur la touche dièse.",
+        "ar": "تحدث بعد سماع الصفارة، ثم اضغط على مفتاح المربع.",
+        "sw": "Tafadhali ongea baada ya mlio, kisha bonyeza alama ya reli.",
+    },
+}
+
+# Digits spoken one by one (keys to press, and numbers read back).
+DIGITS: Mapping[str, tuple[str, ...]] = {
+    "en": ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
+    "fr": ("zéro", "un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf"),
+    "ar": ("صفر", "واحد", "اثنان", "ثلاثة", "أربعة", "خمسة", "ستة", "سبعة", "ثمانية", "تسعة"),
+    "sw": ("sifuri", "moja", "mbili", "tatu", "nne", "tano", "sita", "saba", "nane", "tisa"),
 }
 
 
@@ -186,6 +215,12 @@ def phrase(key: str, language: str | None, **values: object) -> str:
     texts = PHRASES[key]
     text = texts.get(language or FALLBACK_LANGUAGE) or texts[FALLBACK_LANGUAGE]
     return text.format(**values) if values else text
+
+
+def digit_word(digit: int, language: str | None) -> str:
+    """A digit (0 to 9) as a word in `language`, or in English without a translation."""
+    words = DIGITS.get(language or FALLBACK_LANGUAGE) or DIGITS[FALLBACK_LANGUAGE]
+    return words[digit]
 
 
 def native_name(code: str, fallback: str) -> str:

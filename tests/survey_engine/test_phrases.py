@@ -6,7 +6,7 @@ import string
 
 import pytest
 
-from survey_engine.phrases import PHRASES, native_name, phrase
+from survey_engine.phrases import PHRASES, digit_word, native_name, phrase
 
 REQUIRED_LANGUAGES = ("en", "fr", "ar", "sw")
 
@@ -35,3 +35,14 @@ def test_a_language_without_a_translation_falls_back_to_english():
 def test_languages_are_named_in_their_own_words_on_the_menu():
     assert native_name("ar", "Arabic") == "العربية"
     assert native_name("xx", "Xhosa-ish") == "Xhosa-ish"
+
+
+@pytest.mark.parametrize("language", REQUIRED_LANGUAGES)
+def test_every_digit_has_a_word_in_every_language(language):
+    words = [digit_word(d, language) for d in range(10)]
+    assert all(word.strip() for word in words)
+    assert len(set(words)) == 10  # no two digits sound the same
+
+
+def test_a_language_without_digit_words_falls_back_to_english():
+    assert digit_word(7, "xx") == "seven"

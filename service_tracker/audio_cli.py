@@ -1,0 +1,196 @@
+"""`service-tracker audio render|upload|coverage`: voice prompts for a survey."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from audio.errors import AudioError
+from audio.library import AudioLibrary, PromptSource
+from audio.render import Coverage, coverage, render_survey, upload_recording
+from audio.tts import EspeakEngine, GttsEngine
+from service_tracker.config import Settings
+from storage.db import create_engine
+from storage.responses import SqlResponseStore
+from storage.surveys import find_survey
+from survey_engine.model import Survey
+
+_SOURCES = (
+    PromptSource.RECORDED,
+    PromptSource.SYNTHETIC,
+    PromptSource.FALLBACK,
+    PromptSource.MISSING,
+)
+
+
+def add_audio_commands(commands: Any) -> None:
+    """The `audio` command group, on the command line's sub-parsers."""
+    audio = commands.add_parser("audio", help="voice prompts").add_subparsers(metavar="ACTION")
+
+    render = audio.add_parser("render", help="speak every prompt of a survey into files")
+    render.add_argument("--survey", required=True, help="survey id or form_id")
+    render.add_argument(
+        "--engine",
+        choices=("auto", "gtts", "espeak"),
+        default="auto",
+        help="auto: gTTS, falling back to espeak-ng when Google cannot be reached",
+    )
+    render.add_argument("--language", help="only this language code (default: all)")
+    render.set_defaults(run=_render)
+
+    upload = audio.add_parser("upload", help="a recording that replaces synthetic speech")
+    upload.add_argument("--survey", required=True, help="survey id or form_id")
+    upload.add_argument("--key", required=True, help="prompt key, e.g. improve.label")
+    upload.add_argument("--language", required=True, help="language code, e.g. sw")
+    upload.add_argument("file", type=Path, help="WAV, MP3, OGG or M4A")
+    upload.set_defaults(run=_upload)
+
+    report = audio.add_parser("coverage", help="which prompts are recorded, synthetic or missing")
+    report.add_argument("--survey", required=True, help="survey id or form_id")
+    report.add_argument("--keys", action="store_true", help="list every key, its state and file")
+    report.set_defaults(run=_coverage)
+
+
+def _load_survey(settings: Settings, id_or_form_id: str) -> Survey | None:
+    async def work() -> Survey | None:
+        engine = create_engine(settings.database_url)
+        try:
+            ref = await find_survey(engine, id_or_form_id)
+            if ref is None:
+                return None
+            return await SqlResponseStore(engine).load_survey(ref.version_id)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(work())
+
+
+def _survey_or_complain(settings: Settings, id_or_form_id: str) -> Survey | None:
+    survey = _load_survey(settings, id_or_form_id)
+    if survey is None:
+        print(f"no survey with id or form_id '{id_or_form_id}'", file=sys.stderr)
+    return survey
+
+
+def _render(settings: Settings, args: argparse.Namespace) -> int:
+    survey = _survey_or_complain(settings, args.survey)
+    if survey is None:
+        return 1
+    languages = None
+    if args.language:
+        if args.language not in survey.language_codes:
+            print(
+                f"the survey has no language '{args.language}' "
+                f"(it has: {', '.join(survey.language_codes)})",
+                file=sys.stderr,
+            )
+            return 1
+        languages = [args.language]
+    library = AudioLibrary(Path(settings.audio_dir))
+    started = time.monotonic()
+    report = render_survey(
+        survey,
+        library,
+        engine=args.engine,
+        gtts=GttsEngine(),
+        espeak=EspeakEngine(),
+        languages=languages,
+        progress=_progress_printer(),
+    )
+    seconds = time.monotonic() - started
+    if report.gtts_down:
+        print(f"gTTS was unreachable ({report.gtts_down}): used espeak-ng", file=sys.stderr)
+    print(
+        f"{survey.form_id} v{survey.version}: {report.written} rendered, {report.reused} "
+        f"already there, {report.recorded} recorded, {report.fallback} in the fallback voice, "
+        f"{len(report.missing)} missing ({seconds:.1f} s); files in {library.root}"
+    )
+    for entry, why in report.missing:
+        print(f"  missing {entry.language} {entry.key}: {why}", file=sys.stderr)
+    return 1 if report.missing else 0
+
+
+def _progress_printer() -> Any:
+    tty = sys.stderr.isatty()
+    last = [-1]
+
+    def show(done: int, total: int) -> None:
+        percent = done * 100 // max(total, 1)
+        if tty:
+            print(f"\rrendering {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
+        elif percent // 10 != last[0] // 10 or done == total:
+            print(f"rendering {done}/{total}", file=sys.stderr)
+        last[0] = percent
+
+    return show
+
+
+def _upload(settings: Settings, args: argparse.Namespace) -> int:
+    survey = _survey_or_complain(settings, args.survey)
+    if survey is None:
+        return 1
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        print(f"cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 1
+    library = AudioLibrary(Path(settings.audio_dir))
+    try:
+        stored = upload_recording(
+            survey,
+            library,
+            key=args.key,
+            language=args.language,
+            data=data,
+            filename=args.file.name,
+        )
+    except AudioError as exc:
+        print(f"refused: {exc.message}", file=sys.stderr)
+        return 1
+    played = library.language_dir(args.language) / stored.file
+    print(f"{args.key} ({args.language}) now plays {played}")
+    return 0
+
+
+def _coverage(settings: Settings, args: argparse.Namespace) -> int:
+    survey = _survey_or_complain(settings, args.survey)
+    if survey is None:
+        return 1
+    library = AudioLibrary(Path(settings.audio_dir))
+    reports = coverage(survey, library)
+    print(_coverage_table(survey, reports))
+    if args.keys:
+        for report in reports:
+            print(f"\n{report.language}:")
+            width = max(len(k.entry.key) for k in report.keys)
+            for state in report.keys:
+                note = "  (recorded for an earlier text)" if state.stale else ""
+                file = state.file or f'say: "{state.entry.text}"'
+                print(f"  {state.entry.key:<{width}}  {state.source.value:<9}  {file}{note}")
+    return 0
+
+
+def _coverage_table(survey: Survey, reports: list[Coverage]) -> str:
+    header = ["language", *(s.value for s in _SOURCES), "total"]
+    rows = [
+        [
+            f"{r.language} ({survey.language_name(r.language)})",
+            *(str(r.count(s)) for s in _SOURCES),
+            str(len(r.keys)),
+        ]
+        for r in reports
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in [header, *rows]
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return f"{survey.form_id} v{survey.version}\n" + "\n".join(lines)

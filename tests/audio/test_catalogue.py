@@ -1,0 +1,86 @@
+"""The prompt catalogue: every text the IVR may say, under keys that stay put."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from audio.catalogue import catalogue
+from survey_engine.phrases import PHRASES
+from survey_engine.xlsform import load_markdown, load_xlsform
+
+TRACER = Path(__file__).resolve().parents[2] / "examples" / "graduate_tracer.xlsx"
+
+FORM = """
+| survey |
+| | type | name | label::English (en) | label::Français (fr) | hint::English (en) | hint::Français (fr) | constraint | constraint_message::English (en) | constraint_message::Français (fr) |
+| | select_one yn | consent | Do you agree? | Acceptez-vous ? | | | | | |
+| | integer | months | Months to find work? | Mois ? | Enter 0 to 60 | De 0 à 60 | . <= 60 | At most 60 | 60 au plus |
+| | select_one yn | related | After ${months} months, was it related? | Après ${months} mois, était-ce lié ? | | | | | |
+| choices |
+| | list_name | name | label::English (en) | label::Français (fr) |
+| | yn | yes | Yes | Oui |
+| | yn | no | No | Non |
+| settings |
+| | form_id | version | default_language |
+| | tracer | 1 | English (en) |
+"""
+
+
+def by_key(language: str, form: str = FORM) -> dict[str, str]:
+    survey = load_markdown(form)
+    return {e.key: e.text for e in catalogue(survey) if e.language == language}
+
+
+def test_questions_choices_hints_and_messages_have_readable_keys():
+    english = by_key("en")
+    assert english["consent.label"] == "Do you agree?"
+    assert english["consent.choice.yes"] == "Yes"
+    assert english["months.hint"] == "Enter 0 to 60"
+    assert english["months.constraint_message"] == "At most 60"
+    assert by_key("fr")["consent.choice.no"] == "Non"
+
+
+def test_a_piped_label_is_catalogued_as_its_fixed_parts():
+    english = by_key("en")
+    assert "related.label" not in english
+    assert english["related.label.part1"] == "After"
+    assert english["related.label.part2"] == "months, was it related?"
+
+
+def test_system_phrases_digits_and_the_language_name_are_in_every_language():
+    for language, own_name in (("en", "English"), ("fr", "Français")):
+        keys = by_key(language)
+        assert keys["system.digit.3"] == ("three" if language == "en" else "trois")
+        assert keys["system.language_name"] == own_name
+        assert keys["system.invalid_choice"]
+        # A phrase with a placeholder is catalogued in parts, like a piped label.
+        assert "system.current_answer" not in keys
+        assert keys["system.current_answer.part1"] in ("Now:", "Actuel :")
+    phrase_keys = {k.split(".")[1] for k in by_key("en") if k.startswith("system.")}
+    assert set(PHRASES) <= phrase_keys
+
+
+def test_keys_stay_the_same_when_a_new_version_changes_text_but_not_names():
+    changed = FORM.replace("Do you agree?", "Do you agree to take part?").replace(
+        "| tracer | 1 |", "| tracer | 2 |"
+    )
+    before, after = by_key("en"), by_key("en", changed)
+    assert before.keys() == after.keys()
+    assert [k for k in before if before[k] != after[k]] == ["consent.label"]
+
+
+def test_the_sample_survey_has_unique_keys_in_each_of_its_four_languages():
+    survey = load_xlsform(TRACER)
+    entries = catalogue(survey)
+    assert {e.language for e in entries} == {"en", "fr", "ar", "sw"}
+    counts = Counter((e.language, e.key) for e in entries)
+    assert max(counts.values()) == 1
+    assert all(e.text.strip() for e in entries)
+    # The same prompts in every language; only the number of fixed parts around a piped
+    # value may differ, with the word order.
+    whole = {
+        language: {e.key.split(".part")[0] for e in entries if e.language == language}
+        for language in ("en", "fr", "ar", "sw")
+    }
+    assert whole["en"] == whole["fr"] == whole["ar"] == whole["sw"]

@@ -1,0 +1,218 @@
+"""Rendering a survey's prompts: real espeak-ng, gTTS through its real protocol to a
+local stand-in, the content-addressed cache, fallback, recordings and coverage."""
+
+from __future__ import annotations
+
+import time
+import wave
+from pathlib import Path
+
+import pytest
+
+from audio.catalogue import catalogue
+from audio.errors import AudioError, UploadRefused
+from audio.library import AudioLibrary, PromptSource
+from audio.render import coverage, render_survey, upload_recording
+from audio.tts import EspeakEngine, GttsEngine
+from survey_engine.xlsform import load_markdown
+from tests.audio.gtts_standin import GttsStandin
+
+FORM = """
+| survey |
+| | type | name | label::English (en) | label::Kiswahili (sw) | hint::English (en) | hint::Kiswahili (sw) |
+| | select_one yn | consent | Do you agree to answer? | Je, unakubali kujibu? | | |
+| | integer | months | How many months did it take? | Ilichukua miezi mingapi? | Enter a number | Weka namba |
+| | text | improve | What should the centre improve? | Chuo kiboreshe nini? | | |
+| choices |
+| | list_name | name | label::English (en) | label::Kiswahili (sw) |
+| | yn | yes | Yes | Ndiyo |
+| | yn | no | No | Hapana |
+| settings |
+| | form_id | version | default_language |
+| | tracer | 1 | English (en) |
+"""
+
+
+def survey(form: str = FORM):
+    return load_markdown(form)
+
+
+def files_under(root: Path) -> dict[Path, int]:
+    return {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+
+
+def asterisk_ready(path: Path) -> None:
+    with wave.open(str(path)) as wav:
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (8000, 1, 2)
+        assert wav.getnframes() > 800  # more than 0.1 s
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> AudioLibrary:
+    return AudioLibrary(tmp_path / "audio")
+
+
+@pytest.fixture
+def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_espeak_renders_every_prompt_once_and_a_second_render_writes_nothing(library):
+    form = survey()
+    report = render_survey(form, library, engine="espeak", espeak=EspeakEngine(), languages=["en"])
+    entries = catalogue(form, ["en"])
+    assert report.missing == []
+    assert report.written + report.reused == len(entries)
+    assert report.written == len({e.text for e in entries})  # one file per distinct text
+    played = library.playable("tracer", "en", "consent.label")
+    assert played is not None and played.parent.parent.name == "tts"
+    asterisk_ready(played)
+
+    before = files_under(library.root)
+    again = render_survey(form, library, engine="espeak", espeak=EspeakEngine(), languages=["en"])
+    assert again.written == 0 and again.reused == len(entries)
+    assert files_under(library.root) == before  # not one file written, index included
+
+
+def test_editing_one_label_re_renders_exactly_that_prompt(library):
+    espeak = EspeakEngine()
+    render_survey(survey(), library, engine="espeak", espeak=espeak, languages=["en"])
+    before = files_under(library.root)
+    edited = survey(
+        FORM.replace("What should the centre improve?", "What one thing should change?").replace(
+            "| tracer | 1 |", "| tracer | 2 |"
+        )
+    )
+    report = render_survey(edited, library, engine="espeak", espeak=espeak, languages=["en"])
+    assert report.written == 1
+    new_files = [p for p in files_under(library.root) if p not in before and p.suffix == ".wav"]
+    assert len(new_files) == 1
+    assert library.playable("tracer", "en", "improve.label") == new_files[0]
+    # The other prompts keep their files; only the index changed besides the new one.
+    changed = [p for p, stamp in files_under(library.root).items() if before.get(p, stamp) != stamp]
+    assert [p.suffix for p in changed] == [".json"]
+
+
+def test_gtts_through_the_stand_in_speaks_each_language_and_is_cached(
+    library, monkeypatch, no_proxy_env
+):
+    with GttsStandin() as standin:
+        monkeypatch.setenv("HTTPS_PROXY", standin.url)
+        report = render_survey(survey(), library, engine="gtts", gtts=GttsEngine())
+        assert report.missing == [] and report.fallback == 0
+        spoken = {(r.lang, r.text) for r in standin.requests}
+        assert ("en", "Do you agree to answer?") in spoken
+        assert ("sw", "Je, unakubali kujibu?") in spoken
+        seen = len(standin.requests)
+        again = render_survey(survey(), library, engine="gtts", gtts=GttsEngine())
+        assert again.written == 0 and len(standin.requests) == seen  # nothing asked again
+    states = coverage(survey(), library)
+    assert {k.source for c in states for k in c.keys} == {PromptSource.SYNTHETIC}
+    asterisk_ready(library.playable("tracer", "sw", "consent.choice.yes"))
+
+
+def test_unreachable_google_falls_back_to_espeak_quickly_and_gtts_is_tried_again_later(
+    library, monkeypatch, no_proxy_env
+):
+    with GttsStandin("hang") as standin:
+        monkeypatch.setenv("HTTPS_PROXY", standin.url)
+        gtts = GttsEngine(connect_timeout=0.5, read_timeout=0.5)
+        started = time.monotonic()
+        report = render_survey(
+            survey(), library, engine="auto", gtts=gtts, espeak=EspeakEngine(), languages=["en"]
+        )
+        elapsed = time.monotonic() - started
+    entries = catalogue(survey(), ["en"])
+    assert report.missing == []
+    assert report.fallback == len(entries)
+    assert "Google" in report.gtts_down or "connect" in report.gtts_down.lower()
+    # One timeout for the batch, not one per prompt (there are dozens of prompts).
+    assert elapsed < 20
+    (state,) = coverage(survey(), library, ["en"])
+    assert state.count(PromptSource.FALLBACK) == len(entries)
+
+    with GttsStandin() as standin:
+        monkeypatch.setenv("HTTPS_PROXY", standin.url)
+        later = render_survey(
+            survey(),
+            library,
+            engine="auto",
+            gtts=GttsEngine(),
+            espeak=EspeakEngine(),
+            languages=["en"],
+        )
+    assert later.fallback == 0 and later.written == len({e.text for e in entries})
+    (state,) = coverage(survey(), library, ["en"])
+    assert state.count(PromptSource.SYNTHETIC) == len(entries)
+
+
+def test_a_language_neither_engine_speaks_is_reported_missing(library, monkeypatch, no_proxy_env):
+    form = survey(
+        FORM.replace("label::Kiswahili (sw)", "label::Klingon (tlh)").replace(
+            "hint::Kiswahili (sw)", "hint::Klingon (tlh)"
+        )
+    )
+    with GttsStandin() as standin:
+        monkeypatch.setenv("HTTPS_PROXY", standin.url)
+        report = render_survey(
+            form,
+            library,
+            engine="auto",
+            gtts=GttsEngine(),
+            espeak=EspeakEngine(),
+            languages=["tlh"],
+        )
+    assert len(report.missing) == len(catalogue(form, ["tlh"]))
+    entry, why = report.missing[0]
+    assert entry.language == "tlh"
+    assert "gTTS has no voice for 'tlh'" in why and "espeak-ng has no voice for 'tlh'" in why
+    (state,) = coverage(form, library, ["tlh"])
+    assert state.count(PromptSource.MISSING) == len(state.keys)
+
+
+def test_an_uploaded_recording_overrides_synthetic_speech_and_survives_a_render(library, tmp_path):
+    espeak = EspeakEngine()
+    form = survey()
+    render_survey(form, library, engine="espeak", espeak=espeak, languages=["sw"])
+    voice = espeak.synthesize("Habari, hii ni sauti ya mtu.", "sw")  # stands in for a person
+    stored = upload_recording(
+        form, library, key="consent.label", language="sw", data=voice, filename="karibu.wav"
+    )
+    assert stored.source is PromptSource.RECORDED
+    played = library.playable("tracer", "sw", "consent.label")
+    assert played == library.recording_file("tracer", "sw", "consent.label")
+    asterisk_ready(played)
+
+    report = render_survey(form, library, engine="espeak", espeak=espeak, languages=["sw"])
+    assert report.recorded == 1 and report.written == 0
+    assert library.playable("tracer", "sw", "consent.label") == played
+    (state,) = coverage(form, library, ["sw"])
+    assert state.count(PromptSource.RECORDED) == 1
+
+
+def test_uploads_for_an_unknown_key_or_language_or_of_bad_audio_are_refused(library):
+    form = survey()
+    with pytest.raises(AudioError, match=r"no prompt 'consent\.lable'") as unknown:
+        upload_recording(
+            form, library, key="consent.lable", language="en", data=b"x", filename="a.wav"
+        )
+    assert unknown.value.code == "unknown_key"
+    with pytest.raises(AudioError, match="no language 'fr'"):
+        upload_recording(
+            form, library, key="consent.label", language="fr", data=b"x", filename="a.wav"
+        )
+    with pytest.raises(UploadRefused) as refused:
+        upload_recording(
+            form, library, key="consent.label", language="en", data=b"hello", filename="notes.mp3"
+        )
+    assert refused.value.code == "not_audio"
+    assert library.playable("tracer", "en", "consent.label") is None
+
+
+def test_asterisk_gets_the_file_name_relative_to_the_language_folder(library):
+    render_survey(survey(), library, engine="espeak", espeak=EspeakEngine(), languages=["en"])
+    name = library.sound_name("tracer", "en", "months.hint")
+    assert name is not None and name.startswith("tts/espeak/") and not name.endswith(".wav")
+    assert (library.root / "en" / f"{name}.wav").is_file()
+    assert library.sound_name("tracer", "en", "no.such.key") is None
