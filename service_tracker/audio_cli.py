@@ -104,9 +104,11 @@ def _render(settings: Settings, args: argparse.Namespace) -> int:
     seconds = time.monotonic() - started
     if report.gtts_down:
         print(f"gTTS was unreachable ({report.gtts_down}): used espeak-ng", file=sys.stderr)
+    prompts = report.written + report.reused + report.recorded + len(report.missing)
     print(
-        f"{survey.form_id} v{survey.version}: {report.written} rendered, {report.reused} "
-        f"already there, {report.recorded} recorded, {report.fallback} in the fallback voice, "
+        f"{survey.form_id} v{survey.version}: {prompts} prompts, {report.written} files "
+        f"rendered, {report.reused} reused (same text, or rendered before), "
+        f"{report.recorded} recorded, {report.fallback} in the fallback voice, "
         f"{len(report.missing)} missing ({seconds:.1f} s); files in {library.root}"
     )
     for entry, why in report.missing:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import wave
+from array import array
 from pathlib import Path
 
 import pytest
@@ -216,3 +217,50 @@ def test_asterisk_gets_the_file_name_relative_to_the_language_folder(library):
     assert name is not None and name.startswith("tts/espeak/") and not name.endswith(".wav")
     assert (library.root / "en" / f"{name}.wav").is_file()
     assert library.sound_name("tracer", "en", "no.such.key") is None
+
+
+def test_a_language_gtts_lacks_falls_back_to_espeak_while_the_others_use_gtts(
+    library, monkeypatch, no_proxy_env
+):
+    # Afaan Oromoo (om): espeak-ng speaks it, gTTS does not.
+    form = survey(
+        FORM.replace("label::Kiswahili (sw)", "label::Afaan Oromoo (om)").replace(
+            "hint::Kiswahili (sw)", "hint::Afaan Oromoo (om)"
+        )
+    )
+    with GttsStandin() as standin:
+        monkeypatch.setenv("HTTPS_PROXY", standin.url)
+        report = render_survey(
+            form, library, engine="auto", gtts=GttsEngine(), espeak=EspeakEngine()
+        )
+        languages_asked = {r.lang for r in standin.requests}
+    assert report.missing == [] and not report.gtts_down
+    assert languages_asked == {"en"}
+    english, oromo = coverage(form, library)
+    assert english.count(PromptSource.SYNTHETIC) == len(english.keys)
+    assert oromo.count(PromptSource.FALLBACK) == len(oromo.keys)
+    asterisk_ready(library.playable("tracer", "om", "consent.label"))
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "graduate_tracer.xlsx"
+
+
+def test_espeak_speaks_the_sample_survey_in_its_four_languages(library):
+    from survey_engine.xlsform import load_xlsform
+
+    sample = load_xlsform(SAMPLE)
+    report = render_survey(sample, library, engine="espeak", espeak=EspeakEngine())
+    assert report.missing == []
+    for state in coverage(sample, library):
+        assert state.count(PromptSource.SYNTHETIC) == len(state.keys), state.language
+        label = next(k for k in state.keys if k.entry.key == "months_to_job.label")
+        path = library.root / label.file
+        with wave.open(str(path)) as wav:
+            assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (8000, 1, 2)
+            frames = wav.readframes(wav.getnframes())
+            seconds = wav.getnframes() / 8000
+        samples = array("h", frames)
+        rms = (sum(s * s for s in samples) / len(samples)) ** 0.5
+        assert rms > 500, state.language  # speech, not silence
+        words = len(label.entry.text.split())
+        assert 0.15 * words < seconds < 1.2 * words + 1, (state.language, seconds, words)
