@@ -1,8 +1,9 @@
 """Rendering a survey's prompts to files, uploading recordings, and coverage.
 
 `render_survey` speaks every catalogue entry that has no file yet, several at a time
-(a thread pool: espeak-ng runs as a process, gTTS waits on the network, and the
-conversion spends its time in C), and updates the index of each language.
+(a thread pool, one thread per core for espeak-ng, which runs as a process, and
+four per core when gTTS is asked, which mostly waits on the network; the conversion
+spends its time in C), and updates the index of each language.
 
 The `auto` engine asks gTTS first. When Google cannot be reached (a short connect
 timeout), that prompt and every later one in the batch go straight to espeak-ng and
@@ -168,7 +169,11 @@ def render_survey(
     spoken: dict[tuple[str, str], _Outcome] = {}
     done = 0
     total = len(unique)
-    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
+    if workers is None:
+        # espeak-ng keeps a core busy per prompt; gTTS mostly waits on the network.
+        cores = os.cpu_count() or 2
+        workers = cores if engine == "espeak" else 4 * cores
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         for outcome in pool.map(batch.speak, unique.values()):
             spoken[(outcome.entry.language, outcome.entry.text)] = outcome
             done += 1

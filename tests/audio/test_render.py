@@ -264,3 +264,22 @@ def test_espeak_speaks_the_sample_survey_in_its_four_languages(library):
         assert rms > 500, state.language  # speech, not silence
         words = len(label.entry.text.split())
         assert 0.15 * words < seconds < 1.2 * words + 1, (state.language, seconds, words)
+
+
+def test_a_label_longer_than_one_gtts_request_is_spoken_whole(library, monkeypatch, no_proxy_env):
+    long_label = (
+        "Thinking about the whole course, from the first week to the final assessment, "
+        "how well did the training prepare you for the work you do today, in your own view?"
+    )
+    form = survey(FORM.replace("What should the centre improve?", long_label))
+    with GttsStandin() as standin:
+        monkeypatch.setenv("HTTPS_PROXY", standin.url)
+        render_survey(form, library, engine="gtts", gtts=GttsEngine(), languages=["en"])
+        chunks = [r.text for r in standin.requests if r.text in long_label]
+    assert len(chunks) >= 2  # gTTS sent it in several requests
+    whole_file = library.playable("tracer", "en", "improve.label")
+    one_file = library.playable("tracer", "en", "consent.label")
+    with wave.open(str(whole_file)) as whole, wave.open(str(one_file)) as one:
+        ratio = whole.getnframes() / one.getnframes()
+    # Every chunk's audio is in the file (the stand-in answers each with the same clip).
+    assert len(chunks) - 0.2 < ratio < len(chunks) + 0.2
