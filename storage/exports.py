@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from typing import TextIO
+import re
+from collections.abc import Sequence
+from typing import Any, TextIO
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -35,6 +37,10 @@ EXPORT_COLUMNS = (
 )
 
 _BATCH = 1000
+# A cell a spreadsheet would run as a formula. Respondents type free text over USSD,
+# and staff open exports in Excel or LibreOffice (CSV injection, OWASP).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 
 
 async def export_answers(engine: AsyncEngine, survey: SurveyVersionRef | int, out: TextIO) -> int:
@@ -69,12 +75,37 @@ async def export_answers(engine: AsyncEngine, survey: SurveyVersionRef | int, ou
     async with engine.connect() as conn:
         result = await conn.stream(stmt)
         async for batch in result.partitions():
-            writer.writerows(
-                (*row[:5], _iso_utc(row[5]), row[6], row[7], row[8] or "", row[9], row[10])
-                for row in batch
-            )
+            writer.writerows(_csv_row(row) for row in batch)
             written += len(batch)
     return written
+
+
+def _csv_row(row: Sequence[Any]) -> tuple[object, ...]:
+    phone, question, value, channel, status, answered_at, response_id = row[:7]
+    version, language, programme, cohort = row[7:]
+    return (
+        phone,
+        question,
+        _cell(value),
+        channel,
+        status,
+        _iso_utc(answered_at),
+        response_id,
+        version,
+        language or "",
+        _cell(programme),
+        _cell(cohort),
+    )
+
+
+def _cell(value: str | None) -> str:
+    """`value`, with an apostrophe in front when a spreadsheet would take it for a
+    formula; numbers (`-5`, `+254712345678`) stay numbers."""
+    if not value:
+        return ""
+    if value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
 
 
 def _iso_utc(value: dt.datetime) -> str:

@@ -117,3 +117,44 @@ async def test_a_survey_without_answers_exports_the_header_only(engine: AsyncEng
     out = io.StringIO()
     assert await export_answers(engine, 12345, out) == 0
     assert out.getvalue().splitlines() == [",".join(EXPORT_COLUMNS)]
+
+
+async def test_answers_a_spreadsheet_would_run_as_formulas_are_exported_as_text(
+    engine: AsyncEngine, xlsx_from_markdown: Callable[[str], bytes]
+) -> None:
+    tracer = await import_survey(
+        engine,
+        xlsx_from_markdown(FORM.format(form_id="tracer")),
+        filename="t.xlsx",
+        ussd_code=None,
+        roster_only=False,
+    )
+    await import_respondents(
+        engine,
+        b"phone,programme,cohort\n+254712300482,=cmd|' /C calc'!A0,@SUM(1)\n",
+        filename="r.csv",
+        default_region=None,
+    )
+    store = SqlResponseStore(engine)
+    graduate = await store.find_respondent("+254712300482")
+    assert graduate is not None
+    response = await store.start_response(
+        respondent_id=graduate.id,
+        version_id=tracer.version_id,
+        channel="ussd",
+        session_ref="s9",
+        language=None,
+        input_ref="",
+        now=T0,
+    )
+    typed = {"months": "-2", "job": '=HYPERLINK("http://evil.example","pay")'}
+    await store.record_turn(
+        response.id, [AnswerGiven(q, v) for q, v in typed.items()], input_ref="x", now=T0
+    )
+    out = io.StringIO()
+    await export_answers(engine, tracer.survey_id, out)
+    rows = {row[1]: row for row in csv.reader(io.StringIO(out.getvalue()))}
+    assert rows["months"][2] == "-2"  # a number stays a number
+    assert rows["job"][2] == "'" + typed["job"]
+    assert rows["job"][0] == "+254712300482"  # the E.164 number is not touched
+    assert rows["job"][9:] == ["'=cmd|' /C calc'!A0", "'@SUM(1)"]
