@@ -56,7 +56,13 @@ class _NoStore:
         return RespondentRecord(1, phone, None, False), 1
 
     async def record_turn(
-        self, response_id: int, events: Sequence[DataEvent], *, input_ref: str, now: dt.datetime
+        self,
+        response_id: int,
+        events: Sequence[DataEvent],
+        *,
+        input_ref: str,
+        now: dt.datetime,
+        resume_offered: bool = False,
     ) -> None:
         return None
 

@@ -105,6 +105,7 @@ _RESPONSE_COLUMNS = (
     responses.c.last_input_ref,
     responses.c.started_at,
     responses.c.updated_at,
+    responses.c.resume_offered,
 )
 
 
@@ -227,6 +228,7 @@ _ATTACH_SESSION = (
         session_ref=_SESSION_REF,
         last_input_ref=_INPUT_REF,
         updated_at=_NOW,
+        resume_offered=True,
         # A redial continues an interrupted response: it is in progress again, so the
         # next session-end notice can interrupt it again. Finished ones stay finished.
         status=case((responses.c.status == _INTERRUPTED, _IN_PROGRESS), else_=responses.c.status),
@@ -292,8 +294,14 @@ def _plan(events: Sequence[DataEvent]) -> _TurnPlan:
     return plan
 
 
-def _response_values(language: bool, status: bool, ended: bool) -> dict[str, Any]:
-    values: dict[str, Any] = {"last_input_ref": _INPUT_REF, "updated_at": _NOW}
+def _response_values(
+    language: bool, status: bool, ended: bool, resume_offered: bool = False
+) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "last_input_ref": _INPUT_REF,
+        "updated_at": _NOW,
+        "resume_offered": resume_offered,
+    }
     if language:
         values["language"] = _LANGUAGE
     if status:
@@ -304,11 +312,13 @@ def _response_values(language: bool, status: bool, ended: bool) -> dict[str, Any
 
 
 @cache
-def _response_update(language: bool, status: bool, ended: bool) -> Executable:
+def _response_update(
+    language: bool, status: bool, ended: bool, resume_offered: bool = False
+) -> Executable:
     return (
         update(responses)
         .where(responses.c.id == _RESPONSE_ID)
-        .values(_response_values(language, status, ended))
+        .values(_response_values(language, status, ended, resume_offered))
     )
 
 
@@ -358,7 +368,9 @@ _RESTART_ANSWERS = delete(answers).where(answers.c.response_id == _RESPONSE_ID)
 
 
 @cache
-def _pg_turn(answer: bool, language: bool, status: bool, ended: bool) -> Executable:
+def _pg_turn(
+    answer: bool, language: bool, status: bool, ended: bool, resume_offered: bool = False
+) -> Executable:
     """A whole usual turn as one PostgreSQL statement:
 
     WITH turn_response AS (UPDATE responses ... RETURNING id, respondent_id),
@@ -371,7 +383,7 @@ def _pg_turn(answer: bool, language: bool, status: bool, ended: bool) -> Executa
     response = (
         update(responses)
         .where(responses.c.id == _RESPONSE_ID)
-        .values(_response_values(language, status, ended))
+        .values(_response_values(language, status, ended, resume_offered))
         .returning(responses.c.id, responses.c.respondent_id)
         .cte("turn_response")
     )
@@ -635,8 +647,10 @@ class SqlResponseStore:
         *,
         input_ref: str,
         now: dt.datetime,
+        resume_offered: bool = False,
     ) -> None:
         plan = _plan(events)
+        shape = (*plan.shape, resume_offered)
         params: dict[str, Any] = {
             "b_response_id": response_id,
             "b_input_ref": input_ref,
@@ -651,7 +665,7 @@ class SqlResponseStore:
         if self._postgres and (answer is not None or not plan.answer_events):
             if answer is not None:
                 params["b_question"], params["b_value"] = answer.question, answer.value
-            turn = _pg_turn(answer is not None, *plan.shape)
+            turn = _pg_turn(answer is not None, *shape)
             _, count = await self._write(turn, params, hot=True, want_rows=False)
             if count == 0:
                 raise _unknown_response(response_id)
@@ -659,14 +673,14 @@ class SqlResponseStore:
 
         if not plan.answer_events and plan.language is None:
             # Paging, a re-prompt, an ending: the response row alone.
-            _, count = await self._write(_response_update(*plan.shape), params, hot=True)
+            _, count = await self._write(_response_update(*shape), params, hot=True)
             if count == 0:
                 raise _unknown_response(response_id)
             return
 
         async with self._engine.begin() as conn:
             # The response first: it proves the id and takes the write lock for the turn.
-            result = await conn.execute(_response_update(*plan.shape), params)
+            result = await conn.execute(_response_update(*shape), params)
             if result.rowcount == 0:
                 raise _unknown_response(response_id)
             if plan.language is not None:
@@ -775,6 +789,7 @@ def _response(row: Row[Any], answers_by_question: dict[str, str]) -> ResponseRec
         started_at=row.started_at,
         updated_at=row.updated_at,
         answers=answers_by_question,
+        resume_offered=bool(row.resume_offered),
     )
 
 

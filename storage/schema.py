@@ -30,6 +30,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -180,6 +181,9 @@ class ResponseRow(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     session_ref: Mapped[str | None] = mapped_column(String(255))
     last_input_ref: Mapped[str | None] = mapped_column(Text)
+    # A resume offer is on screen (migration 0002): the next key answers the offer.
+    # Server default only: inserts on the direct asyncpg path leave the column out.
+    resume_offered: Mapped[bool] = mapped_column(Boolean, server_default=false())
     started_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
     ended_at: Mapped[dt.datetime | None]

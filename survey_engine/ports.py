@@ -57,6 +57,7 @@ class ResponseRecord:
     started_at: dt.datetime
     updated_at: dt.datetime
     answers: Mapping[str, str] = field(default_factory=dict)
+    resume_offered: bool = False  # the offer to continue or start again is on screen
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +136,8 @@ class ResponseStore(Protocol):
     async def attach_session(
         self, response_id: int, *, channel: str, session_ref: str, input_ref: str, now: dt.datetime
     ) -> None:
-        """A redial continues an earlier response under a new gateway session."""
+        """A redial continues an earlier response under a new gateway session; the
+        response records that the offer to continue or start again is on screen."""
         ...
 
     async def record_turn(
@@ -145,11 +147,13 @@ class ResponseStore(Protocol):
         *,
         input_ref: str,
         now: dt.datetime,
+        resume_offered: bool = False,
     ) -> None:
         """Apply one turn's events and the input reference in one committed transaction.
 
         Answers are upserts keyed by (response, question): the same answer applied
-        twice leaves one row."""
+        twice leaves one row. `resume_offered`: after this turn the respondent still
+        sees the offer to continue or start again (they typed something else)."""
         ...
 
     async def mark_interrupted(self, channel: str, session_ref: str, now: dt.datetime) -> bool:

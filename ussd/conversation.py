@@ -151,6 +151,9 @@ class _RecentSessions:
             newest = text
         return session if "*" not in newest else None
 
+    def clear(self) -> None:
+        self._entries.clear()
+
     def keep(self, key: str, session: _Session) -> None:
         self._entries[key] = (time.monotonic() + self._ttl, session)
         self._entries.move_to_end(key)
@@ -202,6 +205,12 @@ class Conversation:
             if record is not None:
                 return await self._recover(request, record)
         return await self._dial(request)
+
+    def forget_local_records(self) -> None:
+        """Drop the records this process kept in memory, as a restart would: the next
+        hops read the shared store, or SQL when the store lost them too."""
+        if self._recent is not None:
+            self._recent.clear()
 
     async def session_ended(self, session_id: str) -> bool:
         """The gateway's end-of-session notice: an unfinished response is interrupted."""
@@ -262,8 +271,9 @@ class Conversation:
                 input_ref=request.text,
                 now=now,
             )
+            # attach_session recorded this hop's input and that the offer is on screen.
             return await self._reply(
-                request, latest.id, latest.survey_version_id, turn, Outcome.SHOWN
+                request, latest.id, latest.survey_version_id, turn, Outcome.SHOWN, recorded=True
             )
 
         turn = start(survey, language=known_language)
@@ -294,7 +304,12 @@ class Conversation:
         if record.status is not ResponseStatus.IN_PROGRESS:
             closing = "thank_you" if record.status is ResponseStatus.COMPLETE else "refused"
             return _closed(phrase(closing, record.language), Outcome.DUPLICATE)
-        state = resume_state(survey, record.answers, record.language)
+        if record.resume_offered and record.answers:
+            # The offer to continue or start again is on screen: the key answers it.
+            language, answers = record.language, record.answers
+            state = start(survey, language=language, answers=answers, offer_resume=True).state
+        else:
+            state = resume_state(survey, record.answers, record.language)
         prompt = current_prompt(survey, state)
         if prompt is None:
             return _closed(phrase("thank_you", record.language), Outcome.DUPLICATE)
@@ -348,7 +363,11 @@ class Conversation:
         page = min(page, len(pages) - 1)
         reply = con(pages[page])
         await self._store.record_turn(
-            session.response_id, (), input_ref=request.text, now=self._clock()
+            session.response_id,
+            (),
+            input_ref=request.text,
+            now=self._clock(),
+            resume_offered=state.phase is Phase.RESUME,
         )
         updated = _Session(
             request.text, reply, session.response_id, session.version_id,
@@ -372,7 +391,11 @@ class Conversation:
         data = turn.data_events
         if data or not recorded:
             await self._store.record_turn(
-                response_id, data, input_ref=request.text, now=self._clock()
+                response_id,
+                data,
+                input_ref=request.text,
+                now=self._clock(),
+                resume_offered=turn.state.phase is Phase.RESUME,
             )
         prompt = turn.prompt
         failure: Failed | None = None

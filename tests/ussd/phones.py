@@ -17,6 +17,7 @@ from storage.schema import answers, respondents, responses
 from storage.surveys import import_survey
 from survey_engine.events import ResponseStatus
 from survey_engine.ports import SessionStore
+from ussd.routes import CONVERSATION
 
 TRACER_XLSX = Path(__file__).resolve().parents[2] / "examples" / "graduate_tracer.xlsx"
 TRACER_CODE = "*384*123#"
@@ -70,7 +71,9 @@ class Service:
 
     async def forget_sessions(self, handset: Handset) -> None:
         """Lose the live session record: FLUSHDB on Redis, as a restart without
-        persistence would; the record itself in the in-process store."""
+        persistence would, and the records the worker kept in memory (the next hop
+        could reach another worker); the record itself in the in-process store."""
+        self.client.server.app[CONVERSATION].forget_local_records()
         if self.redis_url is None:
             await self.sessions.delete(f"ussd:africastalking:{handset.session_id}")
             return

@@ -164,6 +164,41 @@ async def test_a_session_whose_redis_record_was_lost_continues_from_sql(service)
     assert await service.answer_rows(phone.number) == 3
 
 
+async def test_a_lost_record_while_the_resume_offer_is_shown_takes_the_key_as_the_choice(service):
+    phone = Handset(service, "+254712345617")
+    await phone.dial()
+    await phone.send("1")  # English
+    await phone.send("1")  # consent
+    await phone.send("1")  # in wage work
+    await phone.hang_up()
+    again = Handset(service, phone.number)
+    assert (await again.dial()).startswith("CON You have an unfinished survey.")
+    await service.forget_sessions(again)
+    screen = await again.send("1")  # continue: an answer to the offer, not to a question
+    assert "months" in screen.lower()
+    stored = await service.answers_of(phone.number)
+    assert stored == {"consent": "yes", "employed": "wage"}
+    await again.send("7")
+    assert (await service.answers_of(phone.number))["months_to_job"] == "7"
+
+
+async def test_a_lost_record_after_a_wrong_key_at_the_resume_offer_still_answers_the_offer(
+    service,
+):
+    phone = Handset(service, "+254712345618")
+    await phone.dial()
+    await phone.send("1")
+    await phone.send("1")
+    await phone.hang_up()
+    again = Handset(service, phone.number)
+    await again.dial()
+    assert "Invalid choice" in await again.send("5")  # still on the offer
+    await service.forget_sessions(again)
+    screen = await again.send("2")  # start again
+    assert "agree" in screen
+    assert await service.answers_of(phone.number) == {}
+
+
 async def test_a_respondent_who_completed_gets_a_short_thank_you_and_nothing_is_stored(service):
     phone = Handset(service, "+254712345610")
     await phone.dial()
