@@ -69,6 +69,23 @@ def _load_survey(settings: Settings, id_or_form_id: str) -> Survey | None:
     return asyncio.run(work())
 
 
+def _library_or_complain(settings: Settings) -> AudioLibrary | None:
+    """The audio library, once its root is known to be a writable folder."""
+    root = Path(settings.audio_dir)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        print(
+            f"cannot write to the audio folder {root} (AUDIO_DIR): {exc.strerror or exc}",
+            file=sys.stderr,
+        )
+        return None
+    return AudioLibrary(root)
+
+
 def _survey_or_complain(settings: Settings, id_or_form_id: str) -> Survey | None:
     survey = _load_survey(settings, id_or_form_id)
     if survey is None:
@@ -90,17 +107,25 @@ def _render(settings: Settings, args: argparse.Namespace) -> int:
             )
             return 1
         languages = [args.language]
-    library = AudioLibrary(Path(settings.audio_dir))
+    library = _library_or_complain(settings)
+    if library is None:
+        return 1
     started = time.monotonic()
-    report = render_survey(
-        survey,
-        library,
-        engine=args.engine,
-        gtts=GttsEngine(),
-        espeak=EspeakEngine(),
-        languages=languages,
-        progress=_progress_printer(),
-    )
+    try:
+        report = render_survey(
+            survey,
+            library,
+            engine=args.engine,
+            gtts=GttsEngine(),
+            espeak=EspeakEngine(),
+            languages=languages,
+            progress=_progress_printer(),
+        )
+    except OSError as exc:
+        # A full disk or a folder that changed under us: what was written stays valid.
+        where = exc.filename or library.root
+        print(f"\nrender stopped: cannot write {where}: {exc.strerror}", file=sys.stderr)
+        return 1
     seconds = time.monotonic() - started
     if report.gtts_down:
         print(f"gTTS was unreachable ({report.gtts_down}): used espeak-ng", file=sys.stderr)
@@ -140,7 +165,9 @@ def _upload(settings: Settings, args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 1
-    library = AudioLibrary(Path(settings.audio_dir))
+    library = _library_or_complain(settings)
+    if library is None:
+        return 1
     try:
         stored = upload_recording(
             survey,
@@ -152,6 +179,10 @@ def _upload(settings: Settings, args: argparse.Namespace) -> int:
         )
     except AudioError as exc:
         print(f"refused: {exc.message}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        where = exc.filename or library.root
+        print(f"cannot store the recording in {where}: {exc.strerror}", file=sys.stderr)
         return 1
     played = library.language_dir(args.language) / stored.file
     print(f"{args.key} ({args.language}) now plays {played}")

@@ -91,3 +91,23 @@ def test_a_bad_upload_is_refused_with_a_clear_message_and_no_traceback(imported,
     assert err.startswith("refused: ") and "interview.mp3" in err and "Traceback" not in err
     assert main(["audio", "coverage", "--survey", "nope"]) == 1
     assert "no survey with id or form_id 'nope'" in capsys.readouterr().err
+
+
+def test_an_audio_folder_that_cannot_be_written_is_named_without_a_traceback(
+    imported, tmp_path, monkeypatch, capsys
+):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the audio folder should be")
+    monkeypatch.setenv("AUDIO_DIR", str(blocked / "audio"))
+    assert main(["audio", "render", "--survey", "voice_test", "--engine", "espeak"]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot write to the audio folder {blocked / 'audio'} (AUDIO_DIR)" in err
+    assert "Traceback" not in err
+
+
+def test_a_write_failing_mid_render_stops_it_with_a_message(imported, capsys):
+    (imported / "en").mkdir(parents=True)
+    (imported / "en" / "tts").write_text("a file where the speech folder should be")
+    assert main(["audio", "render", "--survey", "voice_test", "--engine", "espeak"]) == 1
+    err = capsys.readouterr().err
+    assert "render stopped: cannot write" in err and "Traceback" not in err
