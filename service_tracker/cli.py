@@ -344,6 +344,8 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
         f"  Africa's Talking session events URL: {base}/ussd/africastalking/events\n"
         "  try it from another terminal:\n"
         f"    .venv/bin/service-tracker simulate ussd --phone +254712345678 --url {base}\n"
+        "  voice prompts for the survey, in its four languages (into AUDIO_DIR):\n"
+        "    .venv/bin/service-tracker audio render --survey graduate_tracer\n"
         "Press Ctrl-C to stop.\n",
         flush=True,
     )
