@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from audio.errors import AudioError
 from audio.library import AudioLibrary, PromptSource
 from audio.render import Coverage, coverage, render_survey, upload_recording
 from audio.tts import EspeakEngine, GttsEngine
+from service_tracker.commands import no_survey, read_input, run_with_engine
 from service_tracker.config import Settings
-from storage.db import create_engine
 from storage.responses import SqlResponseStore
 from storage.surveys import find_survey
 from survey_engine.model import Survey
@@ -56,17 +57,13 @@ def add_audio_commands(commands: Any) -> None:
 
 
 def _load_survey(settings: Settings, id_or_form_id: str) -> Survey | None:
-    async def work() -> Survey | None:
-        engine = create_engine(settings.database_url)
-        try:
-            ref = await find_survey(engine, id_or_form_id)
-            if ref is None:
-                return None
-            return await SqlResponseStore(engine).load_survey(ref.version_id)
-        finally:
-            await engine.dispose()
+    async def work(engine: AsyncEngine) -> Survey | None:
+        ref = await find_survey(engine, id_or_form_id)
+        if ref is None:
+            return None
+        return await SqlResponseStore(engine).load_survey(ref.version_id)
 
-    return asyncio.run(work())
+    return run_with_engine(settings, work)
 
 
 def _library_or_complain(settings: Settings) -> AudioLibrary | None:
@@ -89,7 +86,7 @@ def _library_or_complain(settings: Settings) -> AudioLibrary | None:
 def _survey_or_complain(settings: Settings, id_or_form_id: str) -> Survey | None:
     survey = _load_survey(settings, id_or_form_id)
     if survey is None:
-        print(f"no survey with id or form_id '{id_or_form_id}'", file=sys.stderr)
+        no_survey(id_or_form_id)
     return survey
 
 
@@ -160,10 +157,8 @@ def _upload(settings: Settings, args: argparse.Namespace) -> int:
     survey = _survey_or_complain(settings, args.survey)
     if survey is None:
         return 1
-    try:
-        data = args.file.read_bytes()
-    except OSError as exc:
-        print(f"cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+    data = read_input(args.file)
+    if data is None:
         return 1
     library = _library_or_complain(settings)
     if library is None:

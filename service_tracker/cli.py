@@ -20,16 +20,15 @@ import logging
 import multiprocessing
 import signal
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service_tracker.audio_cli import add_audio_commands
+from service_tracker.commands import no_survey, read_input, run_with_engine
 from service_tracker.config import ConfigError, Settings
 from service_tracker.logs import configure_logging
-from storage.db import create_engine, ping, schema_is_current, upgrade
+from storage.db import ping, schema_is_current, upgrade
 from storage.exports import export_answers
 from storage.respondents import RosterImportReport, import_respondents
 from storage.surveys import ImportedSurvey, find_survey, import_survey
@@ -39,8 +38,6 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DEMO_SURVEY = EXAMPLES / "graduate_tracer.xlsx"
 DEMO_ROSTER = EXAMPLES / "roster.csv"
 DEMO_USSD_CODE = "*384*123#"
-
-T = TypeVar("T")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,18 +116,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
-    engine = create_engine(settings.database_url)
-    try:
-        return await work(engine)
-    finally:
-        await engine.dispose()
-
-
-def _run_with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
-    return asyncio.run(_with_engine(settings, work))
-
-
 # -- serve -------------------------------------------------------------------
 
 
@@ -145,7 +130,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         # An in-process session store is not shared: a hop could reach another worker.
         print("--workers above 1 needs REDIS_URL (sessions shared by the workers)", file=sys.stderr)
         return 2
-    problem = _run_with_engine(settings, _schema_problem)
+    problem = run_with_engine(settings, _schema_problem)
     if problem:
         print(problem, file=sys.stderr)
         return 2
@@ -229,18 +214,9 @@ def _ensure_sqlite_folder(url: str) -> None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _read_file(path: Path) -> bytes | None:
-    """The file's bytes, or None after telling the operator why it cannot be read."""
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        print(f"cannot read {path}: {error.strerror}", file=sys.stderr)
-        return None
-
-
 def _survey_import(settings: Settings, args: argparse.Namespace) -> int:
     path: Path = args.file
-    source = _read_file(path)
+    source = read_input(path)
     if source is None:
         return 1
 
@@ -254,7 +230,7 @@ def _survey_import(settings: Settings, args: argparse.Namespace) -> int:
         )
 
     try:
-        imported = _run_with_engine(settings, work)
+        imported = run_with_engine(settings, work)
     except SurveyLoadError as error:
         print(f"{path.name}: the form has {len(error.errors)} error(s):", file=sys.stderr)
         for problem in error.errors:
@@ -276,7 +252,7 @@ def _survey_import(settings: Settings, args: argparse.Namespace) -> int:
 
 def _respondents_import(settings: Settings, args: argparse.Namespace) -> int:
     path: Path = args.file
-    data = _read_file(path)
+    data = read_input(path)
     if data is None:
         return 1
 
@@ -289,7 +265,7 @@ def _respondents_import(settings: Settings, args: argparse.Namespace) -> int:
         )
 
     try:
-        report = _run_with_engine(settings, work)
+        report = run_with_engine(settings, work)
     except ValueError as error:
         print(f"{path.name}: {error}", file=sys.stderr)
         return 1
@@ -313,9 +289,8 @@ def _export_answers(settings: Settings, args: argparse.Namespace) -> int:
         await export_answers(engine, survey, sys.stdout)
         return True
 
-    if not _run_with_engine(settings, work):
-        print(f"no survey with id or form_id '{args.survey}'", file=sys.stderr)
-        return 1
+    if not run_with_engine(settings, work):
+        return no_survey(args.survey)
     return 0
 
 
