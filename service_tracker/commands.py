@@ -17,7 +17,7 @@ from storage.db import create_engine
 T = TypeVar("T")
 
 
-async def with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+async def _with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     engine = create_engine(settings.database_url)
     try:
         return await work(engine)
@@ -26,7 +26,7 @@ async def with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitabl
 
 
 def run_with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
-    return asyncio.run(with_engine(settings, work))
+    return asyncio.run(_with_engine(settings, work))
 
 
 def read_input(path: Path) -> bytes | None:
