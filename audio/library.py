@@ -100,14 +100,16 @@ class AudioLibrary:
         write_atomically(self._index_file(form_id, language), body)
         return True
 
-    def playable(self, form_id: str, language: str, key: str) -> Path | None:
-        """The file to play for `key` in `language`, or None when there is none yet.
-        Asterisk's STREAM FILE wants the path without its `.wav`."""
-        found = self.index(form_id, language).get(key)
-        if found is None:
-            return None
-        path = self.language_dir(language) / found.file
+    def file_of(self, language: str, entry: IndexEntry) -> Path | None:
+        """The file an index entry names, or None when it is not (or no longer) there."""
+        path = self.language_dir(language) / entry.file
         return path if path.is_file() else None
+
+    def playable(self, form_id: str, language: str, key: str) -> Path | None:
+        """The file to play for `key` in `language`, or None when there is none yet
+        (`sound_name` gives the name Asterisk wants)."""
+        found = self.index(form_id, language).get(key)
+        return self.file_of(language, found) if found is not None else None
 
     def sound_name(self, form_id: str, language: str, key: str) -> str | None:
         """What Asterisk's Playback / STREAM FILE takes when its sounds folder is the

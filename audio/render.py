@@ -19,11 +19,12 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from audio.catalogue import CatalogueEntry, catalogue
 from audio.convert import to_asterisk_wav
-from audio.errors import AudioError, LanguageUnsupported, TtsUnreachable
+from audio.errors import AudioError, TtsUnreachable
 from audio.library import AudioLibrary, IndexEntry, PromptSource, write_atomically
 from audio.tts import TtsEngine
 from audio.uploads import prepare_upload
@@ -60,8 +61,13 @@ class _Outcome:
     problem: str = ""
 
 
+# How the engines are named to people (coverage, missing prompts).
+_ENGINE_NAMES = {"gtts": "gTTS", "espeak": "espeak-ng"}
+
+
 class _Batch:
-    """One render: the engines, and whether gTTS has failed yet (shared by threads)."""
+    """One render: the engines, and which of them has failed for the rest of the batch
+    (shared by the worker threads)."""
 
     def __init__(
         self,
@@ -71,68 +77,60 @@ class _Batch:
         espeak: TtsEngine | None,
     ) -> None:
         self.library = library
-        self.choice = choice
         self.gtts = gtts if choice in ("auto", "gtts") else None
         self.espeak = espeak if choice in ("auto", "espeak") else None
         self._lock = threading.Lock()
-        self.gtts_down = ""
-
-    def give_up_gtts(self, reason: str) -> None:
-        with self._lock:
-            if not self.gtts_down:
-                self.gtts_down = reason
+        self.down: dict[str, str] = {}  # engine name -> why it was given up
 
     def speak(self, entry: CatalogueEntry) -> _Outcome:
         problems: list[str] = []
-        gtts, espeak = self.gtts, self.espeak
-        if gtts is not None:
-            voice = gtts.voice_for(entry.language)
-            if voice is None:
-                problems.append(f"gTTS has no voice for '{entry.language}'")
-            else:
-                path = self.library.tts_file(gtts.name, voice, entry)
-                if path.is_file():
-                    return self._found(entry, path, PromptSource.SYNTHETIC, gtts.name, False)
-                if not self.gtts_down:
-                    try:
-                        self._synthesize(gtts, entry, path)
-                        return self._found(entry, path, PromptSource.SYNTHETIC, gtts.name, True)
-                    except TtsUnreachable as exc:
-                        self.give_up_gtts(exc.message)
-                    except (LanguageUnsupported, AudioError) as exc:
-                        problems.append(f"gTTS: {exc.message}")
-                if self.gtts_down:
-                    problems.append(f"gTTS unreachable: {self.gtts_down}")
-        if espeak is not None:
-            voice = espeak.voice_for(entry.language)
-            if voice is None:
-                problems.append(f"espeak-ng has no voice for '{entry.language}'")
-            else:
-                path = self.library.tts_file(espeak.name, voice, entry)
-                source = PromptSource.FALLBACK if gtts is not None else PromptSource.SYNTHETIC
-                if path.is_file():
-                    return self._found(entry, path, source, espeak.name, False)
-                try:
-                    self._synthesize(espeak, entry, path)
-                    return self._found(entry, path, source, espeak.name, True)
-                except AudioError as exc:
-                    problems.append(f"espeak-ng: {exc.message}")
+        if self.gtts is not None:
+            found = self._speak_with(self.gtts, entry, PromptSource.SYNTHETIC, problems)
+            if found is not None:
+                return found
+        if self.espeak is not None:
+            # espeak-ng is a fallback voice when gTTS was asked for.
+            source = PromptSource.FALLBACK if self.gtts is not None else PromptSource.SYNTHETIC
+            found = self._speak_with(self.espeak, entry, source, problems)
+            if found is not None:
+                return found
         return _Outcome(entry, None, False, "; ".join(problems) or "no engine chosen")
 
-    def _synthesize(self, engine: TtsEngine, entry: CatalogueEntry, path: os.PathLike[str]) -> None:
+    def _speak_with(
+        self, engine: TtsEngine, entry: CatalogueEntry, source: PromptSource, problems: list[str]
+    ) -> _Outcome | None:
+        """The engine's file for `entry`, rendered unless already there; None (and why,
+        in `problems`) when the engine has no voice, is down, or failed."""
+        shown = _ENGINE_NAMES.get(engine.name, engine.name)
+        voice = engine.voice_for(entry.language)
+        if voice is None:
+            problems.append(f"{shown} has no voice for '{entry.language}'")
+            return None
+        path = self.library.tts_file(engine.name, voice, entry)
+        if path.is_file():
+            return self._found(entry, path, source, engine.name, written=False)
+        if engine.name not in self.down:
+            try:
+                self._synthesize(engine, entry, path)
+                return self._found(entry, path, source, engine.name, written=True)
+            except TtsUnreachable as exc:
+                with self._lock:
+                    self.down.setdefault(engine.name, exc.message)
+            except AudioError as exc:
+                problems.append(f"{shown}: {exc.message}")
+                return None
+        problems.append(f"{shown} unreachable: {self.down[engine.name]}")
+        return None
+
+    def _synthesize(self, engine: TtsEngine, entry: CatalogueEntry, path: Path) -> None:
         audio = engine.synthesize(entry.text, entry.language)
         converted = to_asterisk_wav(audio, filename=f"{engine.name}-output")
-        write_atomically(path, converted.wav)  # type: ignore[arg-type]
+        write_atomically(path, converted.wav)
 
     def _found(
-        self,
-        entry: CatalogueEntry,
-        path: os.PathLike[str],
-        source: PromptSource,
-        engine: str,
-        written: bool,
+        self, entry: CatalogueEntry, path: Path, source: PromptSource, engine: str, *, written: bool
     ) -> _Outcome:
-        relative = self.library.relative(entry.language, path)  # type: ignore[arg-type]
+        relative = self.library.relative(entry.language, path)
         return _Outcome(entry, IndexEntry(relative, source, entry.text, engine), written)
 
 
@@ -156,8 +154,11 @@ def render_survey(
     todo: list[CatalogueEntry] = []
     for entry in entries:
         current = indexes[entry.language].get(entry.key)
-        recorded = current is not None and current.source is PromptSource.RECORDED
-        if recorded and (library.language_dir(entry.language) / current.file).is_file():  # type: ignore[union-attr]
+        if (
+            current is not None
+            and current.source is PromptSource.RECORDED
+            and library.file_of(entry.language, current) is not None
+        ):
             report.recorded += 1
             continue
         todo.append(entry)
@@ -187,11 +188,9 @@ def render_survey(
             report.missing.append((entry, outcome.problem))
             index.pop(entry.key, None)
             continue
-        if outcome.entry is entry:
-            if outcome.written:
-                report.written += 1
-            else:
-                report.reused += 1
+        # Entries that share a text share the one file written for the first of them.
+        if outcome.written and outcome.entry is entry:
+            report.written += 1
         else:
             report.reused += 1
         if outcome.index.source is PromptSource.FALLBACK:
@@ -205,7 +204,7 @@ def render_survey(
             if index[key].source is not PromptSource.RECORDED:
                 del index[key]
         library.save_index(survey.form_id, language, index)
-    report.gtts_down = batch.gtts_down
+    report.gtts_down = batch.down.get("gtts", "")
     return report
 
 
@@ -215,14 +214,13 @@ def upload_recording(
     """A staff recording for `key` in `language`: validated, converted, stored, and from
     now on played instead of synthetic speech. Raises `UploadRefused` (with a message
     for people) or `AudioError`."""
-    entries = {e.key: e for e in catalogue(survey, [language])}
     if language not in survey.language_codes:
         raise AudioError(
             "unknown_language",
             f"the survey '{survey.form_id}' has no language '{language}' "
             f"(it has: {', '.join(survey.language_codes)})",
         )
-    entry = entries.get(key)
+    entry = next((e for e in catalogue(survey, [language]) if e.key == key), None)
     if entry is None:
         raise AudioError(
             "unknown_key",
@@ -268,16 +266,18 @@ def coverage(
         states: list[KeyState] = []
         for entry in (e for e in entries if e.language == language):
             found = index.get(entry.key)
-            path = library.language_dir(language) / found.file if found else None
-            usable = found is not None and path is not None and path.is_file()
-            if usable and found is not None and path is not None:
-                recorded = found.source is PromptSource.RECORDED
-                if recorded or found.text == entry.text:
-                    file = path.relative_to(library.root).as_posix()
-                    stale = recorded and found.text != entry.text
-                    states.append(KeyState(entry, found.source, file, stale))
-                    continue
-            states.append(KeyState(entry, PromptSource.MISSING, ""))
+            path = library.file_of(language, found) if found is not None else None
+            if found is None or path is None:
+                states.append(KeyState(entry, PromptSource.MISSING, ""))
+                continue
+            recorded = found.source is PromptSource.RECORDED
+            if not recorded and found.text != entry.text:
+                # Speech of an earlier text: this version's prompt has no file yet.
+                states.append(KeyState(entry, PromptSource.MISSING, ""))
+                continue
+            file = path.relative_to(library.root).as_posix()
+            stale = recorded and found.text != entry.text
+            states.append(KeyState(entry, found.source, file, stale))
         result.append(Coverage(language, tuple(states)))
     return result
 
