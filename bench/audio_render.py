@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,9 +56,9 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def timed(work: object) -> Timing:
+def timed(work: Callable[[], object]) -> Timing:
     started, cpu = time.perf_counter(), _cpu()
-    work()  # type: ignore[operator]
+    work()
     return Timing(time.perf_counter() - started, _cpu() - cpu)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -138,17 +139,19 @@ def _render(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if report.missing else 0
 
 
-def _progress_printer() -> Any:
+def _progress_printer() -> Callable[[int, int], None]:
+    """One line rewritten in place on a terminal; a line per tenth done in a log."""
     tty = sys.stderr.isatty()
-    last = [-1]
+    last_tenth = -1
 
     def show(done: int, total: int) -> None:
-        percent = done * 100 // max(total, 1)
+        nonlocal last_tenth
+        tenth = done * 10 // max(total, 1)
         if tty:
             print(f"\rrendering {done}/{total}", end="" if done < total else "\n", file=sys.stderr)
-        elif percent // 10 != last[0] // 10 or done == total:
+        elif tenth != last_tenth or done == total:
             print(f"rendering {done}/{total}", file=sys.stderr)
-        last[0] = percent
+        last_tenth = tenth
 
     return show
 
