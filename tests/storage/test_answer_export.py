@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage.exports import EXPORT_COLUMNS, export_answers
 from storage.respondents import import_respondents
 from storage.responses import SqlResponseStore
-from storage.surveys import find_survey, import_survey
+from storage.surveys import ImportedSurvey, find_survey, import_survey
 from survey_engine.events import AnswerGiven, Ended, LanguageChosen, ResponseStatus
 
 FORM = """
@@ -28,23 +28,23 @@ FORM = """
 T0 = dt.datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=dt.UTC)
 
 
+async def _import(
+    engine: AsyncEngine, xlsx_from_markdown: Callable[[str], bytes], form_id: str
+) -> ImportedSurvey:
+    return await import_survey(
+        engine,
+        xlsx_from_markdown(FORM.format(form_id=form_id)),
+        filename=f"{form_id}.xlsx",
+        ussd_code=None,
+        roster_only=False,
+    )
+
+
 async def test_answers_are_exported_one_row_each_with_their_context(
     engine: AsyncEngine, xlsx_from_markdown: Callable[[str], bytes]
 ) -> None:
-    tracer = await import_survey(
-        engine,
-        xlsx_from_markdown(FORM.format(form_id="tracer")),
-        filename="t.xlsx",
-        ussd_code=None,
-        roster_only=False,
-    )
-    other = await import_survey(
-        engine,
-        xlsx_from_markdown(FORM.format(form_id="other")),
-        filename="o.xlsx",
-        ussd_code=None,
-        roster_only=False,
-    )
+    tracer = await _import(engine, xlsx_from_markdown, "tracer")
+    other = await _import(engine, xlsx_from_markdown, "other")
     await import_respondents(
         engine,
         b"phone,programme,cohort\n+254712300481,Tailoring,2025-B\n",
@@ -122,13 +122,7 @@ async def test_a_survey_without_answers_exports_the_header_only(engine: AsyncEng
 async def test_answers_a_spreadsheet_would_run_as_formulas_are_exported_as_text(
     engine: AsyncEngine, xlsx_from_markdown: Callable[[str], bytes]
 ) -> None:
-    tracer = await import_survey(
-        engine,
-        xlsx_from_markdown(FORM.format(form_id="tracer")),
-        filename="t.xlsx",
-        ussd_code=None,
-        roster_only=False,
-    )
+    tracer = await _import(engine, xlsx_from_markdown, "tracer")
     await import_respondents(
         engine,
         b"phone,programme,cohort\n+254712300482,=cmd|' /C calc'!A0,@SUM(1)\n",
