@@ -163,3 +163,14 @@ class Handset:
         }
         response = await self.service.client.post("/ussd/africastalking/events", data=form)
         assert response.status == 200, await response.text()
+
+
+async def interrupted(service: Service, number: str, typed: list[str]) -> Handset:
+    """A graduate who dialled, typed `typed` and dropped the session (the gateway's
+    end notice included); a fresh handset on the same number, ready to redial."""
+    phone = Handset(service, number)
+    await phone.dial()
+    for key in typed:
+        await phone.send(key)
+    await phone.hang_up()
+    return Handset(service, number)

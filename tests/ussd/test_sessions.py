@@ -13,7 +13,13 @@ from sqlalchemy import update
 from storage.schema import responses
 from storage.surveys import import_survey
 from survey_engine.events import ResponseStatus
-from tests.ussd.phones import ENGLISH_WORKING_PATH, TRACER_CODE, TRACER_XLSX, Handset
+from tests.ussd.phones import (
+    ENGLISH_WORKING_PATH,
+    TRACER_CODE,
+    TRACER_XLSX,
+    Handset,
+    interrupted,
+)
 from ussd.gsm7 import screen_length
 
 
@@ -105,36 +111,25 @@ async def test_back_returns_to_the_previous_question_showing_the_answer_given(se
 
 
 async def test_a_redial_within_the_window_offers_to_continue_where_they_stopped(service):
-    phone = Handset(service, "+254712345606")
-    await phone.dial()
-    await phone.send("2")  # Français
-    await phone.send("1")
-    await phone.send("1")
-    await phone.hang_up()
-    assert await service.status_of(phone.number) is ResponseStatus.INTERRUPTED
+    again = await interrupted(service, "+254712345606", ["2", "1", "1"])  # in French
+    assert await service.status_of(again.number) is ResponseStatus.INTERRUPTED
 
-    again = Handset(service, phone.number)
     screen = await again.dial()
     assert screen.startswith("CON Vous avez un questionnaire inachevé.")
     screen = await again.send("1")  # continue
     assert "mois" in screen.lower()  # months to find work, in French
     await again.send("6")
-    stored = await service.answers_of(phone.number)
+    stored = await service.answers_of(again.number)
     assert stored == {"consent": "yes", "employed": "wage", "months_to_job": "6"}
-    assert await service.response_count(phone.number) == 1
+    assert await service.response_count(again.number) == 1
 
 
 async def test_starting_again_drops_the_earlier_answers(service):
-    phone = Handset(service, "+254712345607")
-    await phone.dial()
-    await phone.send("1")
-    await phone.send("1")
-    await phone.hang_up()
-    again = Handset(service, phone.number)
+    again = await interrupted(service, "+254712345607", ["1", "1"])
     await again.dial()
     screen = await again.send("2")  # start again
     assert "agree" in screen
-    assert await service.answers_of(phone.number) == {}
+    assert await service.answers_of(again.number) == {}
 
 
 async def test_the_same_callback_twice_gives_the_same_screen_and_one_answer(service):
@@ -165,38 +160,28 @@ async def test_a_session_whose_redis_record_was_lost_continues_from_sql(service)
 
 
 async def test_a_lost_record_while_the_resume_offer_is_shown_takes_the_key_as_the_choice(service):
-    phone = Handset(service, "+254712345617")
-    await phone.dial()
-    await phone.send("1")  # English
-    await phone.send("1")  # consent
-    await phone.send("1")  # in wage work
-    await phone.hang_up()
-    again = Handset(service, phone.number)
+    # English, consent, in wage work.
+    again = await interrupted(service, "+254712345617", ["1", "1", "1"])
     assert (await again.dial()).startswith("CON You have an unfinished survey.")
     await service.forget_sessions(again)
     screen = await again.send("1")  # continue: an answer to the offer, not to a question
     assert "months" in screen.lower()
-    stored = await service.answers_of(phone.number)
+    stored = await service.answers_of(again.number)
     assert stored == {"consent": "yes", "employed": "wage"}
     await again.send("7")
-    assert (await service.answers_of(phone.number))["months_to_job"] == "7"
+    assert (await service.answers_of(again.number))["months_to_job"] == "7"
 
 
 async def test_a_lost_record_after_a_wrong_key_at_the_resume_offer_still_answers_the_offer(
     service,
 ):
-    phone = Handset(service, "+254712345618")
-    await phone.dial()
-    await phone.send("1")
-    await phone.send("1")
-    await phone.hang_up()
-    again = Handset(service, phone.number)
+    again = await interrupted(service, "+254712345618", ["1", "1"])
     await again.dial()
     assert "Invalid choice" in await again.send("5")  # still on the offer
     await service.forget_sessions(again)
     screen = await again.send("2")  # start again
     assert "agree" in screen
-    assert await service.answers_of(phone.number) == {}
+    assert await service.answers_of(again.number) == {}
 
 
 async def test_a_respondent_who_completed_gets_a_short_thank_you_and_nothing_is_stored(service):
@@ -323,17 +308,12 @@ async def test_a_new_version_never_breaks_a_session_in_flight(service):
 
 
 async def test_a_redial_after_the_resume_window_starts_afresh(service):
-    phone = Handset(service, "+254712345619")
-    await phone.dial()
-    await phone.send("1")
-    await phone.send("1")
-    await phone.hang_up()
+    again = await interrupted(service, "+254712345619", ["1", "1"])
     async with service.engine.begin() as conn:
         await conn.execute(
             update(responses).values(updated_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=73))
         )
-    again = Handset(service, phone.number)
     screen = await again.dial()
     # No offer to continue; the language chosen last time is remembered.
     assert screen.startswith("CON Your training centre is following up")
-    assert await service.response_count(phone.number) == 2
+    assert await service.response_count(again.number) == 2
