@@ -19,6 +19,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import cast
 
 from survey_engine.errors import EngineError
 from survey_engine.events import (
@@ -548,12 +549,10 @@ def _question_prompt(survey: Survey, state: State, *, error: str = "") -> Prompt
     question = survey.questions[state.position]
     language = state.language or survey.default_language
     answers = state.answers
-    fixed = survey.memo.get((state.position, language))
-    if fixed is None:
-        fixed = _fixed_parts(survey, question, language, answers)
-    text, hint, choices, input_hint = fixed  # type: ignore[misc]
-    if text is None:  # piped answers or filtered choices: they depend on the answers
-        text, hint, choices, input_hint = _parts(survey, question, language, answers)
+    parts = _fixed_parts(survey, state.position, language)
+    if parts is None:  # piped answers or filtered choices: they depend on the answers
+        parts = _parts(survey, question, language, answers)
+    text, hint, choices, input_hint = parts
     current = answers.get(question.name, "")
     return Prompt(
         kind=PromptKind.NOTE if question.type is QuestionType.NOTE else PromptKind.QUESTION,
@@ -593,20 +592,25 @@ def _parts(
     )
 
 
-def _fixed_parts(
-    survey: Survey, question: Question, language: str, answers: Mapping[str, str]
-) -> tuple[str | None, str, tuple[PromptChoice, ...], InputHint | None]:
-    """A question's text, hint, choices and input hint in `language`, remembered on the
-    survey when they do not depend on the answers (no pipes, no choice filter): they
-    are then built once, not on every hop. `None` text means: build them each time."""
+def _fixed_parts(survey: Survey, position: int, language: str) -> _PromptParts | None:
+    """A question's text, hint, choices and input hint in `language`, built once and
+    remembered on the survey, or None when they depend on the answers (pipes, a choice
+    filter) and must be built on every hop."""
+    key = (position, language)
+    found = survey.memo.get(key, _NOT_YET)
+    if found is not _NOT_YET:
+        return cast("_PromptParts | None", found)
+    question = survey.questions[position]
     label, hint = question.labels.get(language), question.hints.get(language)
     varies = question.choice_filter is not None or any(
         t is not None and t.pipes for t in (label, hint)
     )
-    fixed: tuple[str | None, str, tuple[PromptChoice, ...], InputHint | None]
-    fixed = (None, "", (), None) if varies else _parts(survey, question, language, answers)
-    survey.memo[(survey.index_of(question.name), language)] = fixed
-    return fixed
+    parts = None if varies else _parts(survey, question, language, {})
+    survey.memo[key] = parts
+    return parts
+
+
+_NOT_YET = object()
 
 
 def _language_prompt(survey: Survey, *, error: str = "") -> Prompt:
