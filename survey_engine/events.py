@@ -30,6 +30,14 @@ class InputKind(enum.Enum):
     ANY = "any"  # a note: anything continues
 
 
+class AnswerKind(enum.Enum):
+    """What an answer's value holds: typed text, or a reference to a voice recording
+    (a path relative to RECORDINGS_DIR that the server chose, never the caller)."""
+
+    TEXT = "text"
+    RECORDING = "recording"
+
+
 class ResponseStatus(enum.Enum):
     IN_PROGRESS = "in_progress"
     COMPLETE = "complete"
@@ -82,6 +90,7 @@ class LanguageChosen:
 class AnswerGiven:
     question: str
     value: str  # canonical: choice name(s) space-separated, ISO date, plain number
+    kind: AnswerKind = AnswerKind.TEXT
 
 
 @dataclass(frozen=True, slots=True)

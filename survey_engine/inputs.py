@@ -14,6 +14,19 @@ class Answer:
 
 
 @dataclass(frozen=True, slots=True)
+class Recording:
+    """A voice answer to an open question, recorded by the channel into a file whose
+    reference (relative to RECORDINGS_DIR) the server made: never a caller's path."""
+
+    ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class Repeat:
+    """Say the prompt again (the respondent asked); not counted as an attempt."""
+
+
+@dataclass(frozen=True, slots=True)
 class Back:
     """Go back to the previous question to change its answer."""
 
@@ -33,4 +46,4 @@ class Expired:
     """The channel's session timed out; the response can be resumed later."""
 
 
-Resume = Answer | Back | NoInput | HungUp | Expired
+Resume = Answer | Recording | Repeat | Back | NoInput | HungUp | Expired
