@@ -3,8 +3,9 @@
     .venv/bin/python -m bench.hop_cpu [--sessions 3000]
 
 Runs whole sessions of the benchmark survey (bench/six_questions.xlsx) through the
-gateway parser and the real `Conversation` (survey engine, screen rendering, session
-record), with the in-process session store and a response store that does nothing.
+gateway parser, the real USSD channel and interview layer (survey engine, screen
+rendering, session record), with the in-process session store and a response store
+that does nothing.
 What remains is the Python the service adds to every hop on top of the libraries
 (aiohttp, redis-py, asyncpg) that the durable handler of bench/ussd_load.py pays too.
 Unlike the load benchmark it is quiet: one process, no network, CPU time only, so a
@@ -23,13 +24,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from interviews import Interviews, InterviewSettings
 from service_tracker.app import RECENT_SESSION_RECORDS
 from storage.sessions import MemorySessionStore
 from survey_engine.events import DataEvent
 from survey_engine.model import Survey
-from survey_engine.ports import NewResponse, RespondentRecord, SurveyVersionRef, UssdBinding
+from survey_engine.ports import EntryPoint, NewResponse, RespondentRecord, SurveyVersionRef
 from survey_engine.xlsform import load_xlsform
-from ussd.conversation import Conversation, ConversationSettings
+from ussd.channel import UssdChannel
 from ussd.gateways.africastalking import parse_callback
 
 SURVEY = Path(__file__).with_name("six_questions.xlsx")
@@ -38,13 +40,13 @@ TEXTS = ("", "1", "1*1", "1*1*12", "1*1*12*3", "1*1*12*3*4", "1*1*12*3*4*more pr
 
 
 class _NoStore:
-    """Answers the conversation's questions from memory and stores nothing."""
+    """Answers the channel's questions from memory and stores nothing."""
 
     def __init__(self, survey: Survey) -> None:
         self._survey = survey
 
-    async def binding_for_ussd(self, service_code: str, extension: str) -> UssdBinding | None:
-        return UssdBinding(service_code, extension, 1, False) if not extension else None
+    async def entry_point(self, channel: str, address: str) -> EntryPoint | None:
+        return EntryPoint(channel, address, 1, False) if address == CODE else None
 
     async def current_version(self, survey_id: int) -> SurveyVersionRef:
         return SurveyVersionRef(survey_id, 1, self._survey.form_id, self._survey.version)
@@ -60,7 +62,7 @@ class _NoStore:
         response_id: int,
         events: Sequence[DataEvent],
         *,
-        input_ref: str,
+        turn_ref: str,
         now: dt.datetime,
         resume_offered: bool = False,
     ) -> None:
@@ -69,10 +71,12 @@ class _NoStore:
 
 async def run(sessions: int, profile: str | None, top: int = 15) -> float:
     # As in production with Redis: the worker keeps the records it wrote.
-    conversation = Conversation(
-        _NoStore(load_xlsform(SURVEY)),  # type: ignore[arg-type]
-        MemorySessionStore(),
-        ConversationSettings(recent_records=RECENT_SESSION_RECORDS),
+    channel = UssdChannel(
+        Interviews(
+            _NoStore(load_xlsform(SURVEY)),  # type: ignore[arg-type]
+            MemorySessionStore(),
+            InterviewSettings(recent_records=RECENT_SESSION_RECORDS),
+        )
     )
     forms = [
         {
@@ -90,7 +94,7 @@ async def run(sessions: int, profile: str | None, top: int = 15) -> float:
     if profile:
         profiler.enable()
     for form in forms:
-        result = await conversation.handle(parse_callback(form))
+        result = await channel.handle(parse_callback(form))
         assert result.reply.startswith(("CON ", "END ")), result.reply
     if profile:
         profiler.disable()
@@ -112,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     per_hop = asyncio.run(run(args.sessions, args.profile, args.top))
     print(
-        f"service code per hop (parse, conversation, engine, screens, session record; "
+        f"service code per hop (parse, channel, interview, engine, screens, session record; "
         f"no I/O): {per_hop:.1f} µs over {args.sessions * len(TEXTS)} hops"
     )
     print(

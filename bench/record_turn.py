@@ -65,7 +65,7 @@ async def _prepare(store: SqlResponseStore) -> int:
         channel="ussd",
         session_ref="timing",
         language="en",
-        input_ref="",
+        turn_ref="",
         now=now,
     )
     return response.id
@@ -80,7 +80,7 @@ async def _turns(store: SqlResponseStore, response_id: int, turns: int) -> float
         await store.record_turn(
             response_id,
             (AnswerGiven(QUESTIONS[i % 6], str(i)),),
-            input_ref=text,
+            turn_ref=text,
             now=dt.datetime.now(dt.UTC),
         )
     return (time.perf_counter() - start) / turns * 1e6
@@ -106,7 +106,7 @@ async def _bare_turn_turns(pool: asyncpg.Pool, response_id: int, turns: int) -> 
 
 # What record_turn sends for an answer, by hand: the cost of SQLAlchemy is the difference.
 BARE_TURN = (
-    "WITH turn_response AS (UPDATE responses SET last_input_ref = $1, updated_at = $2"
+    "WITH turn_response AS (UPDATE responses SET turn_ref = $1, updated_at = $2"
     " WHERE id = $3 RETURNING id, respondent_id),"
     " turn_answer AS (INSERT INTO answers (response_id, question, value, answered_at,"
     " updated_at) SELECT id, $4, $5, $2, $2 FROM turn_response"

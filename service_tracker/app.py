@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from interviews import Interviews, InterviewSettings
 from service_tracker.config import Settings
-from service_tracker.keys import DATABASE, RESPONSES, SESSIONS, SETTINGS
+from service_tracker.keys import DATABASE, INTERVIEWS, RESPONSES, SESSIONS, SETTINGS
 from storage.db import create_engine
 from storage.responses import SqlResponseStore
 from storage.sessions import MemorySessionStore, RedisSessionStore
-from ussd.conversation import Conversation, ConversationSettings
-from ussd.routes import CONVERSATION, DEFAULT_REGION, add_routes
+from ussd.channel import UssdChannel
+from ussd.routes import DEFAULT_REGION, USSD_CHANNEL, add_routes
 
 # About 1 KB each: a bounded memory cost for a round trip saved on most hops.
 RECENT_SESSION_RECORDS = 20_000
@@ -28,7 +29,7 @@ def create_app(settings: Settings) -> web.Application:
     # One generator per resource, in dependency order, so a failed start still cleans up.
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_sessions)
-    app.cleanup_ctx.append(_conversation)
+    app.cleanup_ctx.append(_interviews)
     app.router.add_get("/healthz", healthz)
     add_routes(app)
     return app
@@ -56,18 +57,20 @@ async def _sessions(app: web.Application) -> AsyncIterator[None]:
     await store.close()
 
 
-async def _conversation(app: web.Application) -> AsyncIterator[None]:
+async def _interviews(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    app[CONVERSATION] = Conversation(
+    interviews = Interviews(
         app[RESPONSES],
         app[SESSIONS],
-        ConversationSettings(
+        InterviewSettings(
             session_ttl_seconds=settings.session_ttl_seconds,
             resume_window=dt.timedelta(hours=settings.resume_window_hours),
-            # In front of Redis, this worker's own records spare most hops a GET.
+            # In front of Redis, this worker's own records spare most turns a GET.
             recent_records=RECENT_SESSION_RECORDS if settings.redis_url else 0,
         ),
     )
+    app[INTERVIEWS] = interviews
+    app[USSD_CHANNEL] = UssdChannel(interviews)
     yield
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from interviews import Interviews
 from service_tracker.config import Settings
 from storage.responses import SqlResponseStore
 from survey_engine.ports import SessionStore
@@ -13,3 +14,4 @@ SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", AsyncEngine)
 RESPONSES = web.AppKey("responses", SqlResponseStore)
 SESSIONS = web.AppKey("sessions", SessionStore)
+INTERVIEWS = web.AppKey("interviews", Interviews)

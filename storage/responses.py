@@ -46,11 +46,11 @@ from storage.pg_direct import PgDirect
 from storage.schema import (
     UtcDateTime,
     answers,
+    entry_points,
     respondents,
     responses,
     survey_versions,
     surveys,
-    ussd_bindings,
 )
 from survey_engine.errors import EngineError
 from survey_engine.events import (
@@ -66,11 +66,11 @@ from survey_engine.events import (
 )
 from survey_engine.model import Survey
 from survey_engine.ports import (
+    EntryPoint,
     NewResponse,
     RespondentRecord,
     ResponseRecord,
     SurveyVersionRef,
-    UssdBinding,
 )
 from survey_engine.xlsform import load_xlsform
 
@@ -84,7 +84,7 @@ _RESPONSE_ID = bindparam("b_response_id", type_=responses.c.id.type)
 _NOW = bindparam("b_now", type_=UtcDateTime())
 _LANGUAGE = bindparam("b_language", type_=String())
 _STATUS = bindparam("b_status", type_=String())
-_INPUT_REF = bindparam("b_input_ref", type_=String())
+_TURN_REF = bindparam("b_turn_ref", type_=String())
 _QUESTION = bindparam("b_question", type_=String())
 _VALUE = bindparam("b_value", type_=String())
 _CHANNEL = bindparam("b_channel", type_=String())
@@ -102,7 +102,7 @@ _RESPONSE_COLUMNS = (
     responses.c.status,
     responses.c.language,
     responses.c.session_ref,
-    responses.c.last_input_ref,
+    responses.c.turn_ref,
     responses.c.started_at,
     responses.c.updated_at,
     responses.c.resume_offered,
@@ -137,14 +137,8 @@ _RESPONSE_BY_SESSION = _with_answers(
     .limit(1)
 )
 
-_BINDING = select(
-    ussd_bindings.c.service_code,
-    ussd_bindings.c.extension,
-    ussd_bindings.c.survey_id,
-    ussd_bindings.c.roster_only,
-).where(
-    ussd_bindings.c.service_code == bindparam("b_service_code"),
-    ussd_bindings.c.extension == bindparam("b_extension"),
+_ENTRY_POINT = select(entry_points.c.survey_id, entry_points.c.roster_only).where(
+    entry_points.c.channel == _CHANNEL, entry_points.c.address == bindparam("b_address")
 )
 
 _CURRENT_VERSION = (
@@ -185,9 +179,9 @@ _PG_DIAL_IN = text(
         RETURNING id, phone, language, on_roster, name
     ), started AS (
         INSERT INTO responses (respondent_id, survey_id, survey_version_id, channel, status,
-                               language, session_ref, last_input_ref, started_at, updated_at)
+                               language, session_ref, turn_ref, started_at, updated_at)
         SELECT created.id, survey_versions.survey_id, survey_versions.id, :b_channel,
-               'in_progress', :b_language, :b_session_ref, :b_input_ref, :b_now, :b_now
+               'in_progress', :b_language, :b_session_ref, :b_turn_ref, :b_now, :b_now
         FROM created JOIN survey_versions ON survey_versions.id = :b_version_id
         RETURNING id, respondent_id
     )
@@ -213,7 +207,7 @@ _START_RESPONSE = (
         status=_IN_PROGRESS,
         language=_LANGUAGE,
         session_ref=_SESSION_REF,
-        last_input_ref=_INPUT_REF,
+        turn_ref=_TURN_REF,
         started_at=_NOW,
         updated_at=_NOW,
     )
@@ -226,7 +220,7 @@ _ATTACH_SESSION = (
     .values(
         channel=_CHANNEL,
         session_ref=_SESSION_REF,
-        last_input_ref=_INPUT_REF,
+        turn_ref=_TURN_REF,
         updated_at=_NOW,
         resume_offered=True,
         # A redial continues an interrupted response: it is in progress again, so the
@@ -234,17 +228,6 @@ _ATTACH_SESSION = (
         status=case((responses.c.status == _INTERRUPTED, _IN_PROGRESS), else_=responses.c.status),
     )
 )
-
-_MARK_INTERRUPTED = (
-    update(responses)
-    .where(
-        responses.c.channel == _CHANNEL,
-        responses.c.session_ref == _SESSION_REF,
-        responses.c.status == _IN_PROGRESS,
-    )
-    .values(status=_INTERRUPTED, updated_at=_NOW)
-)
-
 
 # -- one turn -----------------------------------------------------------------------------
 
@@ -298,7 +281,7 @@ def _response_values(
     language: bool, status: bool, ended: bool, resume_offered: bool = False
 ) -> dict[str, Any]:
     values: dict[str, Any] = {
-        "last_input_ref": _INPUT_REF,
+        "turn_ref": _TURN_REF,
         "updated_at": _NOW,
         "resume_offered": resume_offered,
     }
@@ -436,10 +419,10 @@ class SqlResponseStore:
         self._create_respondent = _create_respondent_statement(
             postgresql.insert if self._postgres else sqlite.insert
         )
-        # Bindings and current versions change only when staff import: every first hop
+        # Entry points and current versions change only when staff import: every first hop
         # would otherwise ask for them. A few seconds of staleness is harmless.
         self._clock = clock
-        self._bindings: _TtlCache[tuple[str, str], UssdBinding | None] = _TtlCache(cache_seconds)
+        self._entry_points: _TtlCache[tuple[str, str], EntryPoint | None] = _TtlCache(cache_seconds)
         self._versions: _TtlCache[int, SurveyVersionRef] = _TtlCache(cache_seconds)
         # Survey versions are immutable: compile each once per process.
         self._surveys: dict[int, Survey] = {}
@@ -455,7 +438,7 @@ class SqlResponseStore:
     def forget_surveys(self) -> None:
         """Staff imported or rebound a survey in this process: read bindings and current
         versions afresh (other processes see the change within `cache_seconds`)."""
-        self._bindings.clear()
+        self._entry_points.clear()
         self._versions.clear()
 
     async def close(self) -> None:
@@ -495,22 +478,17 @@ class SqlResponseStore:
 
     # -- surveys ----------------------------------------------------------------------
 
-    async def binding_for_ussd(self, service_code: str, extension: str) -> UssdBinding | None:
-        key = (service_code, extension)
-        hit, cached = self._bindings.get(key, self._clock())
+    async def entry_point(self, channel: str, address: str) -> EntryPoint | None:
+        key = (channel, address)
+        hit, cached = self._entry_points.get(key, self._clock())
         if hit:
             return cached
-        row = await self._one(_BINDING, {"b_service_code": service_code, "b_extension": extension})
-        binding = None
+        row = await self._one(_ENTRY_POINT, {"b_channel": channel, "b_address": address})
+        entry = None
         if row is not None:
-            binding = UssdBinding(
-                service_code=row.service_code,
-                extension=row.extension,
-                survey_id=row.survey_id,
-                roster_only=bool(row.roster_only),
-            )
-        self._bindings.put(key, binding, self._clock())
-        return binding
+            entry = EntryPoint(channel, address, row.survey_id, bool(row.roster_only))
+        self._entry_points.put(key, entry, self._clock())
+        return entry
 
     async def current_version(self, survey_id: int) -> SurveyVersionRef:
         hit, ref = self._versions.get(survey_id, self._clock())
@@ -558,7 +536,7 @@ class SqlResponseStore:
             "b_channel": new_response.channel,
             "b_session_ref": new_response.session_ref,
             "b_language": new_response.language,
-            "b_input_ref": new_response.input_ref,
+            "b_turn_ref": new_response.turn_ref,
             "b_now": new_response.now,
         }
         if self._postgres:
@@ -606,7 +584,7 @@ class SqlResponseStore:
         channel: str,
         session_ref: str,
         language: str | None,
-        input_ref: str,
+        turn_ref: str,
         now: dt.datetime,
     ) -> ResponseRecord:
         rows, _ = await self._write(
@@ -617,7 +595,7 @@ class SqlResponseStore:
                 "b_channel": channel,
                 "b_language": language,
                 "b_session_ref": session_ref,
-                "b_input_ref": input_ref,
+                "b_turn_ref": turn_ref,
                 "b_now": now,
             },
             hot=True,
@@ -625,7 +603,7 @@ class SqlResponseStore:
         return _response(rows[0], {})
 
     async def attach_session(
-        self, response_id: int, *, channel: str, session_ref: str, input_ref: str, now: dt.datetime
+        self, response_id: int, *, channel: str, session_ref: str, turn_ref: str, now: dt.datetime
     ) -> None:
         _, count = await self._write(
             _ATTACH_SESSION,
@@ -633,7 +611,7 @@ class SqlResponseStore:
                 "b_response_id": response_id,
                 "b_channel": channel,
                 "b_session_ref": session_ref,
-                "b_input_ref": input_ref,
+                "b_turn_ref": turn_ref,
                 "b_now": now,
             },
         )
@@ -645,7 +623,7 @@ class SqlResponseStore:
         response_id: int,
         events: Sequence[DataEvent],
         *,
-        input_ref: str,
+        turn_ref: str,
         now: dt.datetime,
         resume_offered: bool = False,
     ) -> None:
@@ -653,7 +631,7 @@ class SqlResponseStore:
         shape = (*plan.shape, resume_offered)
         params: dict[str, Any] = {
             "b_response_id": response_id,
-            "b_input_ref": input_ref,
+            "b_turn_ref": turn_ref,
             "b_now": now,
         }
         if plan.language is not None:
@@ -708,12 +686,6 @@ class SqlResponseStore:
                         )
                     case Restarted():
                         await conn.execute(_RESTART_ANSWERS, {"b_response_id": response_id})
-
-    async def mark_interrupted(self, channel: str, session_ref: str, now: dt.datetime) -> bool:
-        _, count = await self._write(
-            _MARK_INTERRUPTED, {"b_channel": channel, "b_session_ref": session_ref, "b_now": now}
-        )
-        return count > 0
 
 
 def _create_respondent_statement(insert: Any) -> Executable:
@@ -785,7 +757,7 @@ def _response(row: Row[Any], answers_by_question: dict[str, str]) -> ResponseRec
         status=ResponseStatus(row.status),
         language=row.language,
         session_ref=row.session_ref,
-        last_input_ref=row.last_input_ref,
+        turn_ref=row.turn_ref,
         started_at=row.started_at,
         updated_at=row.updated_at,
         answers=answers_by_question,

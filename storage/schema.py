@@ -40,19 +40,19 @@ from survey_engine.events import ResponseStatus
 __all__ = [
     "AnswerRow",
     "Base",
+    "EntryPointRow",
     "RespondentRow",
     "ResponseRow",
     "SurveyRow",
     "SurveyVersionRow",
-    "UssdBindingRow",
     "UtcDateTime",
     "answers",
+    "entry_points",
     "metadata",
     "respondents",
     "responses",
     "survey_versions",
     "surveys",
-    "ussd_bindings",
 ]
 
 
@@ -126,16 +126,16 @@ class SurveyVersionRow(Base):
     imported_at: Mapped[dt.datetime]
 
 
-class UssdBindingRow(Base):
-    """A service code (as the gateway sends it) and extension (the first input) that
-    reach a survey: `*384*123*2#` is `('*384*123#', '2')`, the bare code has `''`."""
+class EntryPointRow(Base):
+    """An address on one channel that reaches a survey: for USSD the code as dialled
+    (`*384*123#`, or `*384*123*2#` for extension 2), for the IVR a called number."""
 
-    __tablename__ = "ussd_bindings"
-    __table_args__ = (UniqueConstraint("service_code", "extension"),)
+    __tablename__ = "entry_points"
+    __table_args__ = (UniqueConstraint("channel", "address"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    service_code: Mapped[str] = mapped_column(String(64))
-    extension: Mapped[str] = mapped_column(String(64), default="")
+    channel: Mapped[str] = mapped_column(String(16))  # "ussd", "ivr", "sms"
+    address: Mapped[str] = mapped_column(String(64))
     survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"))
     roster_only: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -180,7 +180,9 @@ class ResponseRow(Base):
     status: Mapped[str] = mapped_column(String(16))  # a ResponseStatus value
     language: Mapped[str | None] = mapped_column(String(8))
     session_ref: Mapped[str | None] = mapped_column(String(255))
-    last_input_ref: Mapped[str | None] = mapped_column(Text)
+    # The channel's reference of the last turn applied (USSD: the gateway's text),
+    # opaque here: a repeated delivery of that turn stores nothing (migration 0003).
+    turn_ref: Mapped[str | None] = mapped_column(Text)
     # A resume offer is on screen (migration 0002): the next key answers the offer.
     # Server default only: inserts on the direct asyncpg path leave the column out.
     resume_offered: Mapped[bool] = mapped_column(Boolean, server_default=false())
@@ -206,7 +208,7 @@ class AnswerRow(Base):
 # The tables, for Core statements.
 surveys = cast(Table, SurveyRow.__table__)
 survey_versions = cast(Table, SurveyVersionRow.__table__)
-ussd_bindings = cast(Table, UssdBindingRow.__table__)
+entry_points = cast(Table, EntryPointRow.__table__)
 respondents = cast(Table, RespondentRow.__table__)
 responses = cast(Table, ResponseRow.__table__)
 answers = cast(Table, AnswerRow.__table__)

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from storage.schema import survey_versions, surveys, ussd_bindings
+from storage.schema import entry_points, survey_versions, surveys
 from survey_engine.ports import SurveyVersionRef
 from survey_engine.xlsform import load_xlsform
 
@@ -157,7 +157,7 @@ async def import_survey(
                 surveys.update().where(surveys.c.id == survey_id).values(title=survey.title)
             )
         if binding is not None:
-            await _bind(conn, *binding, survey_id=survey_id, roster_only=roster_only)
+            await _bind(conn, dialled_code(*binding), survey_id=survey_id, roster_only=roster_only)
 
     return ImportedSurvey(survey_id, version_id, survey.form_id, survey.version, created)
 
@@ -177,19 +177,14 @@ async def _survey_id(conn: AsyncConnection, form_id: str, title: str, now: dt.da
     ).scalar_one()
 
 
-async def _bind(
-    conn: AsyncConnection, service_code: str, extension: str, *, survey_id: int, roster_only: bool
-) -> None:
+async def _bind(conn: AsyncConnection, address: str, *, survey_id: int, roster_only: bool) -> None:
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(ussd_bindings).values(
-        service_code=service_code,
-        extension=extension,
-        survey_id=survey_id,
-        roster_only=roster_only,
+    stmt = insert(entry_points).values(
+        channel="ussd", address=address, survey_id=survey_id, roster_only=roster_only
     )
     await conn.execute(
         stmt.on_conflict_do_update(
-            index_elements=[ussd_bindings.c.service_code, ussd_bindings.c.extension],
+            index_elements=[entry_points.c.channel, entry_points.c.address],
             set_={"survey_id": stmt.excluded.survey_id, "roster_only": stmt.excluded.roster_only},
         )
     )
@@ -225,14 +220,12 @@ async def list_surveys(engine: AsyncEngine) -> list[SurveySummary]:
     codes: dict[int, list[str]] = {}
     async with engine.connect() as conn:
         rows = (await conn.execute(stmt)).all()
-        for binding in await conn.execute(
-            select(
-                ussd_bindings.c.survey_id, ussd_bindings.c.service_code, ussd_bindings.c.extension
-            ).order_by(ussd_bindings.c.service_code, ussd_bindings.c.extension)
+        for entry in await conn.execute(
+            select(entry_points.c.survey_id, entry_points.c.address)
+            .where(entry_points.c.channel == "ussd")
+            .order_by(entry_points.c.address)
         ):
-            codes.setdefault(binding.survey_id, []).append(
-                dialled_code(binding.service_code, binding.extension)
-            )
+            codes.setdefault(entry.survey_id, []).append(entry.address)
     return [
         SurveySummary(
             survey_id=row.id,

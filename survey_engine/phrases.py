@@ -178,6 +178,27 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "ar": "عذراً، حدث خطأ. الرجاء الاتصال مرة أخرى.",
         "sw": "Samahani, kuna hitilafu. Tafadhali piga tena.",
     },
+    # Said before the first question when a graduate who said no, or whose survey
+    # broke, dials again: a new response begins (README, "How a session behaves").
+    "declined_before": {
+        "en": "Last time you chose not to take part. You are welcome to take part now.",
+        "fr": "La dernière fois, vous n'avez pas souhaité participer. "
+        "Vous pouvez participer maintenant.",
+        "ar": "في المرة السابقة اخترت عدم المشاركة. يمكنك المشاركة الآن.",
+        "sw": "Mara iliyopita ulichagua kutoshiriki. Unakaribishwa kushiriki sasa.",
+    },
+    "failed_before": {
+        "en": "Sorry, the survey had a problem last time. It starts again.",
+        "fr": "Désolé, le questionnaire a eu un problème la dernière fois. Il recommence.",
+        "ar": "عذراً، حدثت مشكلة في الاستبيان في المرة السابقة. سيبدأ من جديد.",
+        "sw": "Samahani, utafiti ulikuwa na tatizo mara iliyopita. Unaanza upya.",
+    },
+    "answers_kept": {
+        "en": "Your answers are saved. Dial again to continue.",
+        "fr": "Vos réponses sont enregistrées. Recomposez pour continuer.",
+        "ar": "تم حفظ إجاباتك. اتصل مرة أخرى للمتابعة.",
+        "sw": "Majibu yako yamehifadhiwa. Piga tena kuendelea.",
+    },
     # Spoken only (IVR): "For <choice>, press <digit>", digits, keys, recording.
     "for": {"en": "For", "fr": "Pour", "ar": "لاختيار", "sw": "Kwa"},
     "press": {"en": "press", "fr": "appuyez sur", "ar": "اضغط", "sw": "bonyeza"},

@@ -8,6 +8,7 @@ tests can hand in others. Records crossing this line are plain frozen values.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -24,12 +25,21 @@ class SurveyVersionRef:
     version: str
 
 
-@dataclass(frozen=True, slots=True)
-class UssdBinding:
-    """A service code (and optional extension) that reaches a survey."""
+class Channel(enum.StrEnum):
+    """How a respondent reaches a survey. Stored as its value."""
 
-    service_code: str  # as the gateway sends it: "*384*123#"
-    extension: str  # "" for the bare code, "2" for *384*123*2#
+    USSD = "ussd"
+    IVR = "ivr"
+    SMS = "sms"
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPoint:
+    """An address on a channel that reaches a survey: a USSD code as dialled
+    (`*384*123#`, `*384*123*2#` for extension 2), an IVR number, an SMS short code."""
+
+    channel: str  # a Channel value
+    address: str
     survey_id: int
     roster_only: bool
 
@@ -52,8 +62,8 @@ class ResponseRecord:
     channel: str
     status: ResponseStatus
     language: str | None
-    session_ref: str | None  # the gateway's session id of the last dial
-    last_input_ref: str | None  # the gateway's input history after the last applied hop
+    session_ref: str | None  # the channel's id of the session (call, dial) last on it
+    turn_ref: str | None  # the channel's reference of the last turn applied (opaque)
     started_at: dt.datetime
     updated_at: dt.datetime
     answers: Mapping[str, str] = field(default_factory=dict)
@@ -68,7 +78,7 @@ class NewResponse:
     channel: str
     session_ref: str
     language: str | None
-    input_ref: str
+    turn_ref: str
     now: dt.datetime
 
 
@@ -89,7 +99,9 @@ class ResponseStore(Protocol):
 
     async def ping(self) -> bool: ...
 
-    async def binding_for_ussd(self, service_code: str, extension: str) -> UssdBinding | None: ...
+    async def entry_point(self, channel: str, address: str) -> EntryPoint | None:
+        """What `address` on `channel` reaches, if anything (implementations cache it)."""
+        ...
 
     async def current_version(self, survey_id: int) -> SurveyVersionRef: ...
 
@@ -118,7 +130,7 @@ class ResponseStore(Protocol):
         ...
 
     async def response_by_session(self, channel: str, session_ref: str) -> ResponseRecord | None:
-        """The response a gateway session is filling, with answers (for recovery)."""
+        """The response a channel session is filling, with answers (for recovery)."""
         ...
 
     async def start_response(
@@ -129,14 +141,14 @@ class ResponseStore(Protocol):
         channel: str,
         session_ref: str,
         language: str | None,
-        input_ref: str,
+        turn_ref: str,
         now: dt.datetime,
     ) -> ResponseRecord: ...
 
     async def attach_session(
-        self, response_id: int, *, channel: str, session_ref: str, input_ref: str, now: dt.datetime
+        self, response_id: int, *, channel: str, session_ref: str, turn_ref: str, now: dt.datetime
     ) -> None:
-        """A redial continues an earlier response under a new gateway session; the
+        """A redial continues an earlier response under a new session; the
         response records that the offer to continue or start again is on screen."""
         ...
 
@@ -145,17 +157,13 @@ class ResponseStore(Protocol):
         response_id: int,
         events: Sequence[DataEvent],
         *,
-        input_ref: str,
+        turn_ref: str,
         now: dt.datetime,
         resume_offered: bool = False,
     ) -> None:
-        """Apply one turn's events and the input reference in one committed transaction.
+        """Apply one turn's events and its reference in one committed transaction.
 
         Answers are upserts keyed by (response, question): the same answer applied
         twice leaves one row. `resume_offered`: after this turn the respondent still
         sees the offer to continue or start again (they typed something else)."""
-        ...
-
-    async def mark_interrupted(self, channel: str, session_ref: str, now: dt.datetime) -> bool:
-        """The gateway says the session ended; an unfinished response becomes interrupted."""
         ...

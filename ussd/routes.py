@@ -12,7 +12,7 @@ from aiohttp import web
 
 from survey_engine.phones import mask_phone
 from survey_engine.phrases import phrase
-from ussd.conversation import Conversation
+from ussd.channel import UssdChannel
 from ussd.gateways.africastalking import (
     GatewayError,
     end,
@@ -70,7 +70,7 @@ class HopDeadlines:
         self._timer = loop.call_later(self._tick, self._check, loop) if self._running else None
 
 
-CONVERSATION = web.AppKey("ussd_conversation", Conversation)
+USSD_CHANNEL = web.AppKey("ussd_channel", UssdChannel)
 DEFAULT_REGION = web.AppKey("ussd_default_region", str)
 DEADLINES = web.AppKey("ussd_hop_deadlines", HopDeadlines)
 
@@ -101,7 +101,7 @@ async def africastalking_callback(request: web.Request) -> web.Response:
     deadlines = request.app[DEADLINES]
     task = deadlines.enter()
     try:
-        result = await request.app[CONVERSATION].handle(hop)
+        result = await request.app[USSD_CHANNEL].handle(hop)
     except asyncio.CancelledError:
         if not deadlines.leave(task):
             raise
@@ -144,7 +144,7 @@ async def africastalking_session_end(request: web.Request) -> web.Response:
     except GatewayError as error:
         log.warning("rejected session-end notice: %s %s", error.message, mask_form_for_log(form))
         return web.Response(status=error.status, text=error.message)
-    changed = await request.app[CONVERSATION].session_ended(notice.session_id)
+    changed = await request.app[USSD_CHANNEL].session_ended(notice.session_id)
     log.info(
         "session end session=%s status=%s interrupted=%s",
         notice.session_id,

@@ -108,7 +108,7 @@ def test_export_writes_one_csv_row_per_answer(database, capsys):
         engine = create_engine(database)
         store = SqlResponseStore(engine)
         now = dt.datetime(2026, 11, 23, 9, 30, tzinfo=dt.UTC)
-        binding = await store.binding_for_ussd("*384*123#", "")
+        binding = await store.entry_point("ussd", "*384*123#")
         assert binding is not None
         version = await store.current_version(binding.survey_id)
         person = await store.create_respondent("+254712345678", "en")
@@ -118,7 +118,7 @@ def test_export_writes_one_csv_row_per_answer(database, capsys):
             channel="ussd",
             session_ref="AT1",
             language="en",
-            input_ref="",
+            turn_ref="",
             now=now,
         )
         events = [
@@ -126,7 +126,7 @@ def test_export_writes_one_csv_row_per_answer(database, capsys):
             AnswerGiven("employed", "not_working"),
             Ended(ResponseStatus.REFUSED, "bye"),
         ]
-        await store.record_turn(response.id, events, input_ref="1*1*3", now=now)
+        await store.record_turn(response.id, events, turn_ref="1*1*3", now=now)
         await engine.dispose()
 
     asyncio.run(answer_two_questions())

@@ -63,25 +63,25 @@ async def test_answers_are_exported_one_row_each_with_their_context(
             channel="ussd",
             session_ref=session,
             language=None,
-            input_ref="",
+            turn_ref="",
             now=T0,
         )
         return response.id
 
     first = await respond(graduate.id, tracer.version_id, "s1")
     await store.record_turn(
-        first, [LanguageChosen("sw"), AnswerGiven("months", "3")], input_ref="2*3", now=T0
+        first, [LanguageChosen("sw"), AnswerGiven("months", "3")], turn_ref="2*3", now=T0
     )
     await store.record_turn(
         first,
         [AnswerGiven('job, "fundi"', "Fundi wa nguo, Kisumu"), Ended(ResponseStatus.COMPLETE, "")],
-        input_ref="2*3*x",
+        turn_ref="2*3*x",
         now=T0 + dt.timedelta(minutes=1),
     )
     second = await respond(walk_in.id, tracer.version_id, "s2")
-    await store.record_turn(second, [AnswerGiven("months", "0")], input_ref="0", now=T0)
+    await store.record_turn(second, [AnswerGiven("months", "0")], turn_ref="0", now=T0)
     elsewhere = await respond(graduate.id, other.version_id, "s3")
-    await store.record_turn(elsewhere, [AnswerGiven("months", "9")], input_ref="9", now=T0)
+    await store.record_turn(elsewhere, [AnswerGiven("months", "9")], turn_ref="9", now=T0)
 
     out = io.StringIO()
     ref = await find_survey(engine, "tracer")
@@ -138,12 +138,12 @@ async def test_answers_a_spreadsheet_would_run_as_formulas_are_exported_as_text(
         channel="ussd",
         session_ref="s9",
         language=None,
-        input_ref="",
+        turn_ref="",
         now=T0,
     )
     typed = {"months": "-2", "job": '=HYPERLINK("http://evil.example","pay")'}
     await store.record_turn(
-        response.id, [AnswerGiven(q, v) for q, v in typed.items()], input_ref="x", now=T0
+        response.id, [AnswerGiven(q, v) for q, v in typed.items()], turn_ref="x", now=T0
     )
     out = io.StringIO()
     await export_answers(engine, tracer.survey_id, out)

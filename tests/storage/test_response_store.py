@@ -24,7 +24,7 @@ from survey_engine.events import (
     Restarted,
     Suspended,
 )
-from survey_engine.ports import ResponseRecord, SurveyVersionRef, UssdBinding
+from survey_engine.ports import EntryPoint, ResponseRecord, SurveyVersionRef
 
 T0 = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
 PHONE = "+254712345678"
@@ -71,7 +71,7 @@ async def world(engine: AsyncEngine, xlsx_from_markdown: Callable[[str], bytes])
         channel="ussd",
         session_ref="ATUid_1",
         language=None,
-        input_ref="",
+        turn_ref="",
         now=T0,
     )
     version = SurveyVersionRef(
@@ -101,7 +101,7 @@ async def test_started_response_is_in_progress_with_utc_times(world: World) -> N
     assert response.status is ResponseStatus.IN_PROGRESS
     assert response.survey_id == world.version.survey_id
     assert response.survey_version_id == world.version.version_id
-    assert (response.channel, response.session_ref, response.last_input_ref) == (
+    assert (response.channel, response.session_ref, response.turn_ref) == (
         "ussd",
         "ATUid_1",
         "",
@@ -113,9 +113,9 @@ async def test_started_response_is_in_progress_with_utc_times(world: World) -> N
 
 async def test_the_same_answer_twice_leaves_one_row_with_the_newer_value(world: World) -> None:
     rid = world.response.id
-    await world.store.record_turn(rid, [AnswerGiven("months", "3")], input_ref="1*3", now=T0)
+    await world.store.record_turn(rid, [AnswerGiven("months", "3")], turn_ref="1*3", now=T0)
     later = T0 + dt.timedelta(seconds=20)
-    await world.store.record_turn(rid, [AnswerGiven("months", "4")], input_ref="1*3*4", now=later)
+    await world.store.record_turn(rid, [AnswerGiven("months", "4")], turn_ref="1*3*4", now=later)
 
     assert await _answer_rows(world.engine, rid) == [("months", "4")]
     async with world.engine.connect() as conn:
@@ -124,13 +124,13 @@ async def test_the_same_answer_twice_leaves_one_row_with_the_newer_value(world: 
         ).one()
     assert (answered_at, updated_at) == (T0, later)
     row = await _response_row(world.engine, rid)
-    assert (row["last_input_ref"], row["updated_at"]) == ("1*3*4", later)
+    assert (row["turn_ref"], row["updated_at"]) == ("1*3*4", later)
 
 
 async def test_a_retried_turn_is_idempotent(world: World) -> None:
     turn = [AnswerGiven("employed", "yes"), AnswerGiven("months", "2")]
     for _ in range(2):
-        await world.store.record_turn(world.response.id, turn, input_ref="1*2", now=T0)
+        await world.store.record_turn(world.response.id, turn, turn_ref="1*2", now=T0)
     assert await _answer_rows(world.engine, world.response.id) == [
         ("employed", "yes"),
         ("months", "2"),
@@ -140,14 +140,14 @@ async def test_a_retried_turn_is_idempotent(world: World) -> None:
 async def test_choosing_a_language_sets_it_on_the_response_and_an_unknown_respondent(
     world: World,
 ) -> None:
-    await world.store.record_turn(world.response.id, [LanguageChosen("sw")], input_ref="2", now=T0)
+    await world.store.record_turn(world.response.id, [LanguageChosen("sw")], turn_ref="2", now=T0)
     latest = await world.store.latest_response(world.respondent_id, world.version.survey_id)
     assert latest is not None and latest.language == "sw"
     respondent = await world.store.find_respondent(PHONE)
     assert respondent is not None and respondent.language == "sw"
 
     # A language the respondent already has is theirs: another survey's choice leaves it.
-    await world.store.record_turn(world.response.id, [LanguageChosen("en")], input_ref="1", now=T0)
+    await world.store.record_turn(world.response.id, [LanguageChosen("en")], turn_ref="1", now=T0)
     respondent = await world.store.find_respondent(PHONE)
     assert respondent is not None and respondent.language == "sw"
     latest = await world.store.latest_response(world.respondent_id, world.version.survey_id)
@@ -159,14 +159,14 @@ async def test_cleared_answers_are_deleted_and_the_others_kept(world: World) -> 
     await world.store.record_turn(
         rid,
         [AnswerGiven("employed", "yes"), AnswerGiven("months", "3"), AnswerGiven("job", "Tailor")],
-        input_ref="1*3*Tailor",
+        turn_ref="1*3*Tailor",
         now=T0,
     )
     # Going back to `employed` and answering "no" makes months and job irrelevant.
     await world.store.record_turn(
         rid,
         [AnswerGiven("employed", "no"), AnswersCleared(("months", "job"))],
-        input_ref="1*3*Tailor*0*2",
+        turn_ref="1*3*Tailor*0*2",
         now=T0,
     )
     assert await _answer_rows(world.engine, rid) == [("employed", "no")]
@@ -176,9 +176,9 @@ async def test_an_answer_given_again_after_being_cleared_in_the_same_turn_stays(
     world: World,
 ) -> None:
     rid = world.response.id
-    await world.store.record_turn(rid, [AnswerGiven("months", "3")], input_ref="3", now=T0)
+    await world.store.record_turn(rid, [AnswerGiven("months", "3")], turn_ref="3", now=T0)
     await world.store.record_turn(
-        rid, [AnswersCleared(("months",)), AnswerGiven("months", "5")], input_ref="3*5", now=T0
+        rid, [AnswersCleared(("months",)), AnswerGiven("months", "5")], turn_ref="3*5", now=T0
     )
     assert await _answer_rows(world.engine, rid) == [("months", "5")]
 
@@ -186,10 +186,10 @@ async def test_an_answer_given_again_after_being_cleared_in_the_same_turn_stays(
 async def test_restarting_drops_every_earlier_answer(world: World) -> None:
     rid = world.response.id
     await world.store.record_turn(
-        rid, [AnswerGiven("employed", "yes"), AnswerGiven("months", "3")], input_ref="1*3", now=T0
+        rid, [AnswerGiven("employed", "yes"), AnswerGiven("months", "3")], turn_ref="1*3", now=T0
     )
     await world.store.record_turn(
-        rid, [Restarted(), AnswerGiven("employed", "no")], input_ref="1*3*2*2", now=T0
+        rid, [Restarted(), AnswerGiven("employed", "no")], turn_ref="1*3*2*2", now=T0
     )
     assert await _answer_rows(world.engine, rid) == [("employed", "no")]
 
@@ -199,7 +199,7 @@ async def test_an_ending_sets_status_and_ended_at(world: World) -> None:
     await world.store.record_turn(
         world.response.id,
         [AnswerGiven("job", "Welder"), Ended(ResponseStatus.COMPLETE, "Thank you")],
-        input_ref="1*2*Welder",
+        turn_ref="1*2*Welder",
         now=end,
     )
     row = await _response_row(world.engine, world.response.id)
@@ -218,7 +218,7 @@ async def test_an_ending_sets_status_and_ended_at(world: World) -> None:
 async def test_suspended_failed_and_refused_turns_set_the_status(
     world: World, event: object, status: str, ended: bool
 ) -> None:
-    await world.store.record_turn(world.response.id, [event], input_ref="9", now=T0)  # type: ignore[list-item]
+    await world.store.record_turn(world.response.id, [event], turn_ref="9", now=T0)  # type: ignore[list-item]
     row = await _response_row(world.engine, world.response.id)
     assert row["status"] == status
     assert (row["ended_at"] is not None) is ended
@@ -226,9 +226,9 @@ async def test_suspended_failed_and_refused_turns_set_the_status(
 
 async def test_a_turn_without_events_still_moves_the_input_reference(world: World) -> None:
     later = T0 + dt.timedelta(seconds=5)
-    await world.store.record_turn(world.response.id, (), input_ref="98", now=later)
+    await world.store.record_turn(world.response.id, (), turn_ref="98", now=later)
     row = await _response_row(world.engine, world.response.id)
-    assert (row["last_input_ref"], row["updated_at"], row["status"]) == (
+    assert (row["turn_ref"], row["updated_at"], row["status"]) == (
         "98",
         later,
         "in_progress",
@@ -238,7 +238,7 @@ async def test_a_turn_without_events_still_moves_the_input_reference(world: Worl
 async def test_a_turn_for_an_unknown_response_raises_and_stores_nothing(world: World) -> None:
     for events in ([AnswerGiven("months", "1")], [], [Restarted(), AnswerGiven("job", "x")]):
         with pytest.raises(EngineError) as caught:
-            await world.store.record_turn(999_999, events, input_ref="1", now=T0)
+            await world.store.record_turn(999_999, events, turn_ref="1", now=T0)
         assert caught.value.code == "unknown_response"
     async with world.engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(answers))).scalar() == 0
@@ -247,37 +247,23 @@ async def test_a_turn_for_an_unknown_response_raises_and_stores_nothing(world: W
 async def test_a_naive_datetime_is_refused(world: World) -> None:
     with pytest.raises(Exception, match="timezone-aware"):
         await world.store.record_turn(
-            world.response.id, [], input_ref="1", now=dt.datetime(2026, 1, 1, 12, 0)
+            world.response.id, [], turn_ref="1", now=dt.datetime(2026, 1, 1, 12, 0)
         )
-
-
-async def test_mark_interrupted_changes_only_a_response_in_progress(world: World) -> None:
-    store, rid = world.store, world.response.id
-    assert await store.mark_interrupted("ussd", "ATUid_1", T0) is True
-    assert (await _response_row(world.engine, rid))["status"] == "interrupted"
-    assert await store.mark_interrupted("ussd", "ATUid_1", T0) is False
-    assert await store.mark_interrupted("ussd", "no-such-session", T0) is False
-    assert await store.mark_interrupted("ivr", "ATUid_1", T0) is False
-
-    await store.attach_session(rid, channel="ussd", session_ref="ATUid_2", input_ref="", now=T0)
-    await store.record_turn(rid, [Ended(ResponseStatus.COMPLETE, "Thanks")], input_ref="", now=T0)
-    assert await store.mark_interrupted("ussd", "ATUid_2", T0) is False
-    assert (await _response_row(world.engine, rid))["status"] == "complete"
 
 
 async def test_a_redial_attaches_the_new_session_and_resumes_an_interrupted_response(
     world: World,
 ) -> None:
     store, rid = world.store, world.response.id
-    await store.record_turn(rid, [AnswerGiven("employed", "yes")], input_ref="1", now=T0)
-    await store.mark_interrupted("ussd", "ATUid_1", T0)
+    await store.record_turn(rid, [AnswerGiven("employed", "yes")], turn_ref="1", now=T0)
+    await store.record_turn(rid, [Suspended()], turn_ref="1", now=T0)
     later = T0 + dt.timedelta(hours=1)
-    await store.attach_session(rid, channel="ussd", session_ref="ATUid_2", input_ref="", now=later)
+    await store.attach_session(rid, channel="ussd", session_ref="ATUid_2", turn_ref="", now=later)
 
     assert await store.response_by_session("ussd", "ATUid_1") is None
     record = await store.response_by_session("ussd", "ATUid_2")
     assert record is not None
-    assert (record.id, record.status, record.last_input_ref, record.updated_at) == (
+    assert (record.id, record.status, record.turn_ref, record.updated_at) == (
         rid,
         ResponseStatus.IN_PROGRESS,
         "",
@@ -285,22 +271,20 @@ async def test_a_redial_attaches_the_new_session_and_resumes_an_interrupted_resp
     )
     assert record.answers == {"employed": "yes"}
     with pytest.raises(EngineError):
-        await store.attach_session(
-            999_999, channel="ussd", session_ref="x", input_ref="", now=later
-        )
+        await store.attach_session(999_999, channel="ussd", session_ref="x", turn_ref="", now=later)
 
 
 async def test_response_by_session_returns_the_answers_for_recovery(world: World) -> None:
     await world.store.record_turn(
         world.response.id,
         [LanguageChosen("sw"), AnswerGiven("employed", "no"), AnswerGiven("months", "0")],
-        input_ref="2*2*0",
+        turn_ref="2*2*0",
         now=T0,
     )
     record = await world.store.response_by_session("ussd", "ATUid_1")
     assert record is not None
     assert record.answers == {"employed": "no", "months": "0"}
-    assert (record.language, record.last_input_ref) == ("sw", "2*2*0")
+    assert (record.language, record.turn_ref) == ("sw", "2*2*0")
     assert await world.store.response_by_session("ivr", "ATUid_1") is None
 
 
@@ -308,7 +292,7 @@ async def test_latest_response_is_the_newest_across_versions(
     world: World, xlsx_from_markdown: Callable[[str], bytes]
 ) -> None:
     store = world.store
-    await store.record_turn(world.response.id, [AnswerGiven("months", "1")], input_ref="1", now=T0)
+    await store.record_turn(world.response.id, [AnswerGiven("months", "1")], turn_ref="1", now=T0)
     v2 = await import_survey(
         world.engine,
         xlsx_from_markdown(TRACER.format(version="2")),
@@ -323,10 +307,10 @@ async def test_latest_response_is_the_newest_across_versions(
         channel="ivr",
         session_ref="call-7",
         language="en",
-        input_ref="",
+        turn_ref="",
         now=T0 + dt.timedelta(days=90),
     )
-    await store.record_turn(newer.id, [AnswerGiven("months", "4")], input_ref="4", now=T0)
+    await store.record_turn(newer.id, [AnswerGiven("months", "4")], turn_ref="4", now=T0)
 
     latest = await store.latest_response(world.respondent_id, world.version.survey_id)
     assert latest is not None
@@ -359,10 +343,11 @@ async def test_a_number_that_dials_in_is_kept_off_the_roster_once(world: World) 
 
 async def test_bindings_and_versions_are_found(world: World) -> None:
     store = world.store
-    assert await store.binding_for_ussd("*384*123#", "") == UssdBinding(
-        "*384*123#", "", world.version.survey_id, False
+    assert await store.entry_point("ussd", "*384*123#") == EntryPoint(
+        "ussd", "*384*123#", world.version.survey_id, False
     )
-    assert await store.binding_for_ussd("*384*123#", "2") is None
+    assert await store.entry_point("ussd", "*384*123*2#") is None
+    assert await store.entry_point("ivr", "*384*123#") is None
     assert await store.current_version(world.version.survey_id) == world.version
     with pytest.raises(EngineError) as caught:
         await store.current_version(world.version.survey_id + 100)

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.responses import SqlResponseStore
-from storage.schema import survey_versions, ussd_bindings
+from storage.schema import entry_points, survey_versions
 from storage.surveys import (
     SurveyVersionConflict,
     UssdCodeError,
@@ -20,7 +20,7 @@ from storage.surveys import (
     parse_ussd_code,
 )
 from survey_engine.errors import SurveyLoadError
-from survey_engine.ports import UssdBinding
+from survey_engine.ports import EntryPoint
 
 FORM = """
 | survey |
@@ -77,8 +77,8 @@ async def test_import_stores_the_file_as_a_version_and_binds_the_code(
     assert (imported.form_id, imported.version, imported.created) == ("tracer", "1", True)
 
     store = SqlResponseStore(engine)
-    assert await store.binding_for_ussd("*384*123#", "2") == UssdBinding(
-        "*384*123#", "2", imported.survey_id, True
+    assert await store.entry_point("ussd", "*384*123*2#") == EntryPoint(
+        "ussd", "*384*123*2#", imported.survey_id, True
     )
     async with engine.connect() as conn:
         row = (await conn.execute(select(survey_versions))).one()
@@ -180,10 +180,10 @@ async def test_rebinding_a_code_moves_it_to_the_other_survey(
         roster_only=True,
     )
     assert second.survey_id != first.survey_id
-    binding = await SqlResponseStore(engine).binding_for_ussd("*384*123#", "")
-    assert binding == UssdBinding("*384*123#", "", second.survey_id, True)
+    binding = await SqlResponseStore(engine).entry_point("ussd", "*384*123#")
+    assert binding == EntryPoint("ussd", "*384*123#", second.survey_id, True)
     async with engine.connect() as conn:
-        assert (await conn.execute(select(func.count()).select_from(ussd_bindings))).scalar() == 1
+        assert (await conn.execute(select(func.count()).select_from(entry_points))).scalar() == 1
 
 
 async def test_a_form_without_form_id_is_named_after_its_file(

@@ -11,13 +11,14 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from interviews import session_key
+from service_tracker.keys import INTERVIEWS
 from storage.respondents import import_respondents
 from storage.responses import SqlResponseStore
 from storage.schema import answers, respondents, responses
 from storage.surveys import import_survey
 from survey_engine.events import ResponseStatus
 from survey_engine.ports import SessionStore
-from ussd.routes import CONVERSATION
 
 TRACER_XLSX = Path(__file__).resolve().parents[2] / "examples" / "graduate_tracer.xlsx"
 TRACER_CODE = "*384*123#"
@@ -73,9 +74,9 @@ class Service:
         """Lose the live session record: FLUSHDB on Redis, as a restart without
         persistence would, and the records the worker kept in memory (the next hop
         could reach another worker); the record itself in the in-process store."""
-        self.client.server.app[CONVERSATION].forget_local_records()
+        self.client.server.app[INTERVIEWS].forget_local_records()
         if self.redis_url is None:
-            await self.sessions.delete(f"ussd:africastalking:{handset.session_id}")
+            await self.sessions.delete(session_key("ussd", handset.session_id))
             return
         client = Redis.from_url(self.redis_url)
         try:

@@ -288,9 +288,12 @@ def test_parse_session_end_rejects_naming_the_field(form: dict[str, str], field:
         pytest.param("1*3*4", "1", "3*4", id="answer-containing-star"),
         pytest.param("1*2*", "1*2", "", id="empty-answer"),
         pytest.param("1*", "1", "", id="empty-answer-after-one"),
-        pytest.param("3", "1*2", "3", id="history-restarted-by-network"),
-        pytest.param("1*5*7", "1*2", "7", id="history-rewritten"),
-        pytest.param("12", "1", "12", id="prefix-without-star-is-not-an-extension"),
+        # Not one new input after what was applied: stores nothing (late or reordered).
+        pytest.param("1*1", "1*1*1", None, id="late-retry-of-an-earlier-hop"),
+        pytest.param("1", "1*1*1", None, id="late-retry-of-the-first-answer"),
+        pytest.param("3", "1*2", None, id="history-restarted-by-network"),
+        pytest.param("1*5*7", "1*2", None, id="history-rewritten"),
+        pytest.param("12", "1", None, id="prefix-without-star-is-not-an-extension"),
     ],
 )
 def test_latest_input(text: str, previous_text: str | None, expected: str | None) -> None:
@@ -324,11 +327,13 @@ def test_public_surface() -> None:
         "UssdRequest",
         "UssdSessionEnd",
         "con",
+        "dialled_address",
         "end",
         "latest_input",
         "mask_form_for_log",
         "parse_callback",
         "parse_session_end",
+        "provably_current",
     ]
 
 

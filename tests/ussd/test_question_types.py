@@ -50,7 +50,7 @@ async def test_several_choices_a_date_a_decimal_and_text_with_a_star(service):
     assert screen == "END Thank you for your answers!"
     respondent = await service.store.find_respondent(phone.number)
     assert respondent is not None
-    binding = await service.store.binding_for_ussd(CODE, "")
+    binding = await service.store.entry_point("ussd", CODE)
     assert binding is not None
     response = await service.store.latest_response(respondent.id, binding.survey_id)
     assert response is not None

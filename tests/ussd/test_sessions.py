@@ -10,6 +10,7 @@ import openpyxl
 import pytest
 from sqlalchemy import update
 
+from interviews import session_key
 from storage.schema import responses
 from storage.surveys import import_survey
 from survey_engine.events import ResponseStatus
@@ -266,7 +267,7 @@ async def test_an_unreadable_session_record_is_treated_as_lost(service):
     phone = Handset(service, "+254712345616")
     await phone.dial()
     await phone.send("1")
-    await service.sessions.set(f"ussd:africastalking:{phone.session_id}", b"\x80 not json", 60)
+    await service.sessions.set(session_key("ussd", phone.session_id), b"\x80 not json", 60)
     screen = await phone.send("1")  # consent, answered after the record became garbage
     assert "working" in screen
     assert await service.answers_of(phone.number) == {"consent": "yes"}

@@ -35,11 +35,13 @@ __all__ = [
     "UssdRequest",
     "UssdSessionEnd",
     "con",
+    "dialled_address",
     "end",
     "latest_input",
     "mask_form_for_log",
     "parse_callback",
     "parse_session_end",
+    "provably_current",
 ]
 
 # Generous bounds that no genuine callback reaches; they stop a forged or broken
@@ -191,19 +193,21 @@ def parse_session_end(
 
 
 def latest_input(text: str, previous_text: str | None) -> str | None:
-    """The newest input in the gateway's `*`-joined history, or None for a duplicate.
+    """The newest input in the gateway's `*`-joined history, or None when `text` is
+    not one new input after `previous_text` (the history this session last applied,
+    None before the first request).
 
-    `previous_text` is the history this session last applied (None before the first
-    request). The history cannot be split on `*` alone: an answer may itself contain
-    `*`, so the new input is whatever extends the recorded history.
+    The history cannot be split on `*` alone: an answer may itself contain `*`, so the
+    new input is whatever extends the applied history.
 
     - first request: the whole text ("" on a plain dial, "2" when *384*123*2# was
       dialled);
-    - the same text again: None, a retried delivery;
+    - a record of "": the text;
     - text extending the record by "*": the remainder ("1" then "1*3*4" -> "3*4";
       "1*2" then "1*2*" -> "", an empty input);
-    - a record of "": the text;
-    - anything else (the network rewrote the history): the part after the last "*".
+    - anything else is None: the same text again (a retried delivery), or a text the
+      session has moved past or that does not extend it (a late retry of an earlier
+      hop, callbacks reordered). Such a text must store nothing.
     """
     if previous_text is None:
         return text
@@ -213,7 +217,28 @@ def latest_input(text: str, previous_text: str | None) -> str | None:
         return text
     if text.startswith(previous_text + "*"):
         return text[len(previous_text) + 1 :]
-    return text.rsplit("*", 1)[-1]
+    return None
+
+
+def provably_current(text: str, previous_text: str) -> bool:
+    """True when a session last at `previous_text` cannot have moved on before `text`:
+    the same text again, or one more input that holds no `*`. Had another worker
+    answered a hop in between, the text would hold at least one more `*`-separated
+    input; had it answered this very hop, re-applying the same input to the same state
+    stores the same answer (upserts) and the same record."""
+    if text == previous_text:
+        return True
+    if previous_text:
+        if not text.startswith(previous_text + "*"):
+            return False
+        return "*" not in text[len(previous_text) + 1 :]
+    return "*" not in text
+
+
+def dialled_address(service_code: str, text: str) -> str:
+    """The code as the respondent dialled it: `*384*123#` with first text "2" was
+    `*384*123*2#` (the entry address of extension 2)."""
+    return f"{service_code[:-1]}*{text}#"
 
 
 def con(screen: str) -> str:
