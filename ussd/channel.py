@@ -9,7 +9,8 @@ USSD's own:
   past gets the current screen back and stores nothing);
 - screens: a prompt paged into screens of at most 182 GSM-7 / 80 UCS-2 characters,
   with its Back and More keys, saved with the live record as the view
-  `(reply, page, pages, back, more)`;
+  `(reply, page, pages, back, more, notice)` (the notice said before the first prompt
+  of a new response is kept, so its pages stay the same when paging);
 - the keypad: what was typed, mapped to the canonical text the engine reads.
 """
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from interviews import Closed, Interviews, Live, Notice, Outcome, Step
-from survey_engine.events import Failed, ResponseStatus
+from survey_engine.events import Failed, Prompt, ResponseStatus
 from survey_engine.inputs import Answer, Back, Resume
 from survey_engine.machine import Phase, Turn, current_prompt
 from survey_engine.phrases import phrase
@@ -45,18 +46,22 @@ class HopResult:
     failure: Failed | None = None
 
 
-def render(turn: Turn, notice: Notice | None) -> tuple[str, int, int, str, str]:
-    """The view of a turn: the first screen, its page, the page count and the keys."""
+def render(turn: Turn, notice: Notice | None) -> tuple[str, int, int, str, str, str]:
+    """The view of a turn: the first screen, its page, the page count, the keys and
+    the notice shown with it."""
     prompt = turn.prompt
     if prompt is None:
         ended = turn.ended
         message = ended.message if ended else phrase("system_error", turn.state.language)
-        return end(fit_end_screen(message)), 0, 1, "0", "00"
-    if notice is not None:
-        prompt = replace(prompt, text=f"{notice.text}\n{prompt.text}")
-    pages = paginate(prompt)
+        return end(fit_end_screen(message)), 0, 1, "0", "00", ""
+    said = notice.text if notice is not None else ""
+    pages = paginate(_with_notice(prompt, said))
     keys = navigation_keys(prompt)
-    return con(pages[0]), 0, len(pages), keys.back, keys.more
+    return con(pages[0]), 0, len(pages), keys.back, keys.more, said
+
+
+def _with_notice(prompt: Prompt, notice: str) -> Prompt:
+    return replace(prompt, text=f"{notice}\n{prompt.text}") if notice else prompt
 
 
 class UssdChannel:
@@ -98,7 +103,7 @@ class UssdChannel:
         return _result(opened)
 
     async def _hop(self, request: UssdRequest, live: Live) -> HopResult:
-        reply, page, pages, back, more = live.view
+        reply, page, pages, back, more, _ = live.view
         text = request.text
         if text == live.turn_ref:
             return HopResult(reply, Outcome.DUPLICATE)
@@ -126,11 +131,11 @@ class UssdChannel:
         prompt = current_prompt(survey, live.state)
         if prompt is None:
             return HopResult(live.view[0], Outcome.DUPLICATE)
-        screens = paginate(prompt)
+        _, _, _, back, more, notice = live.view
+        screens = paginate(_with_notice(prompt, notice))
         page = min(page, len(screens) - 1)
         reply = con(screens[page])
-        _, _, _, back, more = live.view
-        await self.interviews.keep(live, text, (reply, page, len(screens), back, more))
+        await self.interviews.keep(live, text, (reply, page, len(screens), back, more, notice))
         return HopResult(reply, Outcome.PAGED, prompt.key)
 
 
