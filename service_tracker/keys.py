@@ -7,9 +7,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service_tracker.config import Settings
 from storage.responses import SqlResponseStore
-from survey_engine.ports import SessionStore
+from survey_engine.ports import RecordingStore, SessionStore
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", AsyncEngine)
 RESPONSES = web.AppKey("responses", SqlResponseStore)
 SESSIONS = web.AppKey("sessions", SessionStore)
+RECORDINGS = web.AppKey("recordings", RecordingStore)

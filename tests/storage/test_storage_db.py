@@ -88,6 +88,7 @@ async def test_ping_is_false_when_postgresql_does_not_answer() -> None:
 def test_the_public_surface_of_storage_is_deliberate() -> None:
     import storage.db
     import storage.exports
+    import storage.recordings
     import storage.respondents
     import storage.responses
     import storage.sessions
@@ -98,6 +99,7 @@ def test_the_public_surface_of_storage_is_deliberate() -> None:
         for module in (
             storage.db,
             storage.exports,
+            storage.recordings,
             storage.respondents,
             storage.responses,
             storage.sessions,
@@ -114,6 +116,7 @@ def test_the_public_surface_of_storage_is_deliberate() -> None:
             "upgrade_connection",
         ],
         "storage.exports": ["EXPORT_COLUMNS", "export_answers"],
+        "storage.recordings": ["BadRecordingRef", "RECORDING_FORMAT", "RecordingFolder"],
         "storage.respondents": [
             "RosterFileError",
             "RosterImportReport",
