@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.db import create_engine, normalize_database_url, ping, upgrade, upgrade_connection
+from storage.db import (
+    alembic_config,
+    create_engine,
+    normalize_database_url,
+    ping,
+    upgrade,
+    upgrade_connection,
+)
 from storage.schema import metadata
+from tests.services import run_coroutine
 
 
 @pytest.mark.parametrize(
@@ -40,7 +55,7 @@ async def test_migrated_schema_matches_the_models(engine: AsyncEngine) -> None:
         tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
     assert tables == set(metadata.tables) | {"alembic_version"}
-    assert version == "0002"
+    assert version == "0003"
 
 
 async def test_upgrade_twice_is_harmless_and_works_inside_an_event_loop(
@@ -149,3 +164,73 @@ async def test_an_application_can_migrate_through_its_own_connection(tmp_path: P
     finally:
         await engine.dispose()
     assert tables == set(metadata.tables) | {"alembic_version"}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def unmigrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of its own, once per backend, for walking the migrations."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'walk.db'}"
+        return
+    admin_dsn = request.getfixturevalue("postgres_admin_url")
+    admin_dsn = admin_dsn.replace("postgresql+asyncpg://", "postgresql://", 1)
+    name = f"service_tracker_walk_{os.getpid()}_{secrets.token_hex(4)}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(admin_dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    run_coroutine(lambda: admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_dsn.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        run_coroutine(lambda: admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_answers_stored_before_0003_become_text_and_0003_can_be_undone(
+    unmigrated_url: str,
+) -> None:
+    config = alembic_config(unmigrated_url)
+    command.upgrade(config, "0002")
+    answer_before_0003 = [
+        "INSERT INTO surveys (id, form_id, title, created_at) VALUES (1, 'tracer', '', :now)",
+        "INSERT INTO survey_versions (id, survey_id, version, source, source_sha256, languages,"
+        " imported_at) VALUES (1, 1, '1', :blob, '', 'en', :now)",
+        "INSERT INTO respondents (id, phone, name, programme, cohort, gender, on_roster,"
+        " attributes, created_at, updated_at)"
+        " VALUES (1, '+254712345678', '', '', '', '', false, '{}', :now, :now)",
+        "INSERT INTO responses (id, respondent_id, survey_id, survey_version_id, channel,"
+        " status, started_at, updated_at) VALUES (1, 1, 1, 1, 'ussd', 'complete', :now, :now)",
+        "INSERT INTO answers (response_id, question, value, answered_at, updated_at)"
+        " VALUES (1, 'job', 'welder', :now, :now)",
+    ]
+
+    async def run(*statements: str) -> list[tuple[object, ...]]:
+        params = {"now": dt.datetime(2026, 11, 23, 9, 30, tzinfo=dt.UTC), "blob": b"x"}
+        engine = create_engine(unmigrated_url)
+        found: list[tuple[object, ...]] = []
+        try:
+            async with engine.begin() as conn:
+                for sql in statements:
+                    used = {k: v for k, v in params.items() if f":{k}" in sql}
+                    result = await conn.execute(text(sql), used)
+                    if result.returns_rows:
+                        found.extend(tuple(row) for row in result)
+        finally:
+            await engine.dispose()
+        return found
+
+    run_coroutine(lambda: run(*answer_before_0003))
+    command.upgrade(config, "head")
+    assert run_coroutine(lambda: run("SELECT question, value, kind FROM answers")) == [
+        ("job", "welder", "text")
+    ]
+    with pytest.raises(IntegrityError):
+        run_coroutine(lambda: run("UPDATE answers SET kind = 'video'"))
+
+    command.downgrade(config, "0002")
+    (row,) = run_coroutine(lambda: run("SELECT * FROM answers"))
+    assert len(row) == 6  # id, response_id, question, value, answered_at, updated_at
