@@ -295,9 +295,16 @@ def _recording_ref(question: Question, recording: Recording) -> str:
             "recording_not_expected",
             f"{question.name} is a {question.type.value} question; only text takes a recording",
         )
-    if not recording.ref.strip():
+    ref = recording.ref
+    if not ref.strip():
         raise EngineError("empty_recording", f"{question.name}: a recording needs a reference")
-    return recording.ref
+    # The reference is stored and exported as it is: it must stay relative to the folder.
+    if ref.startswith("/") or "\\" in ref or "\x00" in ref or ".." in ref.split("/"):
+        raise EngineError(
+            "bad_recording_ref",
+            f"{question.name}: {ref!r} is not a reference relative to the recordings folder",
+        )
+    return ref
 
 
 def _accept(survey: Survey, state: State, value: str, kind: AnswerKind) -> Turn:

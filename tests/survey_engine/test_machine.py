@@ -467,3 +467,19 @@ def test_a_recording_without_a_reference_is_a_channel_error(ref):
     with pytest.raises(EngineError) as caught:
         drive(STORY, [Recording(ref)])
     assert caught.value.code == "empty_recording"
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "/srv/recordings/story_form/7/story-1",
+        "../7/story-1",
+        "story_form/../../etc",
+        "story_form\\7\\story-1",
+        "a/\x00b",
+    ],
+)
+def test_a_recording_reference_that_is_not_relative_to_the_folder_is_a_channel_error(ref):
+    with pytest.raises(EngineError) as caught:
+        drive(STORY, [Recording(ref)])
+    assert caught.value.code == "bad_recording_ref"
