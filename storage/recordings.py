@@ -13,10 +13,14 @@ Form ids and question names come from a spreadsheet: they are reduced to letters
 digits, `_` and `-` before they name a folder. Stored references are read back only
 through `path_of`, which refuses anything that would leave the folder (an absolute
 path, `..`, a NUL, a symbolic link pointing out).
+
+The methods touch the file system (folders, links), which may be a mount shared with
+Asterisk: they run in a worker thread, never on the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import secrets
@@ -58,7 +62,7 @@ class RecordingFolder:
     def root(self) -> Path:
         return self._root
 
-    def new(self, form_id: str, response_id: int, question: str) -> NewRecording:
+    async def new(self, form_id: str, response_id: int, question: str) -> NewRecording:
         """A fresh reference for one recording of `question`, its folder created. Every
         call gives a new name: re-recording never overwrites the file of an answer that
         is still stored until the new answer replaces it."""
@@ -66,16 +70,27 @@ class RecordingFolder:
             raise ValueError(f"response_id {response_id!r}: expected a positive integer")
         name = f"{_safe_segment(question)}-{_safe_segment(self._random_part())}"
         ref = f"{_safe_segment(form_id)}/{response_id}/{name}"
-        path = self.path_of(ref)
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # Checked again now the folders exist: one of them may be a link made meanwhile.
-        return NewRecording(ref=ref, path=self.path_of(ref))
+        return await asyncio.to_thread(self._make, ref)
 
-    def path_of(self, ref: str) -> str:
+    async def path_of(self, ref: str) -> str:
         """The absolute path, without extension, of a stored reference.
 
         Raises BadRecordingRef for a reference this folder would not have made or one
         that resolves (through symbolic links) outside the folder."""
+        return str(await asyncio.to_thread(self._resolve, ref))
+
+    async def file_of(self, ref: str) -> Path:
+        """The audio file a stored reference names (it may not exist: a call can drop
+        before Asterisk wrote anything)."""
+        path = await asyncio.to_thread(self._resolve, ref)
+        return path.with_name(f"{path.name}.{RECORDING_FORMAT}")
+
+    def _make(self, ref: str) -> NewRecording:
+        self._resolve(ref).parent.mkdir(parents=True, exist_ok=True)
+        # Checked again now the folders exist: one of them may be a link made meanwhile.
+        return NewRecording(ref=ref, path=str(self._resolve(ref)))
+
+    def _resolve(self, ref: str) -> Path:
         if not isinstance(ref, str) or not _REF.fullmatch(ref):
             raise BadRecordingRef(
                 f"{ref!r}: expected a recording reference '<form_id>/<response_id>/<name>'"
@@ -85,12 +100,7 @@ class RecordingFolder:
         for candidate in (path, audio):
             if not candidate.resolve().is_relative_to(self._root):
                 raise BadRecordingRef(f"{ref!r} leads outside the recordings folder")
-        return str(path)
-
-    def file_of(self, ref: str) -> Path:
-        """The audio file a stored reference names (it may not exist: a call can drop
-        before Asterisk wrote anything)."""
-        return Path(f"{self.path_of(ref)}.{RECORDING_FORMAT}")
+        return path
 
 
 def _safe_segment(name: str) -> str:

@@ -181,11 +181,11 @@ class NewRecording:
 class RecordingStore(Protocol):
     """The folder of recorded answers (RECORDINGS_DIR)."""
 
-    def new(self, form_id: str, response_id: int, question: str) -> NewRecording:
+    async def new(self, form_id: str, response_id: int, question: str) -> NewRecording:
         """A fresh, unused place for the answer to `question`, its folders created."""
         ...
 
-    def path_of(self, ref: str) -> str:
+    async def path_of(self, ref: str) -> str:
         """The absolute path (without extension) of a stored `ref`; ValueError for a ref
         that is not shaped like one this store makes or that leads outside the folder."""
         ...

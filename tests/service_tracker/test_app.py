@@ -25,7 +25,7 @@ async def test_health_is_503_naming_an_unreachable_session_store(
     assert await response.json() == {"database": True, "sessions": False}
 
 
-def test_channels_get_the_recordings_folder_from_recordings_dir(tmp_path):
+async def test_channels_get_the_recordings_folder_from_recordings_dir(tmp_path):
     app = create_app(Settings(recordings_dir=str(tmp_path / "answers")))
-    made = app[RECORDINGS].new("tracer", 5, "story")
+    made = await app[RECORDINGS].new("tracer", 5, "story")
     assert made.path.startswith(str(tmp_path / "answers" / "tracer" / "5" / "story-"))

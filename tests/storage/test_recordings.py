@@ -17,29 +17,29 @@ def folder(tmp_path: Path) -> RecordingFolder:
     return RecordingFolder(tmp_path / "recordings", random_part=lambda: f"r{next(counter)}")
 
 
-def test_a_new_recording_is_named_by_form_response_and_question_with_its_folder_made(
+async def test_a_new_recording_is_named_by_form_response_and_question_with_its_folder_made(
     folder: RecordingFolder,
 ) -> None:
-    made = folder.new("graduate_tracer", 42, "comment")
+    made = await folder.new("graduate_tracer", 42, "comment")
     assert made.ref == "graduate_tracer/42/comment-r1"
     assert made.path == str(folder.root / "graduate_tracer" / "42" / "comment-r1")
     assert Path(made.path).is_absolute()
     assert Path(made.path).parent.is_dir()
     # Asterisk's RECORD FILE adds the format to the path it is given.
-    assert folder.file_of(made.ref) == Path(made.path + ".wav")
+    assert await folder.file_of(made.ref) == Path(made.path + ".wav")
 
 
-def test_a_relative_root_still_gives_asterisk_an_absolute_path(
+async def test_a_relative_root_still_gives_asterisk_an_absolute_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    made = RecordingFolder("var/recordings").new("tracer", 1, "story")
+    made = await RecordingFolder("var/recordings").new("tracer", 1, "story")
     assert made.path.startswith(str(tmp_path / "var" / "recordings" / "tracer" / "1" / "story-"))
 
 
-def test_every_new_recording_has_its_own_name(tmp_path: Path) -> None:
+async def test_every_new_recording_has_its_own_name(tmp_path: Path) -> None:
     folder = RecordingFolder(tmp_path)
-    refs = {folder.new("tracer", 1, "story").ref for _ in range(50)}
+    refs = {(await folder.new("tracer", 1, "story")).ref for _ in range(50)}
     assert len(refs) == 50
 
 
@@ -53,34 +53,37 @@ def test_every_new_recording_has_its_own_name(tmp_path: Path) -> None:
         ("-rf", "x\x00y.z", "rf/7/x_y_z-r1"),
     ],
 )
-def test_names_from_the_spreadsheet_are_made_safe(
+async def test_names_from_the_spreadsheet_are_made_safe(
     folder: RecordingFolder, form_id: str, question: str, ref: str
 ) -> None:
-    made = folder.new(form_id, 7, question)
+    made = await folder.new(form_id, 7, question)
     assert made.ref == ref
     assert Path(made.path).is_relative_to(folder.root)
 
 
-def test_a_name_with_nothing_usable_becomes_a_digest_that_keeps_names_apart(
+async def test_a_name_with_nothing_usable_becomes_a_digest_that_keeps_names_apart(
     folder: RecordingFolder,
 ) -> None:
-    dots = folder.new("..", 1, "q").ref.split("/")[0]
-    survey = folder.new("調査", 1, "q").ref.split("/")[0]
-    questionnaire = folder.new("問卷", 1, "q").ref.split("/")[0]
+    async def top_folder(form_id: str, response_id: int = 1) -> str:
+        return (await folder.new(form_id, response_id, "q")).ref.split("/")[0]
+
+    dots, survey, questionnaire = [await top_folder(name) for name in ("..", "調査", "問卷")]
     assert len({dots, survey, questionnaire}) == 3
     assert all(name.startswith("n") and name.isalnum() for name in (dots, survey))
-    assert folder.new("調査", 2, "q").ref.split("/")[0] == survey
+    assert await top_folder("調査", 2) == survey
 
 
 @pytest.mark.parametrize("response_id", [0, -3, True])
-def test_a_response_id_must_be_a_positive_integer(folder: RecordingFolder, response_id) -> None:
+async def test_a_response_id_must_be_a_positive_integer(
+    folder: RecordingFolder, response_id
+) -> None:
     with pytest.raises(ValueError, match="positive integer"):
-        folder.new("tracer", response_id, "q")
+        await folder.new("tracer", response_id, "q")
 
 
-def test_a_stored_ref_resolves_to_its_file_under_the_root(folder: RecordingFolder) -> None:
-    made = folder.new("tracer", 3, "story")
-    assert folder.path_of(made.ref) == made.path
+async def test_a_stored_ref_resolves_to_its_file_under_the_root(folder: RecordingFolder) -> None:
+    made = await folder.new("tracer", 3, "story")
+    assert await folder.path_of(made.ref) == made.path
 
 
 @pytest.mark.parametrize(
@@ -102,14 +105,14 @@ def test_a_stored_ref_resolves_to_its_file_under_the_root(folder: RecordingFolde
         "C:/tracer/1/story",
     ],
 )
-def test_a_ref_that_is_not_one_the_server_makes_is_refused(
+async def test_a_ref_that_is_not_one_the_server_makes_is_refused(
     folder: RecordingFolder, ref: str
 ) -> None:
     with pytest.raises(BadRecordingRef):
-        folder.path_of(ref)
+        await folder.path_of(ref)
 
 
-def test_a_symbolic_link_out_of_the_folder_is_refused(
+async def test_a_symbolic_link_out_of_the_folder_is_refused(
     folder: RecordingFolder, tmp_path: Path
 ) -> None:
     outside = tmp_path / "outside"
@@ -117,18 +120,18 @@ def test_a_symbolic_link_out_of_the_folder_is_refused(
     folder.root.mkdir(parents=True)
     os.symlink(outside, folder.root / "tracer")
     with pytest.raises(BadRecordingRef, match="outside"):
-        folder.path_of("tracer/1/story-r1")
+        await folder.path_of("tracer/1/story-r1")
     with pytest.raises(BadRecordingRef, match="outside"):
-        folder.new("tracer", 1, "story")
+        await folder.new("tracer", 1, "story")
     assert list(outside.iterdir()) == []  # no folder was made through the link
 
 
-def test_a_recording_file_linked_out_of_the_folder_is_refused(
+async def test_a_recording_file_linked_out_of_the_folder_is_refused(
     folder: RecordingFolder, tmp_path: Path
 ) -> None:
-    made = folder.new("tracer", 1, "story")
+    made = await folder.new("tracer", 1, "story")
     secret = tmp_path / "secret.wav"
     secret.write_bytes(b"RIFF")
     os.symlink(secret, made.path + ".wav")
     with pytest.raises(BadRecordingRef, match="outside"):
-        folder.file_of(made.ref)
+        await folder.file_of(made.ref)
