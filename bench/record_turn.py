@@ -99,7 +99,7 @@ async def _bare_turn_turns(pool: asyncpg.Pool, response_id: int, turns: int) -> 
     for i in range(turns):
         text = f"{text}*{i % 10}"[-60:]
         await pool.fetch(
-            BARE_TURN, text, dt.datetime.now(dt.UTC), response_id, QUESTIONS[i % 6], str(i)
+            BARE_TURN, text, dt.datetime.now(dt.UTC), response_id, QUESTIONS[i % 6], str(i), "text"
         )
     return (time.perf_counter() - start) / turns * 1e6
 
@@ -108,10 +108,10 @@ async def _bare_turn_turns(pool: asyncpg.Pool, response_id: int, turns: int) -> 
 BARE_TURN = (
     "WITH turn_response AS (UPDATE responses SET turn_ref = $1, updated_at = $2"
     " WHERE id = $3 RETURNING id, respondent_id),"
-    " turn_answer AS (INSERT INTO answers (response_id, question, value, answered_at,"
-    " updated_at) SELECT id, $4, $5, $2, $2 FROM turn_response"
+    " turn_answer AS (INSERT INTO answers (response_id, question, value, kind, answered_at,"
+    " updated_at) SELECT id, $4, $5, $6, $2, $2 FROM turn_response"
     " ON CONFLICT (response_id, question) DO UPDATE SET value = excluded.value,"
-    " updated_at = excluded.updated_at RETURNING answers.id)"
+    " kind = excluded.kind, updated_at = excluded.updated_at RETURNING answers.id)"
     " SELECT id FROM turn_response"
 )
 BARE_UPSERT = (

@@ -10,8 +10,9 @@ from aiohttp import web
 
 from interviews import Interviews, InterviewSettings
 from service_tracker.config import Settings
-from service_tracker.keys import DATABASE, INTERVIEWS, RESPONSES, SESSIONS, SETTINGS
+from service_tracker.keys import DATABASE, INTERVIEWS, RECORDINGS, RESPONSES, SESSIONS, SETTINGS
 from storage.db import create_engine
+from storage.recordings import RecordingFolder
 from storage.responses import SqlResponseStore
 from storage.sessions import MemorySessionStore, RedisSessionStore
 from ussd.channel import UssdChannel
@@ -26,6 +27,8 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     if settings.default_phone_region:
         app[DEFAULT_REGION] = settings.default_phone_region
+    # Folders are made per recording: nothing is touched on disk until a voice answer.
+    app[RECORDINGS] = RecordingFolder(settings.recordings_dir)
     # One generator per resource, in dependency order, so a failed start still cleans up.
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_sessions)

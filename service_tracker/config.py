@@ -11,6 +11,7 @@ N = TypeVar("N", int, float)
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/service-tracker.db"
 DEFAULT_AUDIO_DIR = "var/audio"
+DEFAULT_RECORDINGS_DIR = "var/recordings"
 
 
 class ConfigError(ValueError):
@@ -28,6 +29,7 @@ class Settings:
     default_phone_region: str | None = None
     log_level: str = "INFO"
     audio_dir: str = DEFAULT_AUDIO_DIR  # prompt files, one folder per language
+    recordings_dir: str = DEFAULT_RECORDINGS_DIR  # voice answers, one folder per survey
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -42,6 +44,7 @@ class Settings:
             default_phone_region=_region(env.get("DEFAULT_PHONE_REGION")),
             log_level=_level(env.get("LOG_LEVEL") or "INFO"),
             audio_dir=_folder(env, "AUDIO_DIR", DEFAULT_AUDIO_DIR),
+            recordings_dir=_folder(env, "RECORDINGS_DIR", DEFAULT_RECORDINGS_DIR),
         )
 
 

@@ -8,10 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from interviews import Interviews
 from service_tracker.config import Settings
 from storage.responses import SqlResponseStore
-from survey_engine.ports import SessionStore
+from survey_engine.ports import RecordingStore, SessionStore
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", AsyncEngine)
 RESPONSES = web.AppKey("responses", SqlResponseStore)
 SESSIONS = web.AppKey("sessions", SessionStore)
 INTERVIEWS = web.AppKey("interviews", Interviews)
+RECORDINGS = web.AppKey("recordings", RecordingStore)

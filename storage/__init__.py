@@ -7,6 +7,7 @@
     surveys      importing XLSForm files and binding USSD codes
     respondents  importing rosters (.csv, .xlsx)
     exports      answers as CSV
+    recordings   RecordingFolder: survey_engine.ports.RecordingStore (voice answers' files)
 
 Nothing is imported here: a command that needs one module loads only that one.
 """

@@ -4,6 +4,10 @@ One row per stored answer, long format, so that every survey version and every w
 fits the same columns and a pivot in a spreadsheet or pandas gives one column per
 question. Rows are streamed from the database in batches: a large survey is never
 held in memory.
+
+A voice answer's value is the reference the server made for its recording, relative
+to RECORDINGS_DIR (`storage.recordings`): the export never names a folder of the
+server, and the same columns serve typed and spoken answers.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ __all__ = ["EXPORT_COLUMNS", "export_answers"]
 EXPORT_COLUMNS = (
     "respondent",  # E.164 phone number
     "question",  # the question's name in the form
-    "value",  # as stored: choice name(s), ISO date, plain number, text
+    # As stored: choice name(s), ISO date, plain number, text; a voice answer's is its
+    # recording's path relative to RECORDINGS_DIR (the file is `<value>.wav` there).
+    "value",
     "channel",
     "response_status",
     "answered_at",  # ISO 8601 UTC, when the question was first answered in the response

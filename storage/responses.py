@@ -87,6 +87,7 @@ _STATUS = bindparam("b_status", type_=String())
 _TURN_REF = bindparam("b_turn_ref", type_=String())
 _QUESTION = bindparam("b_question", type_=String())
 _VALUE = bindparam("b_value", type_=String())
+_KIND = bindparam("b_kind", type_=String())
 _CHANNEL = bindparam("b_channel", type_=String())
 _SESSION_REF = bindparam("b_session_ref", type_=String())
 
@@ -305,26 +306,38 @@ def _response_update(
     )
 
 
+_ANSWER_COLUMNS = ["response_id", "question", "value", "kind", "answered_at", "updated_at"]
+
+
 def _answer_upsert(insert: Any, rows: Select[Any] | None = None) -> Any:
     """INSERT ... ON CONFLICT (response_id, question) DO UPDATE: never a second row.
+    Answering again replaces the value and its kind (a recording after typed text).
 
     `insert` is the dialect's (postgresql.insert, sqlite.insert); `rows` a SELECT of the
-    values, else they are the bind parameters."""
+    values in `_ANSWER_COLUMNS` order, else they are the bind parameters."""
     if rows is None:
         stmt = insert(answers).values(
             response_id=_RESPONSE_ID,
             question=_QUESTION,
             value=_VALUE,
+            kind=_KIND,
             answered_at=_NOW,
             updated_at=_NOW,
         )
     else:
-        columns = ["response_id", "question", "value", "answered_at", "updated_at"]
-        stmt = insert(answers).from_select(columns, rows)
+        stmt = insert(answers).from_select(_ANSWER_COLUMNS, rows)
     return stmt.on_conflict_do_update(
         index_elements=[answers.c.response_id, answers.c.question],
-        set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
+        set_={
+            "value": stmt.excluded.value,
+            "kind": stmt.excluded.kind,
+            "updated_at": stmt.excluded.updated_at,
+        },
     )
+
+
+def _answer_params(answer: AnswerGiven) -> dict[str, str]:
+    return {"b_question": answer.question, "b_value": answer.value, "b_kind": answer.kind.value}
 
 
 _SQLITE_ANSWER_UPSERT = _answer_upsert(sqlite.insert)
@@ -373,7 +386,7 @@ def _pg_turn(
     stmt = select(response.c.id)
     if answer:
         upsert = _answer_upsert(
-            postgresql.insert, select(response.c.id, _QUESTION, _VALUE, _NOW, _NOW)
+            postgresql.insert, select(response.c.id, _QUESTION, _VALUE, _KIND, _NOW, _NOW)
         )
         stmt = stmt.add_cte(upsert.returning(answers.c.id).cte("turn_answer"))
     if language:
@@ -642,7 +655,7 @@ class SqlResponseStore:
         answer = plan.single_answer
         if self._postgres and (answer is not None or not plan.answer_events):
             if answer is not None:
-                params["b_question"], params["b_value"] = answer.question, answer.value
+                params.update(_answer_params(answer))
             turn = _pg_turn(answer is not None, *shape)
             _, count = await self._write(turn, params, hot=True, want_rows=False)
             if count == 0:
@@ -669,15 +682,10 @@ class SqlResponseStore:
             # In event order: a restart or a clear before an answer must not delete it.
             for event in plan.answer_events:
                 match event:
-                    case AnswerGiven(question=question, value=value):
+                    case AnswerGiven():
                         await conn.execute(
                             self._answer_upsert,
-                            {
-                                "b_response_id": response_id,
-                                "b_question": question,
-                                "b_value": value,
-                                "b_now": now,
-                            },
+                            {"b_response_id": response_id, "b_now": now, **_answer_params(event)},
                         )
                     case AnswersCleared(questions=questions):
                         await conn.execute(

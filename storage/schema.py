@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from survey_engine.events import ResponseStatus
+from survey_engine.events import AnswerKind, ResponseStatus
 
 __all__ = [
     "AnswerRow",
@@ -95,6 +95,7 @@ metadata = MetaData(
 )
 
 _STATUSES = ", ".join(f"'{s.value}'" for s in ResponseStatus)
+_ANSWER_KINDS = ", ".join(f"'{k.value}'" for k in AnswerKind)
 
 
 class Base(DeclarativeBase):
@@ -195,12 +196,18 @@ class AnswerRow(Base):
     """The current answer to one question of a response (upserted, never duplicated)."""
 
     __tablename__ = "answers"
-    __table_args__ = (UniqueConstraint("response_id", "question"),)
+    __table_args__ = (
+        UniqueConstraint("response_id", "question"),
+        CheckConstraint(f"kind IN ({_ANSWER_KINDS})", name="kind"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     response_id: Mapped[int] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"))
     question: Mapped[str] = mapped_column(String(255))
+    # `text` or, for a voice answer (migration 0003), `recording`: then `value` is the
+    # recording's reference relative to RECORDINGS_DIR (storage.recordings).
     value: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16), server_default=AnswerKind.TEXT.value)
     answered_at: Mapped[dt.datetime]  # first given
     updated_at: Mapped[dt.datetime]  # last changed (the respondent went back)
 

@@ -24,6 +24,7 @@ from typing import cast
 from survey_engine.errors import EngineError
 from survey_engine.events import (
     AnswerGiven,
+    AnswerKind,
     AnswersCleared,
     DataEvent,
     Ended,
@@ -39,7 +40,7 @@ from survey_engine.events import (
     Restarted,
     Suspended,
 )
-from survey_engine.inputs import Answer, Back, Expired, HungUp, NoInput, Resume
+from survey_engine.inputs import Answer, Back, Expired, HungUp, NoInput, Recording, Resume
 from survey_engine.model import Choice, Pipe, Question, QuestionType, Survey, Text
 from survey_engine.phrases import native_name, phrase
 
@@ -190,6 +191,9 @@ def advance(survey: Survey, state: State, resume: Resume) -> Turn:
         raise EngineError("ended", "the response has ended; start a new one")
     if isinstance(resume, HungUp | Expired):
         return Turn(replace(state, status=ResponseStatus.INTERRUPTED), (Suspended(),))
+    if isinstance(resume, Recording) and state.phase is not Phase.QUESTION:
+        menu = "language menu" if state.phase is Phase.LANGUAGE else "resume offer"
+        raise EngineError("recording_not_expected", f"a recording cannot answer the {menu}")
     if state.phase is Phase.LANGUAGE:
         return _guarded(survey, state, lambda: _choose_language(survey, state, resume))
     if state.phase is Phase.RESUME:
@@ -269,6 +273,8 @@ def _answer_question(survey: Survey, state: State, resume: Resume) -> Turn:
         return _go_to(survey, state, previous)
     if isinstance(resume, NoInput):
         return Turn(state, (_question_prompt(survey, state, error=phrase("no_input", language)),))
+    if isinstance(resume, Recording):
+        return _accept(survey, state, _recording_ref(question, resume), AnswerKind.RECORDING)
     assert isinstance(resume, Answer)
 
     if question.type is QuestionType.NOTE:
@@ -278,13 +284,39 @@ def _answer_question(survey: Survey, state: State, resume: Resume) -> Turn:
     if error:
         return Turn(state, (_question_prompt(survey, state, error=error),))
     assert value is not None
+    return _accept(survey, state, value, AnswerKind.TEXT)
 
+
+def _recording_ref(question: Question, recording: Recording) -> str:
+    """The reference a voice answer is stored under. Only an open (`text`) question takes
+    one, and the channel must have made the file first: anything else is a channel bug."""
+    if question.type is not QuestionType.TEXT:
+        raise EngineError(
+            "recording_not_expected",
+            f"{question.name} is a {question.type.value} question; only text takes a recording",
+        )
+    ref = recording.ref
+    if not ref.strip():
+        raise EngineError("empty_recording", f"{question.name}: a recording needs a reference")
+    # The reference is stored and exported as it is: it must stay relative to the folder.
+    if ref.startswith("/") or "\\" in ref or "\x00" in ref or ".." in ref.split("/"):
+        raise EngineError(
+            "bad_recording_ref",
+            f"{question.name}: {ref!r} is not a reference relative to the recordings folder",
+        )
+    return ref
+
+
+def _accept(survey: Survey, state: State, value: str, kind: AnswerKind) -> Turn:
+    """Store the answer to the current question and move on."""
+    question = survey.questions[state.position]
+    language = state.language or survey.default_language
     answers = dict(state.answers)
     answers[question.name] = value
     cleared = _invalidated_after(survey, answers, state.position)
     for name in cleared:
         del answers[name]
-    events: list[DataEvent] = [AnswerGiven(question.name, value)]
+    events: list[DataEvent] = [AnswerGiven(question.name, value, kind)]
     if cleared:
         events.append(AnswersCleared(cleared))
     # Built directly: `dataclasses.replace` costs several times more on every answer.

@@ -167,3 +167,33 @@ class ResponseStore(Protocol):
         twice leaves one row. `resume_offered`: after this turn the respondent still
         sees the offer to continue or start again (they typed something else)."""
         ...
+
+
+# -- voice answers ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecording:
+    """Where a channel records one voice answer, made by the server (never the caller).
+
+    `ref` is what the answer stores and exports: a relative POSIX path under
+    RECORDINGS_DIR without extension (`<form_id>/<response_id>/<question>-<random>`).
+    `path` is the same place as an absolute file path without extension, as text, as
+    Asterisk's `RECORD FILE` takes it: Asterisk adds the format, so the file on disk is
+    `<path>.wav` (Asterisk must see RECORDINGS_DIR at the same path)."""
+
+    ref: str
+    path: str
+
+
+class RecordingStore(Protocol):
+    """The folder of recorded answers (RECORDINGS_DIR)."""
+
+    async def new(self, form_id: str, response_id: int, question: str) -> NewRecording:
+        """A fresh, unused place for the answer to `question`, its folders created."""
+        ...
+
+    async def path_of(self, ref: str) -> str:
+        """The absolute path (without extension) of a stored `ref`; ValueError for a ref
+        that is not shaped like one this store makes or that leads outside the folder."""
+        ...

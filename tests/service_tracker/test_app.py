@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from service_tracker.app import create_app
 from service_tracker.config import Settings
+from service_tracker.keys import RECORDINGS
 
 
 async def test_health_is_503_naming_an_unreachable_database(aiohttp_client):
@@ -22,3 +23,9 @@ async def test_health_is_503_naming_an_unreachable_session_store(
     response = await client.get("/healthz")
     assert response.status == 503
     assert await response.json() == {"database": True, "sessions": False}
+
+
+async def test_channels_get_the_recordings_folder_from_recordings_dir(tmp_path):
+    app = create_app(Settings(recordings_dir=str(tmp_path / "answers")))
+    made = await app[RECORDINGS].new("tracer", 5, "story")
+    assert made.path.startswith(str(tmp_path / "answers" / "tracer" / "5" / "story-"))

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import io
 from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.exports import EXPORT_COLUMNS, export_answers
+from storage.recordings import RecordingFolder
 from storage.respondents import import_respondents
 from storage.responses import SqlResponseStore
 from storage.surveys import ImportedSurvey, find_survey, import_survey
-from survey_engine.events import AnswerGiven, Ended, LanguageChosen, ResponseStatus
+from survey_engine.events import AnswerGiven, AnswerKind, Ended, LanguageChosen, ResponseStatus
 
 FORM = """
 | survey |
@@ -152,3 +155,68 @@ async def test_answers_a_spreadsheet_would_run_as_formulas_are_exported_as_text(
     assert rows["job"][2] == "'" + typed["job"]
     assert rows["job"][0] == "+254712300482"  # the E.164 number is not touched
     assert rows["job"][9:] == ["'=cmd|' /C calc'!A0", "'@SUM(1)"]
+
+
+async def test_a_voice_answer_is_exported_as_its_path_under_recordings_dir_in_the_same_columns(
+    engine: AsyncEngine, xlsx_from_markdown: Callable[[str], bytes], tmp_path: Path
+) -> None:
+    tracer = await _import(engine, xlsx_from_markdown, "tracer")
+    store = SqlResponseStore(engine)
+    graduate = await store.create_respondent("+254712300483", "en")
+    response = await store.start_response(
+        respondent_id=graduate.id,
+        version_id=tracer.version_id,
+        channel="ivr",
+        session_ref="call-1",
+        language="en",
+        turn_ref="",
+        now=T0,
+    )
+    recordings = RecordingFolder(tmp_path / "recordings")
+    made = await recordings.new(tracer.form_id, response.id, "job")
+    # What Asterisk's RECORD FILE leaves: the path it was given, plus the format.
+    await asyncio.to_thread(Path(made.path + ".wav").write_bytes, b"RIFF")
+    await store.record_turn(
+        response.id,
+        [AnswerGiven("months", "4"), AnswerGiven("job", made.ref, AnswerKind.RECORDING)],
+        turn_ref="4",
+        now=T0,
+    )
+
+    out = io.StringIO()
+    await export_answers(engine, tracer.survey_id, out)
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert rows[0] == [
+        "respondent", "question", "value", "channel", "response_status", "answered_at",
+        "response_id", "survey_version", "language", "programme", "cohort",
+    ]  # fmt: skip
+    values = {row[1]: row[2] for row in rows[1:]}
+    assert values == {"months": "4", "job": f"tracer/{response.id}/{made.ref.rsplit('/')[-1]}"}
+    # The value leads to the file from RECORDINGS_DIR; where that is stays on the server.
+    exported = tmp_path / "recordings" / f"{values['job']}.wav"
+    assert await asyncio.to_thread(exported.read_bytes) == b"RIFF"
+    assert str(tmp_path) not in out.getvalue()
+
+
+async def test_a_recording_reference_a_spreadsheet_would_run_is_still_exported_as_text(
+    engine: AsyncEngine, xlsx_from_markdown: Callable[[str], bytes]
+) -> None:
+    tracer = await _import(engine, xlsx_from_markdown, "tracer")
+    store = SqlResponseStore(engine)
+    graduate = await store.create_respondent("+254712300484", None)
+    response = await store.start_response(
+        respondent_id=graduate.id,
+        version_id=tracer.version_id,
+        channel="ivr",
+        session_ref="call-2",
+        language=None,
+        turn_ref="",
+        now=T0,
+    )
+    ref = "=HYPERLINK(1)/2/job-3"
+    answer = AnswerGiven("job", ref, AnswerKind.RECORDING)
+    await store.record_turn(response.id, [answer], turn_ref="", now=T0)
+    out = io.StringIO()
+    await export_answers(engine, tracer.survey_id, out)
+    (row,) = list(csv.reader(io.StringIO(out.getvalue())))[1:]
+    assert row[2] == "'" + ref

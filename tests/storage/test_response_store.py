@@ -16,6 +16,7 @@ from storage.surveys import import_survey
 from survey_engine.errors import EngineError
 from survey_engine.events import (
     AnswerGiven,
+    AnswerKind,
     AnswersCleared,
     Ended,
     Failed,
@@ -137,6 +138,58 @@ async def test_a_retried_turn_is_idempotent(world: World) -> None:
     ]
 
 
+async def _answer_kinds(engine: AsyncEngine, response_id: int) -> list[tuple[str, str, str]]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(answers.c.question, answers.c.value, answers.c.kind)
+            .where(answers.c.response_id == response_id)
+            .order_by(answers.c.question)
+        )
+        return [tuple(row) for row in rows]
+
+
+REF = "tracer/1/job-5f2c"
+RECORDED = AnswerGiven("job", REF, AnswerKind.RECORDING)
+
+
+async def test_a_voice_answer_is_stored_as_a_recording_and_typed_ones_as_text(
+    world: World,
+) -> None:
+    rid = world.response.id
+    # One answer a turn: PostgreSQL's one-statement path.
+    await world.store.record_turn(rid, [AnswerGiven("months", "3")], turn_ref="3", now=T0)
+    await world.store.record_turn(rid, [RECORDED], turn_ref="3", now=T0)
+    assert await _answer_kinds(world.engine, rid) == [
+        ("job", REF, "recording"),
+        ("months", "3", "text"),
+    ]
+    # Recovery reads the reference back as the answer, like any other value.
+    latest = await world.store.latest_response(world.respondent_id, world.version.survey_id)
+    assert latest is not None and latest.answers == {"months": "3", "job": REF}
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        pytest.param([], id="one statement"),
+        pytest.param([AnswersCleared(("months",))], id="in a transaction"),
+    ],
+)
+async def test_answering_again_replaces_the_value_and_its_kind(world: World, extra) -> None:
+    rid = world.response.id
+    later = T0 + dt.timedelta(seconds=30)
+    await world.store.record_turn(rid, [AnswerGiven("job", "Tailor")], turn_ref="x", now=T0)
+    await world.store.record_turn(rid, [*extra, RECORDED], turn_ref="x", now=later)
+    assert await _answer_kinds(world.engine, rid) == [("job", REF, "recording")]
+
+    typed = AnswerGiven("job", "Welder", AnswerKind.TEXT)
+    await world.store.record_turn(rid, [*extra, typed], turn_ref="x", now=later)
+    assert await _answer_kinds(world.engine, rid) == [("job", "Welder", "text")]
+    async with world.engine.connect() as conn:
+        first_given = (await conn.execute(select(answers.c.answered_at))).scalar_one()
+    assert first_given == T0
+
+
 async def test_choosing_a_language_sets_it_on_the_response_and_an_unknown_respondent(
     world: World,
 ) -> None:
@@ -224,7 +277,7 @@ async def test_suspended_failed_and_refused_turns_set_the_status(
     assert (row["ended_at"] is not None) is ended
 
 
-async def test_a_turn_without_events_still_moves_the_input_reference(world: World) -> None:
+async def test_a_turn_without_events_still_moves_the_turn_reference(world: World) -> None:
     later = T0 + dt.timedelta(seconds=5)
     await world.store.record_turn(world.response.id, (), turn_ref="98", now=later)
     row = await _response_row(world.engine, world.response.id)

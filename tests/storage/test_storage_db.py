@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.db import create_engine, normalize_database_url, ping, upgrade, upgrade_connection
+from storage.db import (
+    alembic_config,
+    create_engine,
+    normalize_database_url,
+    ping,
+    upgrade,
+    upgrade_connection,
+)
 from storage.schema import metadata
+from tests.services import run_coroutine
 
 
 @pytest.mark.parametrize(
@@ -40,7 +55,7 @@ async def test_migrated_schema_matches_the_models(engine: AsyncEngine) -> None:
         tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
     assert tables == set(metadata.tables) | {"alembic_version"}
-    assert version == "0003"
+    assert version == "0004"
 
 
 async def test_upgrade_twice_is_harmless_and_works_inside_an_event_loop(
@@ -88,6 +103,7 @@ async def test_ping_is_false_when_postgresql_does_not_answer() -> None:
 def test_the_public_surface_of_storage_is_deliberate() -> None:
     import storage.db
     import storage.exports
+    import storage.recordings
     import storage.respondents
     import storage.responses
     import storage.sessions
@@ -98,6 +114,7 @@ def test_the_public_surface_of_storage_is_deliberate() -> None:
         for module in (
             storage.db,
             storage.exports,
+            storage.recordings,
             storage.respondents,
             storage.responses,
             storage.sessions,
@@ -114,6 +131,7 @@ def test_the_public_surface_of_storage_is_deliberate() -> None:
             "upgrade_connection",
         ],
         "storage.exports": ["EXPORT_COLUMNS", "export_answers"],
+        "storage.recordings": ["BadRecordingRef", "RECORDING_FORMAT", "RecordingFolder"],
         "storage.respondents": [
             "RosterFileError",
             "RosterImportReport",
@@ -146,3 +164,83 @@ async def test_an_application_can_migrate_through_its_own_connection(tmp_path: P
     finally:
         await engine.dispose()
     assert tables == set(metadata.tables) | {"alembic_version"}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def unmigrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of its own, once per backend, for walking the migrations."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'walk.db'}"
+        return
+    admin_dsn = request.getfixturevalue("postgres_admin_url")
+    admin_dsn = admin_dsn.replace("postgresql+asyncpg://", "postgresql://", 1)
+    name = f"service_tracker_walk_{os.getpid()}_{secrets.token_hex(4)}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(admin_dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    run_coroutine(lambda: admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_dsn.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        run_coroutine(lambda: admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_data_stored_at_0002_survives_the_upgrade_and_the_way_back(
+    unmigrated_url: str,
+) -> None:
+    config = alembic_config(unmigrated_url)
+    command.upgrade(config, "0002")
+    stored_at_0002 = [
+        "INSERT INTO surveys (id, form_id, title, created_at) VALUES (1, 'tracer', '', :now)",
+        "INSERT INTO survey_versions (id, survey_id, version, source, source_sha256, languages,"
+        " imported_at) VALUES (1, 1, '1', :blob, '', 'en', :now)",
+        "INSERT INTO respondents (id, phone, name, programme, cohort, gender, on_roster,"
+        " attributes, created_at, updated_at)"
+        " VALUES (1, '+254712345678', '', '', '', '', false, '{}', :now, :now)",
+        "INSERT INTO responses (id, respondent_id, survey_id, survey_version_id, channel,"
+        " status, last_input_ref, started_at, updated_at)"
+        " VALUES (1, 1, 1, 1, 'ussd', 'complete', '1*2', :now, :now)",
+        "INSERT INTO ussd_bindings (service_code, extension, survey_id, roster_only)"
+        " VALUES ('*384*123#', '', 1, false), ('*384*123#', '2', 1, true)",
+        "INSERT INTO answers (response_id, question, value, answered_at, updated_at)"
+        " VALUES (1, 'job', 'welder', :now, :now)",
+    ]
+
+    async def run(*statements: str) -> list[tuple[object, ...]]:
+        params = {"now": dt.datetime(2026, 11, 23, 9, 30, tzinfo=dt.UTC), "blob": b"x"}
+        engine = create_engine(unmigrated_url)
+        found: list[tuple[object, ...]] = []
+        try:
+            async with engine.begin() as conn:
+                for sql in statements:
+                    used = {k: v for k, v in params.items() if f":{k}" in sql}
+                    result = await conn.execute(text(sql), used)
+                    if result.returns_rows:
+                        found.extend(tuple(row) for row in result)
+        finally:
+            await engine.dispose()
+        return found
+
+    run_coroutine(lambda: run(*stored_at_0002))
+    command.upgrade(config, "head")
+    assert run_coroutine(lambda: run("SELECT question, value, kind FROM answers")) == [
+        ("job", "welder", "text")
+    ]
+    # USSD bindings became entry points addressed by the code as dialled (0003).
+    entries = "SELECT channel, address, survey_id, roster_only FROM entry_points ORDER BY address"
+    assert run_coroutine(lambda: run(entries)) == [
+        ("ussd", "*384*123#", 1, False),
+        ("ussd", "*384*123*2#", 1, True),
+    ]
+    assert run_coroutine(lambda: run("SELECT turn_ref FROM responses")) == [("1*2",)]
+    with pytest.raises(IntegrityError):
+        run_coroutine(lambda: run("UPDATE answers SET kind = 'video'"))
+
+    command.downgrade(config, "0002")
+    (row,) = run_coroutine(lambda: run("SELECT * FROM answers"))
+    assert len(row) == 6  # id, response_id, question, value, answered_at, updated_at

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from survey_engine.errors import EngineError
 from survey_engine.events import (
     AnswerGiven,
+    AnswerKind,
     AnswersCleared,
     Ended,
     Failed,
@@ -25,7 +26,7 @@ from survey_engine.events import (
     Restarted,
     Suspended,
 )
-from survey_engine.inputs import Answer, Back, HungUp, NoInput, Resume
+from survey_engine.inputs import Answer, Back, HungUp, NoInput, Recording, Resume
 from survey_engine.machine import Phase, State, Turn, advance, current_prompt, resume_state, start
 from survey_engine.model import Survey
 from survey_engine.xlsform import load_markdown
@@ -401,3 +402,84 @@ def test_prompts_built_once_per_question_still_follow_each_respondents_answers()
     assert second.prompt.text == "Your ward in Mombasa?"
     assert [c.label for c in second.prompt.choices] == ["Likoni"]
     assert drive(survey, []).prompt.text == "Your county?"
+
+
+# -- voice answers --------------------------------------------------------------------
+
+STORY = load_markdown(
+    """
+    | survey |
+    | | type | name | label | required | constraint |
+    | | text | story | Tell us about your work | yes | string-length(.) < 3 |
+    | | integer | age | Your age? | yes | |
+    """
+)
+REF = "story_form/7/story-k3q9"
+RESUMING = {"language": "en", "answers": {"consent": "yes"}, "offer_resume": True}
+
+
+def test_a_recording_answers_an_open_question_and_the_survey_moves_on():
+    d = drive(TRACER, [*to_skills(["1", "01012026", ""]), Recording("tracer/7/comment-x1")],
+              language="en")  # fmt: skip
+    assert AnswerGiven("comment", "tracer/7/comment-x1", AnswerKind.RECORDING) in d.events
+    assert d.turns[-1].ended == Ended(ResponseStatus.COMPLETE, "Thank you for your answers!")
+
+
+def test_a_recording_satisfies_required_and_skips_the_constraints_on_typed_text():
+    typed = drive(STORY, ["a long story"])
+    assert typed.prompt.key == "story"  # typed text must keep to the constraint
+    d = drive(STORY, [Recording(REF)])
+    assert d.events == [AnswerGiven("story", REF, AnswerKind.RECORDING)]
+    assert d.prompt.key == "age"
+    assert d.state.answers == {"story": REF}
+
+
+def test_typed_text_is_still_an_answer_of_kind_text():
+    d = drive(STORY, ["ok"])
+    assert d.events == [AnswerGiven("story", "ok", AnswerKind.TEXT)]
+
+
+def test_recording_again_after_going_back_replaces_the_earlier_recording():
+    d = drive(STORY, [Recording(REF), Back(), Recording("story_form/7/story-2nd")])
+    assert d.events[-1] == AnswerGiven("story", "story_form/7/story-2nd", AnswerKind.RECORDING)
+    assert d.state.answers == {"story": "story_form/7/story-2nd"}
+
+
+@pytest.mark.parametrize(
+    ("inputs", "start_args"),
+    [
+        pytest.param([], {"language": "en"}, id="select_one"),
+        pytest.param(["1", "1", "12", "1"], {"language": "en"}, id="note"),
+        pytest.param(["1", "1"], {"language": "en"}, id="integer"),
+        pytest.param([], {}, id="language menu"),
+        pytest.param([], RESUMING, id="resume offer"),
+    ],
+)
+def test_a_recording_where_no_open_question_is_asked_is_a_channel_error(inputs, start_args):
+    d = drive(TRACER, inputs, **start_args)
+    with pytest.raises(EngineError) as caught:
+        advance(TRACER, d.state, Recording("tracer/7/x-1"))
+    assert caught.value.code == "recording_not_expected"
+
+
+@pytest.mark.parametrize("ref", ["", "   "])
+def test_a_recording_without_a_reference_is_a_channel_error(ref):
+    with pytest.raises(EngineError) as caught:
+        drive(STORY, [Recording(ref)])
+    assert caught.value.code == "empty_recording"
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "/srv/recordings/story_form/7/story-1",
+        "../7/story-1",
+        "story_form/../../etc",
+        "story_form\\7\\story-1",
+        "a/\x00b",
+    ],
+)
+def test_a_recording_reference_that_is_not_relative_to_the_folder_is_a_channel_error(ref):
+    with pytest.raises(EngineError) as caught:
+        drive(STORY, [Recording(ref)])
+    assert caught.value.code == "bad_recording_ref"
