@@ -3,13 +3,15 @@ but the command line and the tests."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 from aiohttp import web
 
 from interviews import Interviews, InterviewSettings
 from service_tracker.config import Settings
+from service_tracker.gateway_auth import gateway_token_middleware
 from service_tracker.keys import DATABASE, INTERVIEWS, RECORDINGS, RESPONSES, SESSIONS, SETTINGS
 from storage.db import create_engine
 from storage.recordings import RecordingFolder
@@ -20,10 +22,15 @@ from ussd.routes import DEFAULT_REGION, USSD_CHANNEL, add_routes
 
 # About 1 KB each: a bounded memory cost for a round trip saved on most hops.
 RECENT_SESSION_RECORDS = 20_000
+# A load balancer waits a few seconds for /healthz: a probe that has not answered
+# within this is a failure, so a hung Redis or database gives 503, not a hang.
+HEALTH_PROBE_SECONDS = 1.0
 
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application()
+    if settings.gateway_token:
+        app.middlewares.append(gateway_token_middleware(settings.gateway_token))
     app[SETTINGS] = settings
     if settings.default_phone_region:
         app[DEFAULT_REGION] = settings.default_phone_region
@@ -78,10 +85,21 @@ async def _interviews(app: web.Application) -> AsyncIterator[None]:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """200 when every probe answers within `HEALTH_PROBE_SECONDS`, 503 otherwise; the
+    body names each probe with whether it passed."""
     app = request.app
-    database = await app[RESPONSES].ping()
-    sessions = await app[SESSIONS].ping()
+    database, sessions = await asyncio.gather(
+        _probe(app[RESPONSES].ping()), _probe(app[SESSIONS].ping())
+    )
     healthy = database and sessions
     return web.json_response(
         {"database": database, "sessions": sessions}, status=200 if healthy else 503
     )
+
+
+async def _probe(ping: Awaitable[bool]) -> bool:
+    try:
+        async with asyncio.timeout(HEALTH_PROBE_SECONDS):
+            return await ping
+    except TimeoutError:
+        return False

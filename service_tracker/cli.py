@@ -134,6 +134,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return 2
+    _warn_if_gateway_open(settings)
     if workers == 1:
         _serve_worker(settings, host, port, False)
         return 0
@@ -187,6 +188,14 @@ def _serve_worker(settings: Settings, host: str, port: int, reuse_port: bool) ->
         access_log=None,
         print=None,
     )
+
+
+def _warn_if_gateway_open(settings: Settings) -> None:
+    if settings.gateway_token is None:
+        logging.getLogger("service_tracker").warning(
+            "GATEWAY_TOKEN is not set: the gateway endpoints (/ussd/africastalking, "
+            "/ussd/africastalking/events) accept callbacks from anyone who knows their URL"
+        )
 
 
 def _safe_url(url: str) -> str:
@@ -312,11 +321,14 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     base = f"http://{host}:{port}"
+    # The token itself is not printed: this output is often kept or shared.
+    query = "?token=$GATEWAY_TOKEN" if settings.gateway_token else ""
+    _warn_if_gateway_open(settings)
     print(
         "\nService Tracker is running.\n"
         f"  health:                  {base}/healthz\n"
-        f"  Africa's Talking USSD callback URL:  {base}/ussd/africastalking\n"
-        f"  Africa's Talking session events URL: {base}/ussd/africastalking/events\n"
+        f"  Africa's Talking USSD callback URL:  {base}/ussd/africastalking{query}\n"
+        f"  Africa's Talking session events URL: {base}/ussd/africastalking/events{query}\n"
         "  try it from another terminal:\n"
         f"    .venv/bin/service-tracker simulate ussd --phone +254712345678 --url {base}\n"
         "  voice prompts for the survey, in its four languages (into AUDIO_DIR):\n"
@@ -332,7 +344,9 @@ def _simulate_ussd(settings: Settings, args: argparse.Namespace) -> int:
     from service_tracker.simulator import simulate_ussd
 
     base = args.url or f"http://{settings.host}:{settings.port}"
-    return asyncio.run(simulate_ussd(base, phone=args.phone, service_code=args.code))
+    return asyncio.run(
+        simulate_ussd(base, phone=args.phone, service_code=args.code, token=settings.gateway_token)
+    )
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 N = TypeVar("N", int, float)
@@ -12,6 +13,9 @@ N = TypeVar("N", int, float)
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/service-tracker.db"
 DEFAULT_AUDIO_DIR = "var/audio"
 DEFAULT_RECORDINGS_DIR = "var/recordings"
+# Characters a URL carries as they are, so the token reads the same in the gateway's
+# dashboard and here; 16 of them at least, so it cannot be guessed.
+_GATEWAY_TOKEN = re.compile(r"[A-Za-z0-9._~-]{16,256}")
 
 
 class ConfigError(ValueError):
@@ -30,6 +34,9 @@ class Settings:
     log_level: str = "INFO"
     audio_dir: str = DEFAULT_AUDIO_DIR  # prompt files, one folder per language
     recordings_dir: str = DEFAULT_RECORDINGS_DIR  # voice answers, one folder per survey
+    # Required as `?token=` on every gateway callback; None: the gateway endpoints are
+    # open to anyone who knows their URL (the demo). A secret: repr leaves it out.
+    gateway_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -45,6 +52,7 @@ class Settings:
             log_level=_level(env.get("LOG_LEVEL") or "INFO"),
             audio_dir=_folder(env, "AUDIO_DIR", DEFAULT_AUDIO_DIR),
             recordings_dir=_folder(env, "RECORDINGS_DIR", DEFAULT_RECORDINGS_DIR),
+            gateway_token=_gateway_token(env.get("GATEWAY_TOKEN")),
         )
 
 
@@ -75,6 +83,18 @@ def _folder(env: Mapping[str, str], name: str, default: str) -> str:
     raw = env.get(name) or default
     if "\x00" in raw:
         raise ConfigError(f"{name}={raw!r}: expected a folder path")
+    return raw
+
+
+def _gateway_token(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    if not _GATEWAY_TOKEN.fullmatch(raw):
+        # The value is a secret: the message describes it, never quotes it.
+        raise ConfigError(
+            f"GATEWAY_TOKEN (length {len(raw)}): expected 16 to 256 letters, digits, "
+            "'-', '_', '.' or '~' (it goes in the callback URL as it is)"
+        )
     return raw
 
 

@@ -4,19 +4,74 @@ A USSD hop writes one log line. Written and flushed one by one, those lines cost
 `write` system call each, which measured about 7 % of a hop's CPU under load. The
 server therefore buffers its lines and flushes them at least every `FLUSH_SECONDS`,
 at once for a warning or worse, and at exit; commands log unbuffered.
+
+Whoever writes a line, the handler's `MaskingFilter` makes it safe to keep: phone
+numbers masked, `token=` values hidden, and control characters escaped, so a gateway
+field holding a newline cannot forge a line of its own.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import re
 import sys
 import threading
 import time
 from typing import TextIO
 
+from survey_engine.phones import mask_phones_in
+
 FLUSH_SECONDS = 0.5
 _BUFFER_BYTES = 1 << 16
+
+# C0 and C1 controls and the Unicode line separators: each could end or rewrite a line.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED_CONTROLS = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# A secret in a URL's query (the gateway token), wherever a line quotes one.
+_TOKEN_PARAM = re.compile(r"(?i)(token=)[^&\s]+")
+
+
+def scrub_log_text(text: str) -> str:
+    """`text` fit for one log line: phone numbers masked, token values hidden,
+    control characters escaped (`\\n`, `\\x1b`)."""
+    text = _TOKEN_PARAM.sub(r"\1***", mask_phones_in(text))
+    return _CONTROL.sub(_escape_control, text)
+
+
+def _escape_control(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _NAMED_CONTROLS:
+        return _NAMED_CONTROLS[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+class MaskingFilter(logging.Filter):
+    """Rewrites each record's final message with `scrub_log_text`. A traceback keeps
+    its lines, with numbers and tokens masked. Installed on the service's handler, so
+    no caller has to remember to mask."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._formatter = logging.Formatter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            # Arguments that do not fit the format: logged without them (they could
+            # hold a number) rather than raised into the hop.
+            message = f"{record.msg} [log arguments did not fit this format]"
+        record.msg = scrub_log_text(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self._formatter.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = _TOKEN_PARAM.sub(r"\1***", mask_phones_in(record.exc_text))
+        if record.stack_info:
+            record.stack_info = _TOKEN_PARAM.sub(r"\1***", mask_phones_in(record.stack_info))
+        return True
 
 
 class _Formatter(logging.Formatter):
@@ -110,4 +165,5 @@ def configure_logging(level: str, *, buffered: bool = False) -> None:
     else:
         handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter())
+    handler.addFilter(MaskingFilter())
     logging.basicConfig(level=level, handlers=[handler], force=True)

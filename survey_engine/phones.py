@@ -1,37 +1,93 @@
-"""The one place that normalises and masks phone numbers (personal data)."""
+"""The one place that normalises and masks phone numbers (personal data).
+
+Two ways in, for two kinds of source:
+
+- `normalize_phone`: a number a person typed (a roster cell). It must be valid in
+  phonenumbers' metadata, which catches typos.
+- `normalize_delivered_phone`: a number the phone network delivered (a gateway
+  callback). It is a fact, not input: any *possible* E.164 number (the right length
+  for its country code) is accepted, because the metadata lags behind the ranges
+  operators open, and a real caller must never be turned away for that.
+  `unlisted_range` says when such a number lies outside the metadata.
+"""
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import phonenumbers
+
+__all__ = [
+    "PhoneNumberError",
+    "mask_phone",
+    "mask_phones_in",
+    "normalize_delivered_phone",
+    "normalize_phone",
+    "unlisted_range",
+]
+
+# Digits of the national number kept in `unlisted_range`: enough to name an operator's
+# block (`+254 810`), too few to name a person.
+_RANGE_DIGITS = 3
+
+# What looks like a phone number in free text: `+` and 7 to 15 digits, maybe grouped
+# by single spaces or hyphens, or a bare run of 9 to 15 digits (a number without `+`,
+# national or international). Digits glued to a letter or `_` (ids) are left alone.
+_PHONE_LIKE = re.compile(r"(?<![\w+])(?:\+\d(?:[ -]?\d){6,14}|\d{9,15})(?!\w)")
 
 
 class PhoneNumberError(ValueError):
     """The text is not a valid phone number; the message says why, for people."""
 
 
-# A USSD session repeats its number on every hop, and parsing one costs ~50 µs: keep
-# the recent ones (errors are not cached, they raise).
-@lru_cache(maxsize=65536)
-def normalize_phone(raw: str, default_region: str | None = None) -> str:
-    """E.164 (`+254712345678`) from what a gateway or a spreadsheet holds.
-
-    A number without `+` is read in `default_region` (an ISO country code such as
-    "KE"); without one it must be international."""
+def _parse(raw: str, default_region: str | None) -> phonenumbers.PhoneNumber:
     text = (raw or "").strip()
     if not text:
         raise PhoneNumberError("phone number is empty")
     if text.startswith("00"):
         text = "+" + text[2:]
     try:
-        number = phonenumbers.parse(text, None if text.startswith("+") else default_region)
+        return phonenumbers.parse(text, None if text.startswith("+") else default_region)
     except phonenumbers.NumberParseException as exc:
         hint = "" if default_region else " (an international number starting with + is needed)"
         raise PhoneNumberError(f"'{raw}' is not a phone number{hint}") from exc
+
+
+# A USSD session repeats its number on every hop, and parsing one costs ~50 µs: keep
+# the recent ones (errors are not cached, they raise).
+@lru_cache(maxsize=65536)
+def normalize_phone(raw: str, default_region: str | None = None) -> str:
+    """E.164 (`+254712345678`) from what a person typed (a spreadsheet cell), which
+    must be a valid number in a range phonenumbers' metadata lists.
+
+    A number without `+` is read in `default_region` (an ISO country code such as
+    "KE"); without one it must be international."""
+    number = _parse(raw, default_region)
     if not phonenumbers.is_valid_number(number):
         raise PhoneNumberError(f"'{raw}' is not a valid phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@lru_cache(maxsize=65536)
+def normalize_delivered_phone(raw: str, default_region: str | None = None) -> str:
+    """E.164 from what the phone network delivered: any possible number (the right
+    length for its country code), listed in phonenumbers' metadata or not."""
+    number = _parse(raw, default_region)
+    if not phonenumbers.is_possible_number(number):
+        raise PhoneNumberError(f"'{raw}' is not a possible phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@lru_cache(maxsize=4096)
+def unlisted_range(e164: str) -> str | None:
+    """`+254 810` for a number in a range phonenumbers' metadata does not list (its
+    country code and first national digits, safe to log); None for a listed one."""
+    number = phonenumbers.parse(e164, None)
+    if phonenumbers.is_valid_number(number):
+        return None
+    national = str(number.national_number)
+    return f"+{number.country_code} {national[:_RANGE_DIGITS]}"
 
 
 def mask_phone(e164: str) -> str:
@@ -40,3 +96,13 @@ def mask_phone(e164: str) -> str:
         return "•" * len(e164)
     keep_head = min(5, len(e164) - 6)
     return e164[:keep_head] + "•" * (len(e164) - keep_head - 3) + e164[-3:]
+
+
+def mask_phones_in(text: str) -> str:
+    """`text` with everything that looks like a phone number masked by `mask_phone`
+    (for log lines, whoever wrote them)."""
+    return _PHONE_LIKE.sub(_mask_match, text)
+
+
+def _mask_match(match: re.Match[str]) -> str:
+    return mask_phone(match.group().replace(" ", "").replace("-", ""))

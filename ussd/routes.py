@@ -1,4 +1,9 @@
-"""The gateway endpoints. They carry no cookies and no admin session."""
+"""The gateway endpoints. They carry no cookies and no admin session.
+
+Phone numbers and gateway fields are logged as they are: the service's log handler
+masks numbers and escapes control characters in every line (`service_tracker.logs`).
+A rejected callback logs its field names and sizes only, never what was typed. The
+gateway token (GATEWAY_TOKEN) is checked before these handlers, by the app."""
 
 from __future__ import annotations
 
@@ -10,13 +15,13 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from survey_engine.phones import mask_phone
 from survey_engine.phrases import phrase
 from ussd.channel import UssdChannel
 from ussd.gateways.africastalking import (
+    MAX_BODY_BYTES,
     GatewayError,
     end,
-    mask_form_for_log,
+    form_sizes_for_log,
     parse_callback,
     parse_session_end,
 )
@@ -75,17 +80,36 @@ DEFAULT_REGION = web.AppKey("ussd_default_region", str)
 DEADLINES = web.AppKey("ussd_hop_deadlines", HopDeadlines)
 
 
-async def read_form(request: web.Request) -> Mapping[str, str]:
-    """The gateway's form fields. Africa's Talking posts urlencoded UTF-8, read here with
-    `parse_qsl` (a third of the cost of `request.post()` on every hop); anything else
-    goes through aiohttp's general parser."""
+async def read_form(request: web.Request, *, limit: int = MAX_BODY_BYTES) -> Mapping[str, str]:
+    """The gateway's form fields, from a body of at most `limit` bytes (413 beyond).
+    Africa's Talking posts urlencoded UTF-8, read here with `parse_qsl` (a third of the
+    cost of `request.post()` on every hop); anything else goes through aiohttp's
+    general parser, after the declared length is checked."""
+    if request.content_length is not None and request.content_length > limit:
+        raise _too_large(limit)
     if request.content_type != "application/x-www-form-urlencoded":
         return await request.post()  # type: ignore[return-value]
-    body = await request.read()
+    body = await _read_at_most(request, limit)
     try:
         return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
     except UnicodeDecodeError:
         raise GatewayError("body", "the form is not UTF-8") from None
+
+
+async def _read_at_most(request: web.Request, limit: int) -> bytes:
+    # A chunked body declares no length: count as it arrives.
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(65536):
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> GatewayError:
+    return GatewayError("body", f"the body is larger than {limit} bytes", status=413)
 
 
 async def africastalking_callback(request: web.Request) -> web.Response:
@@ -95,8 +119,7 @@ async def africastalking_callback(request: web.Request) -> web.Response:
         form = await read_form(request)
         hop = parse_callback(form, default_region=request.app.get(DEFAULT_REGION) or None)
     except GatewayError as error:
-        shown = mask_form_for_log(form) if error.field != "body" else {}
-        log.warning("rejected callback: %s %s", error.message, shown)
+        log.warning("rejected callback: %s; fields %s", error.message, form_sizes_for_log(form))
         return web.Response(status=error.status, text=error.message)
     deadlines = request.app[DEADLINES]
     task = deadlines.enter()
@@ -111,12 +134,12 @@ async def africastalking_callback(request: web.Request) -> web.Response:
             "hop took longer than %.1f s session=%s phone=%s",
             deadlines.seconds,
             hop.session_id,
-            mask_phone(hop.phone),
+            hop.phone,
         )
         return _system_error()
     except Exception:
         deadlines.leave(task)
-        log.exception("hop failed session=%s phone=%s", hop.session_id, mask_phone(hop.phone))
+        log.exception("hop failed session=%s phone=%s", hop.session_id, hop.phone)
         return _system_error()
     if deadlines.leave(task):
         # The cancellation was swallowed on the way (the hop finished): the reply is
@@ -128,7 +151,7 @@ async def africastalking_callback(request: web.Request) -> web.Response:
         log.info(
             "hop session=%s phone=%s question=%s outcome=%s ms=%.1f",
             hop.session_id,
-            mask_phone(hop.phone),
+            hop.phone,
             result.question or "-",
             result.outcome.value if result.status is None else result.status.value,
             (time.perf_counter() - started) * 1000,
@@ -142,7 +165,9 @@ async def africastalking_session_end(request: web.Request) -> web.Response:
         form = await read_form(request)
         notice = parse_session_end(form)
     except GatewayError as error:
-        log.warning("rejected session-end notice: %s %s", error.message, mask_form_for_log(form))
+        log.warning(
+            "rejected session-end notice: %s; fields %s", error.message, form_sizes_for_log(form)
+        )
         return web.Response(status=error.status, text=error.message)
     changed = await request.app[USSD_CHANNEL].session_ended(notice.session_id)
     log.info(

@@ -12,6 +12,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -198,3 +200,72 @@ def test_serve_refuses_a_database_that_was_never_migrated(tmp_path, monkeypatch,
     monkeypatch.delenv("REDIS_URL", raising=False)
     assert main(["serve", "--port", str(_free_port())]) == 2
     assert "run `service-tracker db upgrade`" in capsys.readouterr().err
+
+
+class _Server:
+    """`service-tracker serve` in its own process, its standard error collected."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.port = _free_port()
+        command = [sys.executable, "-m", "service_tracker.cli", "serve", "--port", str(self.port)]
+        self.process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        threading.Thread(target=lambda: self.lines.extend(self.process.stderr), daemon=True).start()
+        deadline = time.monotonic() + 30
+        while not any("serving on" in line for line in self.lines):
+            assert self.process.poll() is None, "".join(self.lines)
+            assert time.monotonic() < deadline, "".join(self.lines)
+            time.sleep(0.1)
+
+    def post(self, path: str, form: dict[str, str]) -> int:
+        data = urllib.parse.urlencode(form).encode()
+        url = f"http://127.0.0.1:{self.port}{path}"
+        for _ in range(20):
+            try:
+                with urllib.request.urlopen(url, data=data, timeout=5) as response:
+                    return response.status
+            except urllib.error.HTTPError as error:
+                return error.code
+            except OSError:
+                time.sleep(0.2)
+        pytest.fail("the service does not answer: " + "".join(self.lines))
+
+    def stop(self) -> str:
+        self.process.terminate()
+        self.process.wait(timeout=15)
+        return "".join(self.lines)
+
+
+OPEN_WARNING = "GATEWAY_TOKEN is not set: the gateway endpoints"
+DIAL = {
+    "sessionId": "ATUid_cli_1",
+    "serviceCode": "*384*123#",
+    "phoneNumber": "+254712345650",
+    "networkCode": "63902",
+    "text": "",
+}
+
+
+def test_serve_warns_at_start_that_the_gateway_endpoints_are_open(database, monkeypatch):
+    monkeypatch.delenv("GATEWAY_TOKEN", raising=False)
+    server = _Server(dict(os.environ))
+    try:
+        assert server.post("/ussd/africastalking", DIAL) == 200
+    finally:
+        log = server.stop()
+    assert log.count(OPEN_WARNING) == 1, log
+    assert "WARNING service_tracker GATEWAY_TOKEN is not set" in log
+
+
+def test_serve_with_a_gateway_token_refuses_callbacks_without_it(database):
+    token = "cli-test-token-0123456789"
+    server = _Server({**os.environ, "GATEWAY_TOKEN": token})
+    try:
+        assert server.post("/ussd/africastalking", DIAL) == 403
+        assert server.post("/ussd/africastalking?token=guess-0123456789abc", DIAL) == 403
+        assert server.post(f"/ussd/africastalking?token={token}", DIAL) == 200
+    finally:
+        log = server.stop()
+    assert OPEN_WARNING not in log
+    assert "refused a gateway callback to /ussd/africastalking" in log
+    assert token not in log and "guess-0123456789abc" not in log

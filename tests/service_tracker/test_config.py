@@ -1,4 +1,5 @@
-"""Settings from the environment: where voice answers are recorded."""
+"""Settings read from the environment: where voice answers are recorded, and the
+gateway token, checked and kept secret."""
 
 from __future__ import annotations
 
@@ -15,3 +16,29 @@ def test_recordings_go_to_var_recordings_unless_recordings_dir_says_otherwise() 
 def test_a_recordings_dir_that_cannot_be_a_path_names_the_variable() -> None:
     with pytest.raises(ConfigError, match=r"RECORDINGS_DIR=.*expected a folder path"):
         Settings.from_env({"RECORDINGS_DIR": "var/\x00recordings"})
+
+
+def test_the_gateway_token_is_read_and_not_shown() -> None:
+    token = "Zq8-rT_2.kM9~wXv4"
+    settings = Settings.from_env({"GATEWAY_TOKEN": token})
+    assert settings.gateway_token == token
+    assert token not in repr(settings)
+    assert Settings.from_env({}).gateway_token is None
+    assert Settings.from_env({"GATEWAY_TOKEN": ""}).gateway_token is None
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param("short-token", id="under-16-characters"),
+        pytest.param("a token with spaces in it", id="needs-url-encoding"),
+        pytest.param("tok&en=0123456789abcdef", id="query-syntax"),
+        pytest.param("x" * 257, id="over-256-characters"),
+    ],
+)
+def test_an_unusable_gateway_token_is_refused_without_quoting_it(token: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"GATEWAY_TOKEN": token})
+    message = str(caught.value)
+    assert message.startswith(f"GATEWAY_TOKEN (length {len(token)}): expected 16 to 256")
+    assert token not in message

@@ -12,9 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service_tracker.app import create_app
 from service_tracker.config import Settings
 from service_tracker.keys import DATABASE, RESPONSES, SESSIONS
+from service_tracker.logs import MaskingFilter
 from storage.surveys import import_survey
 from tests.conftest import empty_tables
 from tests.ussd.phones import TRACER_CODE, TRACER_XLSX, Service
+
+
+@pytest.fixture(autouse=True)
+def _logs_as_the_service_writes_them(caplog: pytest.LogCaptureFixture) -> None:
+    """`caplog` sees each line through the filter the service's log handler has
+    (`configure_logging`): the routes log numbers as they are and rely on it."""
+    caplog.handler.addFilter(MaskingFilter())
 
 
 async def _start(aiohttp_client, database_url: str, redis_url: str | None) -> Service:

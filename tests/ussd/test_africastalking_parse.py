@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import ast
+import logging
 import pathlib
 
 import pytest
 
 from ussd.gateways import africastalking
 from ussd.gateways.africastalking import (
+    MAX_HISTORY,
     GatewayError,
     UssdRequest,
     UssdSessionEnd,
     con,
     end,
+    form_sizes_for_log,
     latest_input,
-    mask_form_for_log,
     parse_callback,
     parse_session_end,
 )
@@ -115,7 +117,30 @@ def request(**fields: str) -> UssdRequest:
             request(),
             id="surrounding-spaces-trimmed",
         ),
-        pytest.param(callback(text="1" * 2000), None, request(text="1" * 2000), id="text-at-2000"),
+        pytest.param(
+            callback(text="*".join(["1", "a" * 500, "b" * 500, "c" * 500, "d" * 500, "2"])),
+            None,
+            request(text="*".join(["1", "a" * 500, "b" * 500, "c" * 500, "d" * 500, "2"])),
+            id="history-of-several-long-answers",
+        ),
+        pytest.param(
+            callback(text="1" * MAX_HISTORY),
+            None,
+            request(text="1" * MAX_HISTORY),
+            id="history-at-its-bound",
+        ),
+        pytest.param(
+            callback(phoneNumber="+254812345678"),
+            None,
+            request(phone="+254812345678"),
+            id="number-in-a-range-the-metadata-does-not-list",
+        ),
+        pytest.param(
+            callback(phoneNumber="0812345678"),
+            "KE",
+            request(phone="+254812345678"),
+            id="unlisted-range-national-number",
+        ),
         pytest.param(
             callback(sessionId="s" * 128), None, request(session_id="s" * 128), id="id-at-128"
         ),
@@ -151,10 +176,14 @@ def test_parse_callback_accepts(
         pytest.param(callback(phoneNumber="unknown"), None, "phoneNumber", id="not-a-number"),
         pytest.param(callback(phoneNumber="+2541"), None, "phoneNumber", id="too-short"),
         pytest.param(
+            callback(phoneNumber="+25481234567890"), None, "phoneNumber", id="too-long-for-KE"
+        ),
+        pytest.param(callback(phoneNumber="+999123456789"), None, "phoneNumber", id="no-country"),
+        pytest.param(
             callback(phoneNumber="0712345678"), None, "phoneNumber", id="national-without-region"
         ),
         pytest.param(callback(text="<absent>"), None, "text", id="no-text"),
-        pytest.param(callback(text="1" * 2001), None, "text", id="text-too-long"),
+        pytest.param(callback(text="1" * (MAX_HISTORY + 1)), None, "text", id="history-too-long"),
         pytest.param(callback(text="1*\x00"), None, "text", id="text-with-nul"),
         pytest.param(callback(networkCode="6" * 33), None, "networkCode", id="networkCode-long"),
     ],
@@ -305,32 +334,46 @@ def test_con_and_end_replies() -> None:
     assert end("Thank you for your answers!") == "END Thank you for your answers!"
 
 
-def test_log_form_masks_the_phone_number() -> None:
-    form = callback(text="1*2")
-    masked = mask_form_for_log(form)
-    assert masked["phoneNumber"] == "+2547•••••678"
-    assert "712345" not in repr(masked)
-    assert {key: value for key, value in masked.items() if key != "phoneNumber"} == {
-        key: value for key, value in form.items() if key != "phoneNumber"
-    }
-    assert form["phoneNumber"] == PHONE  # the caller's form is left alone
+def test_log_of_a_rejected_form_names_fields_and_sizes_never_values() -> None:
+    form = callback(text="1*my salary is 30000", sessionId="s" * 129)
+    shown = form_sizes_for_log(form)
+    assert shown == "networkCode:5 phoneNumber:13 serviceCode:9 sessionId:129 text:20"
+    assert "salary" not in shown and "712345" not in shown and "sss" not in shown
 
 
-def test_log_form_without_phone_is_copied() -> None:
-    assert mask_form_for_log({"sessionId": SESSION}) == {"sessionId": SESSION}
+def test_log_of_a_rejected_form_bounds_what_the_sender_controls() -> None:
+    form = {f"{'x' * 100}{n:03d}": "v" for n in range(40)}
+    shown = form_sizes_for_log(form)
+    assert shown.count(":1") == 12 and shown.endswith("(+28 more)")
+    assert "x" * 33 not in shown
+    assert form_sizes_for_log({}) == "(no fields)"
+
+
+def test_unlisted_range_is_logged_once_per_range_without_the_number(caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="service_tracker.ussd")
+    for phone in ("+254822345678", "+254822999888", "+254712345678"):
+        parse_callback(callback(phoneNumber=phone))
+    assert [r.getMessage() for r in caplog.records if "+254 822" in r.getMessage()] == [
+        "accepted a caller in the range +254 822..., which the phonenumbers package does "
+        "not list: consider upgrading it"
+    ]
+    assert len(caplog.records) == 1
+    assert not any("2345678" in line or "999888" in line for line in caplog.messages)
 
 
 def test_public_surface() -> None:
     assert sorted(africastalking.__all__) == [
         "GatewayError",
+        "MAX_BODY_BYTES",
+        "MAX_HISTORY",
         "SESSION_END_STATUSES",
         "UssdRequest",
         "UssdSessionEnd",
         "con",
         "dialled_address",
         "end",
+        "form_sizes_for_log",
         "latest_input",
-        "mask_form_for_log",
         "parse_callback",
         "parse_session_end",
         "provably_current",

@@ -14,8 +14,15 @@ The gateway POSTs `application/x-www-form-urlencoded` forms:
 Errors::
 
     Exception
-     └── GatewayError    a field is missing or malformed: answer `status` (400), and
-                         retry only when `retryable` says so
+     └── GatewayError    a field is missing or malformed, or the body is too large:
+                         answer `status` (400, 413), and retry only when `retryable`
+                         says so
+
+`phoneNumber` is what the network delivered, so any possible E.164 number is taken,
+even in a range phonenumbers' metadata does not list yet (logged once per range).
+`text` is bounded as a whole history, generously: each answer in it is the engine's
+to judge (it re-prompts a text answer that is too long), never a reason to refuse
+the callback.
 
 Only this module knows these field names; the engine never sees them. Splitting the
 `*`-joined history into the newest input happens here too (`latest_input`).
@@ -23,13 +30,16 @@ Only this module knows these field names; the engine never sees them. Splitting 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from survey_engine.phones import PhoneNumberError, mask_phone, normalize_phone
+from survey_engine.phones import PhoneNumberError, normalize_delivered_phone, unlisted_range
 
 __all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_HISTORY",
     "SESSION_END_STATUSES",
     "GatewayError",
     "UssdRequest",
@@ -37,8 +47,8 @@ __all__ = [
     "con",
     "dialled_address",
     "end",
+    "form_sizes_for_log",
     "latest_input",
-    "mask_form_for_log",
     "parse_callback",
     "parse_session_end",
     "provably_current",
@@ -47,8 +57,20 @@ __all__ = [
 # Generous bounds that no genuine callback reaches; they stop a forged or broken
 # request from making us store or log megabytes.
 _MAX_SESSION_ID = 128
-_MAX_TEXT = 2000
 _MAX_NETWORK_CODE = 32
+_MAX_ERROR_MESSAGE = 2000
+# The whole `*`-joined history of a session: a hundred open answers at the engine's
+# 500-character limit, re-prompts and paging keys included. One answer is limited by
+# the engine, with a translated re-prompt, not here.
+MAX_HISTORY = 50_000
+# A callback's body: the history at its bound, every character a 3-byte UTF-8 one
+# percent-encoded (9 bytes), still fits, with room for the other fields. Larger is 413.
+MAX_BODY_BYTES = 512 * 1024
+# Unlisted ranges already logged, per process; cleared when full to bound memory.
+_MAX_REPORTED_RANGES = 1024
+
+log = logging.getLogger("service_tracker.ussd")
+_reported_ranges: set[str] = set()
 _SERVICE_CODE = re.compile(r"\*[0-9*]+#")
 _DIGITS = re.compile(r"[0-9]+")
 
@@ -121,12 +143,30 @@ def _field(
 
 def _phone(raw: str, default_region: str | None) -> str:
     try:
-        return normalize_phone(raw, default_region)
+        phone = normalize_delivered_phone(raw, default_region)
     except PhoneNumberError:
         # The number stays out of the message, and the cause (which quotes it) out of
         # the traceback: both end up in logs.
-        message = "field 'phoneNumber' is not a valid phone number"
+        message = "field 'phoneNumber' is not a possible phone number"
         raise GatewayError("phoneNumber", message) from None
+    _report_unlisted_range(phone)
+    return phone
+
+
+def _report_unlisted_range(phone: str) -> None:
+    """Log, once per range, a delivered number that phonenumbers' metadata does not
+    list: the caller is served, and the operator learns the package is behind."""
+    block = unlisted_range(phone)
+    if block is None or block in _reported_ranges:
+        return
+    if len(_reported_ranges) >= _MAX_REPORTED_RANGES:
+        _reported_ranges.clear()
+    _reported_ranges.add(block)
+    log.warning(
+        "accepted a caller in the range %s..., which the phonenumbers package does not "
+        "list: consider upgrading it",
+        block,
+    )
 
 
 def _service_code(form: Mapping[str, str], *, required: bool) -> str:
@@ -149,7 +189,7 @@ def parse_callback(form: Mapping[str, str], *, default_region: str | None = None
         # Present even when empty on a plain dial; absent means it is not their callback.
         raise GatewayError("text", "field 'text' required")
     # Not stripped: the history is compared with what the session last applied.
-    text = _field(form, "text", required=False, max_length=_MAX_TEXT)
+    text = _field(form, "text", required=False, max_length=MAX_HISTORY)
     return UssdRequest(
         session_id=session_id,
         service_code=service_code,
@@ -187,8 +227,8 @@ def parse_session_end(
         phone=_phone(raw_phone, default_region) if raw_phone else "",
         status=status,
         duration_ms=duration_ms,
-        error_message=_field(form, "errorMessage", required=False, max_length=_MAX_TEXT),
-        last_input=_field(form, "input", required=False, max_length=_MAX_TEXT),
+        error_message=_field(form, "errorMessage", required=False, max_length=_MAX_ERROR_MESSAGE),
+        last_input=_field(form, "input", required=False, max_length=MAX_HISTORY),
     )
 
 
@@ -251,9 +291,14 @@ def end(screen: str) -> str:
     return f"END {screen}"
 
 
-def mask_form_for_log(form: Mapping[str, str]) -> dict[str, str]:
-    """A copy of `form` safe to log: the phone number masked, as everywhere in logs."""
-    masked = {key: str(value) for key, value in form.items()}
-    if masked.get("phoneNumber"):
-        masked["phoneNumber"] = mask_phone(masked["phoneNumber"].strip())
-    return masked
+def form_sizes_for_log(form: Mapping[str, object], *, most: int = 12) -> str:
+    """`phoneNumber:13 sessionId:26 text:0`: which fields a rejected callback held and
+    how long each was, never what a respondent typed. Names are the sender's too, so
+    they are cut short and only the first `most` are named."""
+    parts = [
+        f"{name[:32]}:{len(value) if isinstance(value, str) else '?'}"
+        for name, value in sorted(form.items())[:most]
+    ]
+    if len(form) > most:
+        parts.append(f"(+{len(form) - most} more)")
+    return " ".join(parts) or "(no fields)"
