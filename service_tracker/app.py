@@ -10,7 +10,7 @@ from aiohttp import web
 
 from service_tracker.config import Settings
 from service_tracker.keys import DATABASE, RESPONSES, SESSIONS, SETTINGS
-from storage.db import create_engine
+from storage.db import PoolSizes, create_engine
 from storage.responses import SqlResponseStore
 from storage.sessions import MemorySessionStore, RedisSessionStore
 from ussd.conversation import Conversation, ConversationSettings
@@ -35,9 +35,12 @@ def create_app(settings: Settings) -> web.Application:
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
-    engine = create_engine(app[SETTINGS].database_url)
+    settings = app[SETTINGS]
+    # The worker's one connection budget, split between the engine and the hot path.
+    pools = PoolSizes.split(settings.database_pool_size)
+    engine = create_engine(settings.database_url, pool_size=pools.engine)
     app[DATABASE] = engine
-    store = SqlResponseStore(engine)
+    store = SqlResponseStore(engine, direct_pool_size=pools.direct)
     app[RESPONSES] = store
     yield
     await store.close()
