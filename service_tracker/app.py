@@ -13,7 +13,7 @@ from interviews import Interviews, InterviewSettings
 from service_tracker.config import Settings
 from service_tracker.gateway_auth import gateway_token_middleware
 from service_tracker.keys import DATABASE, INTERVIEWS, RECORDINGS, RESPONSES, SESSIONS, SETTINGS
-from storage.db import create_engine
+from storage.db import PoolSizes, create_engine
 from storage.recordings import RecordingFolder
 from storage.responses import SqlResponseStore
 from storage.sessions import MemorySessionStore, RedisSessionStore
@@ -46,9 +46,12 @@ def create_app(settings: Settings) -> web.Application:
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
-    engine = create_engine(app[SETTINGS].database_url)
+    settings = app[SETTINGS]
+    # The worker's one connection budget, split between the engine and the hot path.
+    pools = PoolSizes.split(settings.database_pool_size)
+    engine = create_engine(settings.database_url, pool_size=pools.engine)
     app[DATABASE] = engine
-    store = SqlResponseStore(engine)
+    store = SqlResponseStore(engine, direct_pool_size=pools.direct)
     app[RESPONSES] = store
     yield
     await store.close()

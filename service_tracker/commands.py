@@ -12,13 +12,14 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service_tracker.config import Settings
-from storage.db import create_engine
+from storage.db import PoolSizes, create_engine
 
 T = TypeVar("T")
 
 
 async def _with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
-    engine = create_engine(settings.database_url)
+    pools = PoolSizes.split(settings.database_pool_size)
+    engine = create_engine(settings.database_url, pool_size=pools.engine)
     try:
         return await work(engine)
     finally:

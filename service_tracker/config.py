@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from storage.db import DEFAULT_POOL_BUDGET
+
 N = TypeVar("N", int, float)
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/service-tracker.db"
@@ -25,6 +27,8 @@ class ConfigError(ValueError):
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
+    # PostgreSQL connections one worker may hold in all (storage.db.PoolSizes splits them)
+    database_pool_size: int = DEFAULT_POOL_BUDGET
     redis_url: str | None = None  # None: sessions live in the process (one worker only)
     host: str = "127.0.0.1"
     port: int = 8080
@@ -43,6 +47,9 @@ class Settings:
         env = os.environ if env is None else env
         return cls(
             database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            database_pool_size=_number(
+                env, "DATABASE_POOL_SIZE", DEFAULT_POOL_BUDGET, int, 2, 1000
+            ),
             redis_url=env.get("REDIS_URL") or None,
             host=env.get("HOST") or "127.0.0.1",
             port=_number(env, "PORT", 8080, int, 1, 65535),

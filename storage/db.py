@@ -1,8 +1,10 @@
 """Database engines and migrations: one schema for SQLite (embedded) and PostgreSQL.
 
-`create_engine` gives an async engine tuned for the backend; `upgrade` brings a database
-to the newest schema with the Alembic migrations shipped in `storage/migrations`, with no
-`alembic.ini` needed at run time (`alembic_config` builds the same configuration in code).
+`create_engine` gives an async engine tuned for the backend; `PoolSizes` splits a
+process's PostgreSQL connection budget between that engine and the asyncpg pool of the
+hot path (`storage.pg_direct`); `upgrade` brings a database to the newest schema with the
+Alembic migrations shipped in `storage/migrations`, with no `alembic.ini` needed at run
+time (`alembic_config` builds the same configuration in code).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +25,9 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 __all__ = [
+    "DEFAULT_POOL_BUDGET",
+    "DEFAULT_POOL_SIZES",
+    "PoolSizes",
     "alembic_config",
     "create_engine",
     "normalize_database_url",
@@ -36,6 +42,33 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # How long a SQLite writer waits for another writer's lock before failing: a USSD reply
 # must go back within a few seconds, so wait a little, never forever.
 SQLITE_BUSY_TIMEOUT_MS = 5000
+
+# PostgreSQL connections one process may hold in all (both pools): 8 workers stay within
+# the server's default max_connections of 100.
+DEFAULT_POOL_BUDGET = 12
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSizes:
+    """One process's PostgreSQL connections, split between its two pools.
+
+    `direct` (asyncpg) runs the statement of every USSD hop, so it takes five sixths;
+    `engine` (SQLAlchemy) runs the rest: survey loads and the cache refreshes every few
+    seconds, session-end notices, turns of several statements, health checks.
+    """
+
+    engine: int
+    direct: int
+
+    @classmethod
+    def split(cls, budget: int) -> PoolSizes:
+        if budget < 2:
+            raise ValueError(f"{budget} connections: expected at least 2, one for each pool")
+        engine = -(-budget // 6)  # a sixth, rounded up: at least one
+        return cls(engine=engine, direct=budget - engine)
+
+
+DEFAULT_POOL_SIZES = PoolSizes.split(DEFAULT_POOL_BUDGET)
 
 
 def normalize_database_url(url: str) -> str:
@@ -58,13 +91,16 @@ def _is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, pool_size: int = 20, max_overflow: int = 0) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = DEFAULT_POOL_SIZES.engine, max_overflow: int = 0
+) -> AsyncEngine:
     """An async engine for `url` (any form `normalize_database_url` accepts).
 
     SQLite gets WAL (readers do not block the writer), enforced foreign keys and a busy
-    timeout on every connection. PostgreSQL gets a fixed pool: each web or AGI worker
-    holds at most `pool_size + max_overflow` connections, so many workers stay within
-    the server's `max_connections`. No overflow by default: an overflow connection is
+    timeout on every connection; `pool_size` does not apply to it. PostgreSQL gets a
+    fixed pool: the engine holds at most `pool_size + max_overflow` connections (a
+    worker's share of its budget, `PoolSizes.engine`), so many workers stay within the
+    server's `max_connections`. No overflow by default: an overflow connection is
     closed as soon as it is returned, and opening asyncpg connections under load (TLS
     probe, authentication, codec set-up) costs milliseconds of CPU each, far more than
     a hop waiting a moment for a pooled one.

@@ -48,9 +48,10 @@ class DirectRow:
 
 
 class PgDirect:
-    """Runs compiled Core statements on asyncpg; one pool per process, opened lazily."""
+    """Runs compiled Core statements on asyncpg; one pool per process, opened lazily,
+    holding at most `pool_size` connections (the process's budget minus the engine's)."""
 
-    def __init__(self, engine: AsyncEngine, *, pool_size: int = 10) -> None:
+    def __init__(self, engine: AsyncEngine, *, pool_size: int) -> None:
         url = engine.url.set(drivername="postgresql")
         self._dsn = url.render_as_string(hide_password=False)
         self._dialect: Dialect = engine.dialect

@@ -414,6 +414,7 @@ class SqlResponseStore:
         self,
         engine: AsyncEngine,
         *,
+        direct_pool_size: int = db.DEFAULT_POOL_SIZES.direct,
         cache_seconds: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -428,7 +429,8 @@ class SqlResponseStore:
         )
         self._answer_upsert = _PG_ANSWER_UPSERT if self._postgres else _SQLITE_ANSWER_UPSERT
         # Single statements on PostgreSQL skip SQLAlchemy's execution layer: see pg_direct.
-        self._direct = PgDirect(engine) if self._postgres else None
+        # Its pool holds at most `direct_pool_size` connections, on top of the engine's.
+        self._direct = PgDirect(engine, pool_size=direct_pool_size) if self._postgres else None
         self._create_respondent = _create_respondent_statement(
             postgresql.insert if self._postgres else sqlite.insert
         )

@@ -22,6 +22,12 @@ Comparison rules:
   * `<` `<=` `>` `>=`: numerically, NaN making the result false. One addition to XPath:
     two ISO dates ('2024-01-31') compare as strings, which orders them by date.
 
+`regex(value, pattern)` runs on RE2, whose matching time grows with the answer's length
+only: a respondent's answer cannot stall the process however the author wrote the
+pattern (`(a+)+$` included). RE2 has no back-references and no look-ahead or
+look-behind; a pattern with one is a load error (`UnsupportedPatternError`). Like ODK
+Collect's Java patterns, `\\d` and `\\w` mean ASCII digits and word characters.
+
 Error positions in `ExpressionError` messages count characters from 1.
 """
 
@@ -33,9 +39,17 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
-__all__ = ["Expression", "ExpressionError", "Value", "compile_expression"]
+import re2
+
+__all__ = [
+    "Expression",
+    "ExpressionError",
+    "UnsupportedPatternError",
+    "Value",
+    "compile_expression",
+]
 
 Value = str | float | bool
 
@@ -77,6 +91,30 @@ class ExpressionError(ValueError):
         super().__init__(message)
         self.message = message
         self.position = position
+
+
+class UnsupportedPatternError(ExpressionError):
+    """A regex() pattern Java or Python would take but RE2 cannot run in linear time (a
+    back-reference, look-ahead or look-behind, atomic group, possessive quantifier)."""
+
+
+class _Pattern(Protocol):
+    def search(self, text: bytes) -> object | None: ...
+
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # the load error says it; RE2 would also log to stderr
+
+# What RE2 names at fault (the fragment ends its message) -> the feature in the form
+# author's words, and how to do without it.
+_LOOKAROUND_INSTEAD = "check each condition with its own regex() and join them with 'and'"
+_UNSUPPORTED_FEATURES = (
+    (re.compile(r"\\[1-9]$|\\k$|\(\?P$"), "a back-reference", "rewrite the pattern without it"),
+    (re.compile(r"\(\?[=!]$"), "a look-ahead", _LOOKAROUND_INSTEAD),
+    (re.compile(r"\(\?<[=!]$"), "a look-behind", _LOOKAROUND_INSTEAD),
+    (re.compile(r"\(\?>$"), "an atomic group", "write the group as (...), without '?>'"),
+    (re.compile(r"[*+?}]\+$"), "a possessive quantifier", "drop the '+' after the repetition"),
+)
 
 
 # --------------------------------------------------------------------------------------
@@ -343,13 +381,16 @@ class _If(_Node):
 @dataclass(frozen=True, slots=True)
 class _Regex(_Node):
     value: _Node
-    pattern: re.Pattern[str]
+    pattern: _Pattern
     depth: int = 1
 
     def evaluate(self, scope: _Scope) -> Value:
         # JavaRosa (ODK Collect) looks for the pattern anywhere, like re.search;
-        # authors anchor with ^...$ when they mean the whole answer.
-        return self.pattern.search(_to_string(self.value.evaluate(scope))) is not None
+        # authors anchor with ^...$ when they mean the whole answer. RE2 reads UTF-8
+        # bytes: encoding here spares its own str round trip, and `surrogatepass` keeps
+        # a lone surrogate in an answer from raising.
+        text = _to_string(self.value.evaluate(scope)).encode("utf-8", "surrogatepass")
+        return self.pattern.search(text) is not None
 
 
 # --------------------------------------------------------------------------------------
@@ -601,19 +642,35 @@ class _Parser:
             name.position,
         )
 
-    def compile_pattern(self, pattern: _Node, token: _Token) -> re.Pattern[str]:
+    def compile_pattern(self, pattern: _Node, token: _Token) -> _Pattern:
         if not (isinstance(pattern, _Literal) and isinstance(pattern.value, str)):
             raise ExpressionError(
                 f"regex() at position {token.position} needs its pattern as quoted text",
                 token.position,
             )
         try:
-            return re.compile(pattern.value)
-        except (re.error, OverflowError, RecursionError) as error:
-            raise ExpressionError(
-                f"bad regular expression {token.text} at position {token.position}: {error}",
-                token.position,
-            ) from None
+            return re2.compile(pattern.value, options=_RE2_OPTIONS)  # type: ignore[no-any-return]
+        except re2.error as error:
+            reason = _re2_reason(error)
+        for at_fault, feature, instead in _UNSUPPORTED_FEATURES:
+            if at_fault.search(reason):
+                fragment = reason.rsplit(": ", 1)[-1]
+                raise UnsupportedPatternError(
+                    f"regular expression {token.text} at position {token.position} uses "
+                    f"{feature} ({fragment}), which is not supported: answers are checked "
+                    f"with a pattern engine that never takes long, and it has none; {instead}",
+                    token.position,
+                )
+        raise ExpressionError(
+            f"bad regular expression {token.text} at position {token.position}: {reason}",
+            token.position,
+        )
+
+
+def _re2_reason(error: Exception) -> str:
+    # RE2's message is UTF-8 bytes ("missing ]: ["), in its only argument.
+    reason = error.args[0] if error.args else "not understood"
+    return reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
 
 
 # --------------------------------------------------------------------------------------

@@ -42,7 +42,13 @@ from pyxform.errors import PyXFormError, PyXFormReadError
 from pyxform.xls2json_backends import md_to_dict, xlsx_to_dict
 
 from survey_engine.errors import FormError, SurveyLoadError
-from survey_engine.expressions import NAME_PATTERN, Expression, ExpressionError, compile_expression
+from survey_engine.expressions import (
+    NAME_PATTERN,
+    Expression,
+    ExpressionError,
+    UnsupportedPatternError,
+    compile_expression,
+)
 from survey_engine.model import Choice, Language, Pipe, Question, QuestionType, Survey, Text
 from survey_engine.phrases import NATIVE_NAMES
 
@@ -66,6 +72,8 @@ class FormErrorCode(enum.StrEnum):
     EMPTY_CHOICE_LIST = "empty_choice_list"  # the list has no usable choice
     DUPLICATE_CHOICE = "duplicate_choice"  # one choice name twice in a list
     BAD_EXPRESSION = "bad_expression"  # relevant/constraint/choice_filter does not parse
+    # regex() with a back-reference or look-around: valid elsewhere, not linear-time
+    UNSUPPORTED_PATTERN = "unsupported_pattern"
     MISSING_LABEL = "missing_label"  # a question or choice without text in a language
     LANGUAGE_CODE_MISSING = "language_code_missing"  # label::Name with no (code)
     UNKNOWN_LANGUAGE = "unknown_language"  # hint::X (x) where X has no label column
@@ -987,6 +995,9 @@ class _QuestionBuilder:
         try:
             # Compile permissively, then say precisely what is out of place.
             expression = compile_expression(source, allow_dot=True, allow_bare_names=True)
+        except UnsupportedPatternError as error:
+            add(Code.UNSUPPORTED_PATTERN, str(error))
+            return None
         except ExpressionError as error:
             add(Code.BAD_EXPRESSION, str(error))
             return None

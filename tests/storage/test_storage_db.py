@@ -18,6 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import (
+    DEFAULT_POOL_SIZES,
+    PoolSizes,
     alembic_config,
     create_engine,
     normalize_database_url,
@@ -27,6 +29,47 @@ from storage.db import (
 )
 from storage.schema import metadata
 from tests.services import run_coroutine
+
+
+@pytest.mark.parametrize(
+    ("budget", "engine", "direct"),
+    [(2, 1, 1), (3, 1, 2), (6, 1, 5), (7, 2, 5), (12, 2, 10), (30, 5, 25), (1000, 167, 833)],
+)
+def test_a_budget_is_split_with_most_for_the_hot_path(budget: int, engine: int, direct: int):
+    assert PoolSizes.split(budget) == PoolSizes(engine=engine, direct=direct)
+
+
+def test_every_budget_is_spent_exactly_and_each_pool_gets_a_connection() -> None:
+    for budget in range(2, 1001):
+        sizes = PoolSizes.split(budget)
+        assert sizes.engine + sizes.direct == budget
+        assert 1 <= sizes.engine <= sizes.direct
+
+
+def test_a_budget_below_one_connection_a_pool_is_refused() -> None:
+    with pytest.raises(ValueError, match="expected at least 2"):
+        PoolSizes.split(1)
+
+
+def test_the_default_budget_keeps_the_measured_hot_path_pool() -> None:
+    # bench/ussd_load measured the service with ten asyncpg connections a worker.
+    assert PoolSizes(engine=2, direct=10) == DEFAULT_POOL_SIZES
+
+
+async def test_the_engine_pool_is_the_size_asked_for_on_postgres_only(
+    postgres_database_url: str, sqlite_database_url: str
+) -> None:
+    engines = [
+        postgres := create_engine(postgres_database_url, pool_size=3),
+        sqlite := create_engine(sqlite_database_url, pool_size=1),
+        default_sqlite := create_engine(sqlite_database_url),
+    ]
+    try:
+        assert postgres.pool.size() == 3
+        assert sqlite.pool.size() == default_sqlite.pool.size() != 1
+    finally:
+        for engine in engines:
+            await engine.dispose()
 
 
 @pytest.mark.parametrize(
@@ -122,6 +165,9 @@ def test_the_public_surface_of_storage_is_deliberate() -> None:
         )
     } == {
         "storage.db": [
+            "DEFAULT_POOL_BUDGET",
+            "DEFAULT_POOL_SIZES",
+            "PoolSizes",
             "alembic_config",
             "create_engine",
             "normalize_database_url",

@@ -4,12 +4,18 @@ compile errors a form author can act on, and evaluation that never raises."""
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from survey_engine.expressions import Expression, ExpressionError, compile_expression
+from survey_engine.expressions import (
+    Expression,
+    ExpressionError,
+    UnsupportedPatternError,
+    compile_expression,
+)
 
 NAN = math.nan
 INF = math.inf
@@ -174,6 +180,37 @@ def test_functions(source: str, answers: dict[str, str], expected: object) -> No
     assert same(value_of(source, answers), expected)
 
 
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ("a" * 100_000 + "!", False),  # backtracking engines take ages over this one
+        ("a" * 100_000, True),
+        ("baa", True),  # searched for anywhere, as before
+        ("", False),
+    ],
+)
+def test_a_pattern_that_backtracks_exponentially_answers_at_once(answer: str, expected: bool):
+    # `(a+)+$` on 30 a's and a '!' kept Python's re busy for minutes, stalling the worker.
+    constraint = compile_expression("regex(., '(a+)+$')", allow_dot=True)
+    started = time.perf_counter()
+    assert constraint.is_true({}, current=answer) is expected
+    assert time.perf_counter() - started < 0.5
+
+
+@pytest.mark.parametrize(
+    ("pattern", "answer", "expected"),
+    [
+        ("^.{3}$", "ملك", True),  # counts characters, not UTF-8 bytes
+        ("^.{3}$", "Zoë", True),
+        ("^[a-zé]+$", "josé", True),
+        ("^\\d+$", "٣", False),  # \d is an ASCII digit, as in ODK Collect (Java)
+        ("^.$", "\ud800", True),  # a lone surrogate neither raises nor vanishes
+    ],
+)
+def test_regex_reads_answers_as_characters(pattern: str, answer: str, expected: bool) -> None:
+    assert value_of(f"regex(., '{pattern}')", current=answer) is expected
+
+
 def test_if_evaluates_only_the_branch_taken() -> None:
     # The untaken branch would be NaN text; if() must not care.
     assert value_of("if(true(), 'ok', 1 div 0)") == "ok"
@@ -296,6 +333,32 @@ def test_compile_errors_say_what_and_where(source: str, message: str) -> None:
     with pytest.raises(ExpressionError) as raised:
         compile_expression(source)
     assert message in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "feature", "hint"),
+    [
+        ("(a)\\1", "a back-reference (\\1)", "rewrite the pattern without it"),
+        ("(?P<x>a)(?P=x)", "a back-reference", "rewrite the pattern without it"),
+        ("^(?=.*[0-9]).{8,}$", "a look-ahead ((?=)", "with its own regex() and join them"),
+        ("^(?!0)[0-9]+$", "a look-ahead ((?!)", "with its own regex() and join them"),
+        ("(?<=\\+)254", "a look-behind ((?<=)", "with its own regex() and join them"),
+        ("(?>ab)c", "an atomic group", "without '?>'"),
+        ("a++b", "a possessive quantifier (++)", "drop the '+'"),
+    ],
+)
+def test_a_pattern_the_linear_engine_cannot_run_is_a_compile_error_saying_why(
+    pattern: str, feature: str, hint: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(UnsupportedPatternError) as raised:
+        compile_expression(f"${{a}} = 1 and regex(${{a}}, '{pattern}')")
+    message = str(raised.value)
+    assert message.startswith(f"regular expression '{pattern}' at position 26 uses {feature}")
+    assert "not supported" in message and hint in message
+    assert raised.value.position == 26
+    assert isinstance(raised.value, ExpressionError)
+    # The error is the form's to report: RE2 writes nothing of its own to stderr.
+    assert capfd.readouterr().err == ""
 
 
 def test_expression_error_is_a_value_error_with_a_position() -> None:

@@ -769,6 +769,27 @@ def test_a_syntax_error_is_a_bad_expression_with_the_parser_message() -> None:
     assert "unknown function 'unknown()'" in errors[2].message
 
 
+def test_a_regex_the_linear_engine_cannot_run_is_located_and_explained() -> None:
+    errors = form_errors(
+        r"""
+        | survey |
+        | | type | name | label | relevant | constraint |
+        | | text | pin | PIN | | regex(., '^(\d)\1{3}$') |
+        | | text | code | Code | regex(${pin}, '^(?!0)') | regex(., '[') |
+        | | text | ok | OK | | regex(., '(a+)+$') |
+        """
+    )
+    assert [(e.code, e.sheet, e.row, e.column) for e in errors] == [
+        ("unsupported_pattern", "survey", 2, "constraint"),
+        ("unsupported_pattern", "survey", 3, "relevant"),
+        ("bad_expression", "survey", 3, "constraint"),
+    ]
+    assert "uses a back-reference (\\1), which is not supported" in errors[0].message
+    assert "uses a look-ahead ((?!)" in errors[1].message
+    assert "join them with 'and'" in errors[1].message
+    assert FormErrorCode.UNSUPPORTED_PATTERN == "unsupported_pattern"
+
+
 def test_expressions_may_only_refer_to_questions_of_the_form() -> None:
     errors = form_errors(
         """
@@ -1150,6 +1171,7 @@ def test_the_public_surface() -> None:
     assert sorted(expressions.__all__) == [
         "Expression",
         "ExpressionError",
+        "UnsupportedPatternError",
         "Value",
         "compile_expression",
     ]
