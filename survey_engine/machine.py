@@ -39,7 +39,8 @@ from survey_engine.events import (
     Restarted,
     Suspended,
 )
-from survey_engine.inputs import Answer, Back, Expired, HungUp, NoInput, Resume
+from survey_engine.inputs import Answer, Back, Expired, HungUp, NoInput, Repeat, Resume
+from survey_engine.model import MAX_ATTEMPTS as MAX_ATTEMPTS  # the default, for callers
 from survey_engine.model import Choice, Pipe, Question, QuestionType, Survey, Text
 from survey_engine.phrases import native_name, phrase
 from survey_engine.speech import (
@@ -85,6 +86,7 @@ class State:
     position: int = -1  # index of the question being asked
     answers: Mapping[str, str] = field(default_factory=dict)
     status: ResponseStatus = ResponseStatus.IN_PROGRESS
+    attempts: int = 0  # wrong or missing answers in a row at the current prompt
 
     def to_plain(self) -> dict[str, object]:
         """The state as JSON-ready values, for a caller that nests it in its own record."""
@@ -94,6 +96,7 @@ class State:
             "i": self.position,
             "a": dict(self.answers),
             "s": self.status.value,
+            "t": self.attempts,
         }
 
     def to_bytes(self) -> bytes:
@@ -116,12 +119,16 @@ class State:
             position = raw["i"]
             if not isinstance(position, int):
                 raise TypeError("position must be an integer")
+            attempts = raw.get("t", 0)  # records written before attempts were counted
+            if not isinstance(attempts, int) or attempts < 0:
+                raise TypeError("attempts must be a non-negative integer")
             return cls(
                 phase=Phase(raw["p"]),
                 language=language,
                 position=position,
                 answers=answers,
                 status=ResponseStatus(raw["s"]),
+                attempts=attempts,
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise EngineError("bad_state", f"state bytes are not a survey state: {exc}") from exc
@@ -243,15 +250,18 @@ def display_value(question: Question, value: str, language: str) -> str:
 
 
 def _choose_language(survey: Survey, state: State, resume: Resume) -> Turn:
+    if isinstance(resume, Repeat):
+        return Turn(state, (_language_prompt(survey),))
+    if isinstance(resume, NoInput):
+        error = _said("no_input", survey.default_language)
+        return _retry(survey, state, lambda: _language_prompt(survey, error=error))
     if not isinstance(resume, Answer):
-        no_input = isinstance(resume, NoInput)
-        error = _said("no_input", survey.default_language) if no_input else _NO_MESSAGE
-        return Turn(state, (_language_prompt(survey, error=error),))
+        return Turn(replace(state, attempts=0), (_language_prompt(survey),))
     key = resume.text.strip()
     codes = survey.language_codes
     if not key.isdigit() or not 1 <= int(key) <= len(codes):
         error = _said("invalid_choice", survey.default_language)
-        return Turn(state, (_language_prompt(survey, error=error),))
+        return _retry(survey, state, lambda: _language_prompt(survey, error=error))
     language = codes[int(key) - 1]
     chosen = replace(state, phase=Phase.QUESTION, language=language)
     turn = _go_to(survey, chosen, _frontier(survey, chosen, -1))
@@ -259,6 +269,10 @@ def _choose_language(survey: Survey, state: State, resume: Resume) -> Turn:
 
 
 def _choose_resume(survey: Survey, state: State, resume: Resume) -> Turn:
+    if isinstance(resume, Repeat):
+        return Turn(state, (_resume_prompt(state),))
+    if isinstance(resume, Back):
+        return Turn(replace(state, attempts=0), (_resume_prompt(state),))
     key = resume.text.strip() if isinstance(resume, Answer) else ""
     if key == "1":
         continued = replace(state, phase=Phase.QUESTION)
@@ -267,21 +281,23 @@ def _choose_resume(survey: Survey, state: State, resume: Resume) -> Turn:
         fresh = replace(state, phase=Phase.QUESTION, answers={})
         turn = _go_to(survey, fresh, _frontier(survey, fresh, -1))
         return Turn(turn.state, (Restarted(), *turn.events))
-    error_key = "no_input" if isinstance(resume, NoInput) else "invalid_choice"
-    error = _NO_MESSAGE if isinstance(resume, Back) else _said(error_key, state.language)
-    return Turn(state, (_resume_prompt(state, error=error),))
+    error = _said("no_input" if isinstance(resume, NoInput) else "invalid_choice", state.language)
+    return _retry(survey, state, lambda: _resume_prompt(state, error=error))
 
 
 def _answer_question(survey: Survey, state: State, resume: Resume) -> Turn:
     question = survey.questions[state.position]
     language = state.language or survey.default_language
+    if isinstance(resume, Repeat):
+        return Turn(state, (_question_prompt(survey, state),))
     if isinstance(resume, Back):
         previous = _previous(survey, state)
         if previous is None:
-            return Turn(state, (_question_prompt(survey, state),))
+            return Turn(replace(state, attempts=0), (_question_prompt(survey, state),))
         return _go_to(survey, state, previous)
     if isinstance(resume, NoInput):
-        return Turn(state, (_question_prompt(survey, state, error=_said("no_input", language)),))
+        error = _said("no_input", language)
+        return _retry(survey, state, lambda: _question_prompt(survey, state, error=error))
     assert isinstance(resume, Answer)
 
     if question.type is QuestionType.NOTE:
@@ -290,7 +306,7 @@ def _answer_question(survey: Survey, state: State, resume: Resume) -> Turn:
     value, error = _parse(survey, state, question, resume.text, language)
     if value is None:
         assert error is not None
-        return Turn(state, (_question_prompt(survey, state, error=error),))
+        return _retry(survey, state, lambda: _question_prompt(survey, state, error=error))
 
     answers = dict(state.answers)
     answers[question.name] = value
@@ -301,6 +317,7 @@ def _answer_question(survey: Survey, state: State, resume: Resume) -> Turn:
     if cleared:
         events.append(AnswersCleared(cleared))
     # Built directly: `dataclasses.replace` costs several times more on every answer.
+    # Attempts are not carried over: a valid answer counts them afresh.
     answered = State(state.phase, state.language, state.position, answers, state.status)
 
     if question.name == CONSENT_QUESTION and value == CONSENT_REFUSAL:
@@ -315,6 +332,20 @@ def _go_to(survey: Survey, state: State, position: int | None) -> Turn:
         return _end(state, [], ResponseStatus.COMPLETE, _said("thank_you", language))
     moved = State(Phase.QUESTION, state.language, position, state.answers, state.status)
     return Turn(moved, (_question_prompt(survey, moved),))
+
+
+def _retry(survey: Survey, state: State, prompt: Callable[[], Prompt]) -> Turn:
+    """An input refused or missing: the prompt again with its error, or, at the survey's
+    `max_attempts` in a row, a polite end of the session that keeps the response
+    resumable (the next dial offers to continue)."""
+    attempts = state.attempts + 1
+    if attempts < survey.max_attempts:
+        return Turn(replace(state, attempts=attempts), (prompt(),))
+    language = state.language or survey.default_language
+    status = ResponseStatus.INTERRUPTED
+    stopped = replace(state, phase=Phase.ENDED, status=status, attempts=attempts)
+    text, speech = _said("too_many_attempts", language)
+    return Turn(stopped, (Suspended(), Ended(status, text, speech)))
 
 
 def _end(state: State, events: list[DataEvent], status: ResponseStatus, message: _Message) -> Turn:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,9 @@ def every_prompt(survey: Survey, answers: dict[str, str]) -> Iterator[Prompt | E
         for resume in PROVOCATIONS:
             after = advance(survey, turn.state, resume)
             yield from (e for e in after.events if isinstance(e, Prompt | Ended))
+        # The last attempt missed: the polite end.
+        last_try = replace(turn.state, attempts=survey.max_attempts - 1)
+        yield from (e for e in advance(survey, last_try, NoInput()).events if isinstance(e, Ended))
 
     yield from with_replies(start(survey))
     for language in survey.language_codes:
@@ -172,6 +176,7 @@ def test_every_key_a_prompt_says_is_in_the_catalogue_of_its_language(survey, ans
         "system.invalid_choice",
         "system.no_input",
         "system.invalid_integer",
+        "system.too_many_attempts",
         "consent.choice.yes",
         *(f"{q.name}.label" for q in survey.questions if not q.labels["en"].pipes),
     }
