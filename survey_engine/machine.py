@@ -63,11 +63,12 @@ TEXT_ANSWER_LIMIT = 500
 LANGUAGE_KEY = "system.language"
 RESUME_KEY = "system.resume"
 
-_MULTI_SEPARATORS = re.compile(r"[\s,;.*#+]+")
+# Canonical text only: what a keypad lets people type instead (`7*5`, `1*3`,
+# `15*06*2026`) is mapped by the channel (`ussd/keypad.py`), see `expected_input`.
 _INTEGER = re.compile(r"-?\d{1,9}")
-_DECIMAL = re.compile(r"-?\d{1,12}(?:[.,*]\d{1,9})?")
+_DECIMAL = re.compile(r"-?\d{1,12}(?:[.,]\d{1,9})?")  # a comma too: people type it
 _DATE_DIGITS = re.compile(r"(\d{2})(\d{2})(\d{4})")
-_DATE_SEPARATED = re.compile(r"(\d{1,2})[-/.* ](\d{1,2})[-/.* ](\d{4})")
+_DATE_SEPARATED = re.compile(r"(\d{1,2})([-/])(\d{1,2})\2(\d{4})")
 
 
 class Phase(enum.Enum):
@@ -216,6 +217,28 @@ def advance(survey: Survey, state: State, resume: Resume) -> Turn:
     if not 0 <= state.position < len(survey.questions):
         raise EngineError("bad_state", f"position {state.position} is outside the survey")
     return _guarded(survey, state, lambda: _answer_question(survey, state, resume))
+
+
+_INPUT_KINDS = {
+    QuestionType.SELECT_ONE: InputKind.CHOICE,
+    QuestionType.SELECT_MULTIPLE: InputKind.CHOICES,
+    QuestionType.INTEGER: InputKind.INTEGER,
+    QuestionType.DECIMAL: InputKind.DECIMAL,
+    QuestionType.DATE: InputKind.DATE,
+    QuestionType.TEXT: InputKind.TEXT,
+    QuestionType.NOTE: InputKind.ANY,
+}
+
+
+def expected_input(survey: Survey, state: State) -> InputKind:
+    """The kind of input the prompt now shown takes (its `input.kind`), without building
+    the prompt: a channel maps its keypad's habits to canonical text with it. ANY when
+    nothing is asked (an ended response, a position `advance` refuses)."""
+    if state.phase is Phase.QUESTION:
+        if 0 <= state.position < len(survey.questions):
+            return _INPUT_KINDS[survey.questions[state.position].type]
+        return InputKind.ANY
+    return InputKind.ANY if state.phase is Phase.ENDED else InputKind.CHOICE
 
 
 def current_prompt(survey: Survey, state: State) -> Prompt | None:
@@ -474,7 +497,7 @@ def _parse(
             return None, _said("invalid_choice", language)
     elif kind is QuestionType.SELECT_MULTIPLE:
         choices = _visible_choices(question, state.answers)
-        keys = [k for k in _MULTI_SEPARATORS.split(text) if k]
+        keys = text.split()
         if not keys or not all(_is_key(k, len(choices)) for k in keys):
             return None, _said("invalid_choices", language)
         picked = {int(k) - 1 for k in keys}
@@ -511,17 +534,21 @@ def _is_key(text: str, count: int) -> bool:
 def _decimal(text: str) -> str | None:
     if not _DECIMAL.fullmatch(text):
         return None
-    number = float(text.replace(",", ".").replace("*", "."))
+    number = float(text.replace(",", "."))
     if not math.isfinite(number):
         return None
     return str(int(number)) if number.is_integer() else repr(number)
 
 
 def _date(text: str) -> str | None:
-    match = _DATE_DIGITS.fullmatch(text) or _DATE_SEPARATED.fullmatch(text)
-    if not match:
+    digits = _DATE_DIGITS.fullmatch(text)
+    separated = None if digits else _DATE_SEPARATED.fullmatch(text)
+    if digits:
+        day, month, year = (int(g) for g in digits.groups())
+    elif separated:
+        day, month, year = (int(separated.group(i)) for i in (1, 3, 4))
+    else:
         return None
-    day, month, year = (int(g) for g in match.groups())
     try:
         return dt.date(year, month, day).isoformat()
     except ValueError:

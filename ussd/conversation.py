@@ -29,6 +29,7 @@ from survey_engine.machine import (
     Turn,
     advance,
     current_prompt,
+    expected_input,
     resume_state,
     start,
 )
@@ -36,6 +37,7 @@ from survey_engine.model import Survey
 from survey_engine.phrases import phrase
 from survey_engine.ports import NewResponse, ResponseRecord, ResponseStore, SessionStore
 from ussd.gateways.africastalking import UssdRequest, con, end, latest_input
+from ussd.keypad import canonical_input
 from ussd.render import fit_end_screen, navigation_keys, paginate
 
 CHANNEL = "ussd"
@@ -343,7 +345,8 @@ class Conversation:
             if 0 <= page < session.pages:
                 return await self._show_page(request, session, survey, state, page)
 
-        resume: Resume = Back() if new_input == session.back else Answer(new_input)
+        typed = canonical_input(expected_input(survey, state), new_input)  # keypad habits
+        resume: Resume = Back() if new_input == session.back else Answer(typed)
         try:
             turn = advance(survey, state, resume)
         except EngineError:
