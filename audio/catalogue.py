@@ -16,20 +16,32 @@ A text that pipes an earlier answer (`After ${months} months...`) or holds a
 placeholder (`Now: {value}`) is catalogued in parts, `<key>.part1`, `<key>.part2`, ...:
 only its fixed text. The piped value is spoken at call time from digit or choice
 prompts, which are in the catalogue already.
+
+Keys are named by `survey_engine.speech.keyed_text`, the rule the engine also follows
+when it says which entries a `Prompt` plays, so the two cannot drift apart.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from survey_engine.model import Pipe, Question, Survey, Text
 from survey_engine.phrases import DIGITS, PHRASES, digit_word, native_name, phrase
+from survey_engine.speech import (
+    LANGUAGE_NAME_KEY,
+    choice_key,
+    keyed_text,
+    spoken_pieces,
+    system_key,
+    template_parts,
+    text_key,
+)
 
 __all__ = ["CatalogueEntry", "catalogue", "spoken_parts"]
 
-_PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+# Kept under its first name: the fixed pieces of a text that say something.
+spoken_parts = spoken_pieces
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,50 +63,38 @@ def catalogue(survey: Survey, languages: Iterable[str] | None = None) -> list[Ca
     return entries
 
 
-def spoken_parts(parts: Iterable[str | Pipe]) -> list[str]:
-    """The fixed pieces of a text, stripped, without pieces that say nothing (a lone
-    comma between two pipes)."""
-    return [p.strip() for p in parts if isinstance(p, str) and any(c.isalnum() for c in p)]
-
-
 def _question_entries(question: Question, language: str) -> Iterator[CatalogueEntry]:
     name = question.name
-    yield from _text_entries(f"{name}.label", question.labels.get(language), language)
-    yield from _text_entries(f"{name}.hint", question.hints.get(language), language)
+    yield from _text_entries(text_key(name, "label"), question.labels.get(language), language)
+    yield from _text_entries(text_key(name, "hint"), question.hints.get(language), language)
     for choice in question.choices:
         label = choice.labels.get(language) or next(iter(choice.labels.values()), choice.name)
-        yield CatalogueEntry(f"{name}.choice.{choice.name}", language, label)
-    yield from _text_entries(
-        f"{name}.constraint_message", question.constraint_messages.get(language), language
-    )
-    yield from _text_entries(
-        f"{name}.required_message", question.required_messages.get(language), language
-    )
+        yield CatalogueEntry(choice_key(name, choice.name), language, label)
+    for which, texts in (
+        ("constraint_message", question.constraint_messages),
+        ("required_message", question.required_messages),
+    ):
+        yield from _text_entries(text_key(name, which), texts.get(language), language)
 
 
 def _text_entries(key: str, text: Text | None, language: str) -> Iterator[CatalogueEntry]:
-    if text is None:
-        return
-    if not text.pipes:
-        spoken = "".join(p for p in text.parts if isinstance(p, str)).strip()
-        if spoken:
-            yield CatalogueEntry(key, language, spoken)
-        return
-    for number, part in enumerate(spoken_parts(text.parts), start=1):
-        yield CatalogueEntry(f"{key}.part{number}", language, part)
+    if text is not None:
+        yield from _keyed_entries(key, text.parts, language)
+
+
+def _keyed_entries(
+    key: str, parts: Sequence[str | Pipe], language: str
+) -> Iterator[CatalogueEntry]:
+    for piece in keyed_text(key, parts):
+        if not isinstance(piece, Pipe):  # a value is said at call time, not rendered
+            yield CatalogueEntry(piece[0], language, piece[1])
 
 
 def _system_entries(survey: Survey, language: str) -> Iterator[CatalogueEntry]:
     for key in PHRASES:
-        text = phrase(key, language)
-        if _PLACEHOLDER.search(text):
-            pieces = _PLACEHOLDER.split(text)
-            for number, part in enumerate(spoken_parts(pieces), start=1):
-                yield CatalogueEntry(f"system.{key}.part{number}", language, part)
-        else:
-            yield CatalogueEntry(f"system.{key}", language, text)
+        yield from _keyed_entries(system_key(key), template_parts(phrase(key, language)), language)
     for digit in range(len(DIGITS["en"])):
         yield CatalogueEntry(f"system.digit.{digit}", language, digit_word(digit, language))
     yield CatalogueEntry(
-        "system.language_name", language, native_name(language, survey.language_name(language))
+        LANGUAGE_NAME_KEY, language, native_name(language, survey.language_name(language))
     )

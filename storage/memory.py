@@ -216,7 +216,8 @@ class MemoryResponseStore:
                     self._first_language(record.respondent_id, language)
                 case Ended(status=status):
                     record = replace(record, status=status)
-                    response.ended_at = now
+                    if status is not ResponseStatus.INTERRUPTED:  # resumable: not over
+                        response.ended_at = now
                 case Suspended():
                     record = replace(record, status=ResponseStatus.INTERRUPTED)
                 case Failed():

@@ -267,7 +267,9 @@ def _plan(events: Sequence[DataEvent]) -> _TurnPlan:
             case LanguageChosen(language=language):
                 plan.language = language
             case Ended(status=status):
-                plan.status, plan.ended = status.value, True
+                # Interrupted (too many wrong answers) stays resumable: not ended.
+                plan.status = status.value
+                plan.ended = status is not ResponseStatus.INTERRUPTED
             case Suspended():
                 plan.status = _INTERRUPTED
             case Failed():

@@ -1,16 +1,22 @@
 """What one turn of the engine produces: events for storage and a prompt for the channel.
 
-USSD renders a `Prompt` as screens; the IVR will render the same prompt as audio and
-AGI commands. Storage applies the data events (`LanguageChosen`, `AnswerGiven`,
+USSD renders a `Prompt` as screens from its text; the IVR will render the same prompt
+as audio and AGI commands from its `Speech` (catalogue keys and typed values, see
+`survey_engine.speech`). Storage applies the data events (`LanguageChosen`, `AnswerGiven`,
 `AnswersCleared`, `Restarted`, `Ended`) in one transaction.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from survey_engine.model import QuestionType
+from survey_engine.speech import Speech
+
+# Speech fields stay out of the hash: a prompt is hashed on every USSD hop (the page
+# cache), and its speech follows from the fields that are hashed.
+_SILENT = Speech()
 
 
 class PromptKind(enum.Enum):
@@ -51,6 +57,7 @@ class PromptChoice:
     key: str  # what the respondent types or presses: "1", "2", ...
     name: str  # the choice's name in the form (stored as the answer)
     label: str  # in the prompt's language
+    speech: Speech = field(default=_SILENT, hash=False)  # the label's catalogue key
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +86,9 @@ class Prompt:
     current_value: str = ""  # the stored answer, shown when the respondent came back
     number: int = 0  # position among the survey's questions, from 1
     total: int = 0
+    speech: Speech = field(default=_SILENT, hash=False)  # `text` as the IVR says it
+    hint_speech: Speech = field(default=_SILENT, hash=False)
+    error_speech: Speech = field(default=_SILENT, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +119,8 @@ class Restarted:
 class Ended:
     status: ResponseStatus
     message: str  # the closing words, in the response's language
+    # The same words for the IVR; an ending is its status and message, as stored.
+    speech: Speech = field(default=_SILENT, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

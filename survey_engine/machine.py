@@ -40,9 +40,31 @@ from survey_engine.events import (
     Restarted,
     Suspended,
 )
-from survey_engine.inputs import Answer, Back, Expired, HungUp, NoInput, Recording, Resume
+from survey_engine.inputs import (
+    Answer,
+    Back,
+    Expired,
+    HungUp,
+    NoInput,
+    Recording,
+    Repeat,
+    Resume,
+)
+from survey_engine.model import MAX_ATTEMPTS as MAX_ATTEMPTS  # the default, for callers
 from survey_engine.model import Choice, Pipe, Question, QuestionType, Survey, Text
 from survey_engine.phrases import native_name, phrase
+from survey_engine.speech import (
+    LANGUAGE_NAME_KEY,
+    PromptKey,
+    Speech,
+    SpokenValue,
+    ValueKind,
+    choice_key,
+    keyed_text,
+    system_key,
+    template_parts,
+    text_key,
+)
 
 # By convention the question named `consent` gates the survey: the choice `no` ends it.
 CONSENT_QUESTION = "consent"
@@ -51,11 +73,12 @@ TEXT_ANSWER_LIMIT = 500
 LANGUAGE_KEY = "system.language"
 RESUME_KEY = "system.resume"
 
-_MULTI_SEPARATORS = re.compile(r"[\s,;.*#+]+")
+# Canonical text only: what a keypad lets people type instead (`7*5`, `1*3`,
+# `15*06*2026`) is mapped by the channel (`ussd/keypad.py`), see `expected_input`.
 _INTEGER = re.compile(r"-?\d{1,9}")
-_DECIMAL = re.compile(r"-?\d{1,12}(?:[.,*]\d{1,9})?")
+_DECIMAL = re.compile(r"-?\d{1,12}(?:[.,]\d{1,9})?")  # a comma too: people type it
 _DATE_DIGITS = re.compile(r"(\d{2})(\d{2})(\d{4})")
-_DATE_SEPARATED = re.compile(r"(\d{1,2})[-/.* ](\d{1,2})[-/.* ](\d{4})")
+_DATE_SEPARATED = re.compile(r"(\d{1,2})([-/])(\d{1,2})\2(\d{4})")
 
 
 class Phase(enum.Enum):
@@ -74,6 +97,7 @@ class State:
     position: int = -1  # index of the question being asked
     answers: Mapping[str, str] = field(default_factory=dict)
     status: ResponseStatus = ResponseStatus.IN_PROGRESS
+    attempts: int = 0  # wrong or missing answers in a row at the current prompt
 
     def to_plain(self) -> dict[str, object]:
         """The state as JSON-ready values, for a caller that nests it in its own record."""
@@ -83,6 +107,7 @@ class State:
             "i": self.position,
             "a": dict(self.answers),
             "s": self.status.value,
+            "t": self.attempts,
         }
 
     def to_bytes(self) -> bytes:
@@ -105,12 +130,16 @@ class State:
             position = raw["i"]
             if not isinstance(position, int):
                 raise TypeError("position must be an integer")
+            attempts = raw.get("t", 0)  # records written before attempts were counted
+            if not isinstance(attempts, int) or attempts < 0:
+                raise TypeError("attempts must be a non-negative integer")
             return cls(
                 phase=Phase(raw["p"]),
                 language=language,
                 position=position,
                 answers=answers,
                 status=ResponseStatus(raw["s"]),
+                attempts=attempts,
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise EngineError("bad_state", f"state bytes are not a survey state: {exc}") from exc
@@ -203,6 +232,28 @@ def advance(survey: Survey, state: State, resume: Resume) -> Turn:
     return _guarded(survey, state, lambda: _answer_question(survey, state, resume))
 
 
+_INPUT_KINDS = {
+    QuestionType.SELECT_ONE: InputKind.CHOICE,
+    QuestionType.SELECT_MULTIPLE: InputKind.CHOICES,
+    QuestionType.INTEGER: InputKind.INTEGER,
+    QuestionType.DECIMAL: InputKind.DECIMAL,
+    QuestionType.DATE: InputKind.DATE,
+    QuestionType.TEXT: InputKind.TEXT,
+    QuestionType.NOTE: InputKind.ANY,
+}
+
+
+def expected_input(survey: Survey, state: State) -> InputKind:
+    """The kind of input the prompt now shown takes (its `input.kind`), without building
+    the prompt: a channel maps its keypad's habits to canonical text with it. ANY when
+    nothing is asked (an ended response, a position `advance` refuses)."""
+    if state.phase is Phase.QUESTION:
+        if 0 <= state.position < len(survey.questions):
+            return _INPUT_KINDS[survey.questions[state.position].type]
+        return InputKind.ANY
+    return InputKind.ANY if state.phase is Phase.ENDED else InputKind.CHOICE
+
+
 def current_prompt(survey: Survey, state: State) -> Prompt | None:
     """The prompt the respondent is looking at, to show it again (no events)."""
     if state.phase is Phase.ENDED:
@@ -235,14 +286,18 @@ def display_value(question: Question, value: str, language: str) -> str:
 
 
 def _choose_language(survey: Survey, state: State, resume: Resume) -> Turn:
+    if isinstance(resume, Repeat):
+        return Turn(state, (_language_prompt(survey),))
+    if isinstance(resume, NoInput):
+        error = _said("no_input", survey.default_language)
+        return _retry(survey, state, lambda: _language_prompt(survey, error=error))
     if not isinstance(resume, Answer):
-        error = phrase("no_input", survey.default_language) if isinstance(resume, NoInput) else ""
-        return Turn(state, (_language_prompt(survey, error=error),))
+        return Turn(replace(state, attempts=0), (_language_prompt(survey),))
     key = resume.text.strip()
     codes = survey.language_codes
     if not key.isdigit() or not 1 <= int(key) <= len(codes):
-        error = phrase("invalid_choice", survey.default_language)
-        return Turn(state, (_language_prompt(survey, error=error),))
+        error = _said("invalid_choice", survey.default_language)
+        return _retry(survey, state, lambda: _language_prompt(survey, error=error))
     language = codes[int(key) - 1]
     chosen = replace(state, phase=Phase.QUESTION, language=language)
     turn = _go_to(survey, chosen, _frontier(survey, chosen, -1))
@@ -250,6 +305,10 @@ def _choose_language(survey: Survey, state: State, resume: Resume) -> Turn:
 
 
 def _choose_resume(survey: Survey, state: State, resume: Resume) -> Turn:
+    if isinstance(resume, Repeat):
+        return Turn(state, (_resume_prompt(state),))
+    if isinstance(resume, Back):
+        return Turn(replace(state, attempts=0), (_resume_prompt(state),))
     key = resume.text.strip() if isinstance(resume, Answer) else ""
     if key == "1":
         continued = replace(state, phase=Phase.QUESTION)
@@ -258,21 +317,23 @@ def _choose_resume(survey: Survey, state: State, resume: Resume) -> Turn:
         fresh = replace(state, phase=Phase.QUESTION, answers={})
         turn = _go_to(survey, fresh, _frontier(survey, fresh, -1))
         return Turn(turn.state, (Restarted(), *turn.events))
-    error_key = "no_input" if isinstance(resume, NoInput) else "invalid_choice"
-    error = "" if isinstance(resume, Back) else phrase(error_key, state.language)
-    return Turn(state, (_resume_prompt(state, error=error),))
+    error = _said("no_input" if isinstance(resume, NoInput) else "invalid_choice", state.language)
+    return _retry(survey, state, lambda: _resume_prompt(state, error=error))
 
 
 def _answer_question(survey: Survey, state: State, resume: Resume) -> Turn:
     question = survey.questions[state.position]
     language = state.language or survey.default_language
+    if isinstance(resume, Repeat):
+        return Turn(state, (_question_prompt(survey, state),))
     if isinstance(resume, Back):
         previous = _previous(survey, state)
         if previous is None:
-            return Turn(state, (_question_prompt(survey, state),))
+            return Turn(replace(state, attempts=0), (_question_prompt(survey, state),))
         return _go_to(survey, state, previous)
     if isinstance(resume, NoInput):
-        return Turn(state, (_question_prompt(survey, state, error=phrase("no_input", language)),))
+        error = _said("no_input", language)
+        return _retry(survey, state, lambda: _question_prompt(survey, state, error=error))
     if isinstance(resume, Recording):
         return _accept(survey, state, _recording_ref(question, resume), AnswerKind.RECORDING)
     assert isinstance(resume, Answer)
@@ -281,9 +342,9 @@ def _answer_question(survey: Survey, state: State, resume: Resume) -> Turn:
         return _go_to(survey, state, _frontier(survey, state, state.position))
 
     value, error = _parse(survey, state, question, resume.text, language)
-    if error:
-        return Turn(state, (_question_prompt(survey, state, error=error),))
-    assert value is not None
+    if value is None:
+        assert error is not None
+        return _retry(survey, state, lambda: _question_prompt(survey, state, error=error))
     return _accept(survey, state, value, AnswerKind.TEXT)
 
 
@@ -320,10 +381,11 @@ def _accept(survey: Survey, state: State, value: str, kind: AnswerKind) -> Turn:
     if cleared:
         events.append(AnswersCleared(cleared))
     # Built directly: `dataclasses.replace` costs several times more on every answer.
+    # Attempts are not carried over: a valid answer counts them afresh.
     answered = State(state.phase, state.language, state.position, answers, state.status)
 
     if question.name == CONSENT_QUESTION and value == CONSENT_REFUSAL:
-        return _end(answered, events, ResponseStatus.REFUSED, phrase("refused", language))
+        return _end(answered, events, ResponseStatus.REFUSED, _said("refused", language))
     turn = _go_to(survey, answered, _frontier(survey, answered, state.position))
     return Turn(turn.state, (*events, *turn.events))
 
@@ -331,14 +393,28 @@ def _accept(survey: Survey, state: State, value: str, kind: AnswerKind) -> Turn:
 def _go_to(survey: Survey, state: State, position: int | None) -> Turn:
     language = state.language or survey.default_language
     if position is None:
-        return _end(state, [], ResponseStatus.COMPLETE, phrase("thank_you", language))
+        return _end(state, [], ResponseStatus.COMPLETE, _said("thank_you", language))
     moved = State(Phase.QUESTION, state.language, position, state.answers, state.status)
     return Turn(moved, (_question_prompt(survey, moved),))
 
 
-def _end(state: State, events: list[DataEvent], status: ResponseStatus, message: str) -> Turn:
+def _retry(survey: Survey, state: State, prompt: Callable[[], Prompt]) -> Turn:
+    """An input refused or missing: the prompt again with its error, or, at the survey's
+    `max_attempts` in a row, a polite end of the session that keeps the response
+    resumable (the next dial offers to continue)."""
+    attempts = state.attempts + 1
+    if attempts < survey.max_attempts:
+        return Turn(replace(state, attempts=attempts), (prompt(),))
+    language = state.language or survey.default_language
+    status = ResponseStatus.INTERRUPTED
+    stopped = replace(state, phase=Phase.ENDED, status=status, attempts=attempts)
+    text, speech = _said("too_many_attempts", language)
+    return Turn(stopped, (Suspended(), Ended(status, text, speech)))
+
+
+def _end(state: State, events: list[DataEvent], status: ResponseStatus, message: _Message) -> Turn:
     ended = replace(state, phase=Phase.ENDED, status=status)
-    return Turn(ended, (*events, Ended(status, message)))
+    return Turn(ended, (*events, Ended(status, *message)))
 
 
 def _guarded(survey: Survey, state: State, step: Callable[[], Turn]) -> Turn:
@@ -352,7 +428,7 @@ def _guarded(survey: Survey, state: State, step: Callable[[], Turn]) -> Turn:
             ended,
             (
                 Failed(broken.code, broken.detail),
-                Ended(ResponseStatus.FAILED, phrase("failed", language)),
+                Ended(ResponseStatus.FAILED, *_said("failed", language)),
             ),
         )
 
@@ -444,15 +520,14 @@ def _known_answers(survey: Survey, answers: Mapping[str, str]) -> dict[str, str]
 
 def _parse(
     survey: Survey, state: State, question: Question, raw: str, language: str
-) -> tuple[str | None, str]:
-    """(canonical value, "") or (None, the error to show, in the respondent's language)."""
+) -> tuple[str | None, _Message | None]:
+    """(canonical value, None) or (None, the error to show, in the respondent's language)."""
     text = raw.strip()
     if not text:
         if question.required:
-            return None, _message(question.required_messages, language, state.answers, survey) or (
-                phrase("required", language)
-            )
-        return "", ""  # an optional question skipped: recorded as an empty answer
+            custom = _custom_message(survey, question, "required_message", language, state.answers)
+            return None, custom or _said("required", language)
+        return "", None  # an optional question skipped: recorded as an empty answer
 
     value: str | None
     kind = question.type
@@ -460,35 +535,36 @@ def _parse(
         choices = _visible_choices(question, state.answers)
         value = choices[int(text) - 1].name if _is_key(text, len(choices)) else None
         if value is None:
-            return None, phrase("invalid_choice", language)
+            return None, _said("invalid_choice", language)
     elif kind is QuestionType.SELECT_MULTIPLE:
         choices = _visible_choices(question, state.answers)
-        keys = [k for k in _MULTI_SEPARATORS.split(text) if k]
+        keys = text.split()
         if not keys or not all(_is_key(k, len(choices)) for k in keys):
-            return None, phrase("invalid_choices", language)
+            return None, _said("invalid_choices", language)
         picked = {int(k) - 1 for k in keys}
         value = " ".join(choices[i].name for i in sorted(picked))
     elif kind is QuestionType.INTEGER:
         value = str(int(text)) if _INTEGER.fullmatch(text) else None
         if value is None:
-            return None, phrase("invalid_integer", language)
+            return None, _said("invalid_integer", language)
     elif kind is QuestionType.DECIMAL:
         value = _decimal(text)
         if value is None:
-            return None, phrase("invalid_decimal", language)
+            return None, _said("invalid_decimal", language)
     elif kind is QuestionType.DATE:
         value = _date(text)
         if value is None:
-            return None, phrase("invalid_date", language)
+            return None, _said("invalid_date", language)
     else:
         value = "".join(ch for ch in text if ch.isprintable())
         if len(value) > TEXT_ANSWER_LIMIT:
-            return None, phrase("text_too_long", language, limit=TEXT_ANSWER_LIMIT)
+            limit = SpokenValue(ValueKind.NUMBER, str(TEXT_ANSWER_LIMIT))
+            return None, _said("text_too_long", language, limit=limit)
 
     if question.constraint is not None and not _holds(question, state.answers, value):
-        custom = _message(question.constraint_messages, language, state.answers, survey)
-        return None, custom or phrase("constraint", language)
-    return value, ""
+        custom = _custom_message(survey, question, "constraint_message", language, state.answers)
+        return None, custom or _said("constraint", language)
+    return value, None
 
 
 def _is_key(text: str, count: int) -> bool:
@@ -499,17 +575,21 @@ def _is_key(text: str, count: int) -> bool:
 def _decimal(text: str) -> str | None:
     if not _DECIMAL.fullmatch(text):
         return None
-    number = float(text.replace(",", ".").replace("*", "."))
+    number = float(text.replace(",", "."))
     if not math.isfinite(number):
         return None
     return str(int(number)) if number.is_integer() else repr(number)
 
 
 def _date(text: str) -> str | None:
-    match = _DATE_DIGITS.fullmatch(text) or _DATE_SEPARATED.fullmatch(text)
-    if not match:
+    digits = _DATE_DIGITS.fullmatch(text)
+    separated = None if digits else _DATE_SEPARATED.fullmatch(text)
+    if digits:
+        day, month, year = (int(g) for g in digits.groups())
+    elif separated:
+        day, month, year = (int(separated.group(i)) for i in (1, 3, 4))
+    else:
         return None
-    day, month, year = (int(g) for g in match.groups())
     try:
         return dt.date(year, month, day).isoformat()
     except ValueError:
@@ -554,10 +634,88 @@ def _render_text(
     return "".join(out)
 
 
-def _message(
-    texts: Mapping[str, Text], language: str, answers: Mapping[str, str], survey: Survey
-) -> str:
-    return _render_text(texts.get(language), language, answers, survey)
+# ---------------------------------------------------------------------------
+# Speech: what the IVR plays for a text, named by the catalogue's own rule
+
+_Message = tuple[str, Speech]  # the text a screen shows, and the same words as speech
+_SILENT = Speech()
+_NO_MESSAGE: _Message = ("", _SILENT)
+_VALUE_KINDS = {
+    QuestionType.INTEGER: ValueKind.NUMBER,
+    QuestionType.DECIMAL: ValueKind.NUMBER,
+    QuestionType.DATE: ValueKind.DATE,
+}
+
+
+def _said(key: str, language: str | None, **values: SpokenValue) -> _Message:
+    """A system phrase as text and as speech; `values` fill its placeholders."""
+    if not values:
+        found = _PHRASES_SAID.get((key, language))
+        if found is None:
+            found = _PHRASES_SAID[key, language] = _build_said(key, language, {})
+        return found
+    return _build_said(key, language, values)
+
+
+def _build_said(key: str, language: str | None, values: Mapping[str, SpokenValue]) -> _Message:
+    template = phrase(key, language)
+    text = template.format(**{n: v.value for n, v in values.items()}) if values else template
+    return text, _speech(system_key(key), template_parts(template), lambda n: (values[n],))
+
+
+# Phrases without values, built once: the endings and system prompts of every response.
+_PHRASES_SAID: dict[tuple[str, str | None], _Message] = {}
+
+
+def _speech(
+    key: str, parts: tuple[str | Pipe, ...], values: Callable[[str], tuple[SpokenValue, ...]]
+) -> Speech:
+    spoken: list[PromptKey | SpokenValue] = []
+    for piece in keyed_text(key, parts):
+        if isinstance(piece, Pipe):
+            spoken.extend(values(piece.name))
+        else:
+            spoken.append(PromptKey(piece[0]))
+    return Speech(tuple(spoken))
+
+
+def _text_speech(key: str, text: Text | None, answers: Mapping[str, str], survey: Survey) -> Speech:
+    if text is None:
+        return _SILENT
+    return _speech(key, text.parts, lambda name: _piped(survey, name, answers.get(name, "")))
+
+
+def _piped(survey: Survey, name: str, value: str) -> tuple[SpokenValue, ...]:
+    """An earlier answer, typed so the IVR can say it (an unanswered one says nothing)."""
+    if not value:
+        return ()
+    question = survey.question(name) if survey.has_question(name) else None
+    if question is None:
+        return (SpokenValue(ValueKind.TEXT, value),)
+    if question.type.has_choices:
+        return tuple(
+            SpokenValue(ValueKind.CHOICE, choice, choice_key(name, choice))
+            if question.choice(choice)
+            else SpokenValue(ValueKind.TEXT, choice)
+            for choice in value.split()
+        )
+    return (SpokenValue(_VALUE_KINDS.get(question.type, ValueKind.TEXT), value),)
+
+
+def _custom_message(
+    survey: Survey, question: Question, which: str, language: str, answers: Mapping[str, str]
+) -> _Message | None:
+    """The form's own constraint or required message in `language`, if it has one."""
+    texts = (
+        question.constraint_messages
+        if which == "constraint_message"
+        else (question.required_messages)
+    )
+    text = texts.get(language)
+    shown = _render_text(text, language, answers, survey)
+    if not shown:
+        return None
+    return shown, _text_speech(text_key(question.name, which), text, answers, survey)
 
 
 def _input_hint(question: Question, choice_count: int) -> InputHint:
@@ -577,14 +735,14 @@ def _input_hint(question: Question, choice_count: int) -> InputHint:
     return InputHint(InputKind.TEXT, None)
 
 
-def _question_prompt(survey: Survey, state: State, *, error: str = "") -> Prompt:
+def _question_prompt(survey: Survey, state: State, *, error: _Message = _NO_MESSAGE) -> Prompt:
     question = survey.questions[state.position]
     language = state.language or survey.default_language
     answers = state.answers
     parts = _fixed_parts(survey, state.position, language)
     if parts is None:  # piped answers or filtered choices: they depend on the answers
         parts = _parts(survey, question, language, answers)
-    text, hint, choices, input_hint = parts
+    text, hint, choices, input_hint, speech, hint_speech = parts
     current = answers.get(question.name, "")
     return Prompt(
         kind=PromptKind.NOTE if question.type is QuestionType.NOTE else PromptKind.QUESTION,
@@ -594,16 +752,20 @@ def _question_prompt(survey: Survey, state: State, *, error: str = "") -> Prompt
         input=input_hint,
         hint=hint,
         choices=choices,
-        error=error,
+        error=error[0],
         question_type=question.type,
         can_go_back=_previous(survey, state) is not None,
         current_value=display_value(question, current, language) if current else "",
         number=state.position + 1,
         total=len(survey.questions),
+        speech=speech,
+        hint_speech=hint_speech,
+        error_speech=error[1],
     )
 
 
-_PromptParts = tuple[str, str, tuple[PromptChoice, ...], InputHint]
+# text, hint, choices, input hint, and the text and hint as speech
+_PromptParts = tuple[str, str, tuple[PromptChoice, ...], InputHint, Speech, Speech]
 
 
 def _parts(
@@ -613,19 +775,27 @@ def _parts(
     if question.type.has_choices:
         visible = _visible_choices(question, answers)
         choices = tuple(
-            PromptChoice(str(i), c.name, _choice_label(c, language))
+            PromptChoice(
+                str(i),
+                c.name,
+                _choice_label(c, language),
+                Speech((PromptKey(choice_key(question.name, c.name)),)),
+            )
             for i, c in enumerate(visible, start=1)
         )
+    label, hint = question.labels.get(language), question.hints.get(language)
     return (
-        _render_text(question.labels.get(language), language, answers, survey),
-        _render_text(question.hints.get(language), language, answers, survey),
+        _render_text(label, language, answers, survey),
+        _render_text(hint, language, answers, survey),
         choices,
         _input_hint(question, len(choices)),
+        _text_speech(text_key(question.name, "label"), label, answers, survey),
+        _text_speech(text_key(question.name, "hint"), hint, answers, survey),
     )
 
 
 def _fixed_parts(survey: Survey, position: int, language: str) -> _PromptParts | None:
-    """A question's text, hint, choices and input hint in `language`, built once and
+    """A question's text, hint, choices, input hint and speech in `language`, built once and
     remembered on the survey, or None when they depend on the answers (pipes, a choice
     filter) and must be built on every hop."""
     key = (position, language)
@@ -645,37 +815,52 @@ def _fixed_parts(survey: Survey, position: int, language: str) -> _PromptParts |
 _NOT_YET = object()
 
 
-def _language_prompt(survey: Survey, *, error: str = "") -> Prompt:
+def _language_prompt(survey: Survey, *, error: _Message = _NO_MESSAGE) -> Prompt:
+    # Each language names itself, in its own voice: the key from that language's folder.
     choices = tuple(
-        PromptChoice(str(i), lang.code, native_name(lang.code, lang.name))
+        PromptChoice(
+            str(i),
+            lang.code,
+            native_name(lang.code, lang.name),
+            Speech((PromptKey(LANGUAGE_NAME_KEY, lang.code),)),
+        )
         for i, lang in enumerate(survey.languages, start=1)
     )
+    text, speech = _said("choose_language", survey.default_language)
     return Prompt(
         kind=PromptKind.LANGUAGE_MENU,
         key=LANGUAGE_KEY,
         language=survey.default_language,
-        text=phrase("choose_language", survey.default_language),
+        text=text,
         input=InputHint(InputKind.CHOICE, len(str(len(choices))), "#", len(choices)),
         choices=choices,
-        error=error,
+        error=error[0],
+        speech=speech,
+        error_speech=error[1],
     )
 
 
-def _resume_prompt(state: State, *, error: str = "") -> Prompt:
+def _resume_prompt(state: State, *, error: _Message = _NO_MESSAGE) -> Prompt:
     language = state.language
     assert language is not None
-    choices = (
-        PromptChoice("1", "continue", phrase("continue", language)),
-        PromptChoice("2", "restart", phrase("start_again", language)),
+    choices = tuple(
+        PromptChoice(key, name, *_said(phrase_key, language))
+        for key, name, phrase_key in (
+            ("1", "continue", "continue"),
+            ("2", "restart", "start_again"),
+        )
     )
+    text, speech = _said("resume_offer", language)
     return Prompt(
         kind=PromptKind.RESUME_OFFER,
         key=RESUME_KEY,
         language=language,
-        text=phrase("resume_offer", language),
+        text=text,
         input=InputHint(InputKind.CHOICE, 1, "#", 2),
         choices=choices,
-        error=error,
+        error=error[0],
+        speech=speech,
+        error_speech=error[1],
     )
 
 

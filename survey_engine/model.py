@@ -15,6 +15,11 @@ if TYPE_CHECKING:
     from survey_engine.expressions import Expression
 
 
+# Wrong or missing answers in a row before a session ends politely (resumable later);
+# a survey sets its own in the settings sheet's `max_attempts` column.
+MAX_ATTEMPTS = 3
+
+
 class QuestionType(enum.Enum):
     SELECT_ONE = "select_one"
     SELECT_MULTIPLE = "select_multiple"
@@ -104,6 +109,7 @@ class Survey:
     languages: tuple[Language, ...]
     default_language: str  # a code from `languages`
     questions: tuple[Question, ...]
+    max_attempts: int = MAX_ATTEMPTS
     _index: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
     # What the engine derives once per (question, language) and reuses on every hop.
     memo: dict[object, object] = field(default_factory=dict, init=False, repr=False, compare=False)

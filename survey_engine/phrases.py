@@ -136,6 +136,12 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "ar": "الحالي: {value}",
         "sw": "Sasa: {value}",
     },
+    "too_many_attempts": {
+        "en": "We did not get a valid answer. Dial again to continue where you stopped.",
+        "fr": "Pas de réponse valide. Rappelez pour reprendre où vous vous êtes arrêté.",
+        "ar": "لم نتلق إجابة صحيحة. اتصل مجدداً لتكمل من حيث توقفت.",
+        "sw": "Hatukupata jibu sahihi. Piga tena uendelee ulipoishia.",
+    },
     "thank_you": {
         "en": "Thank you for your answers!",
         "fr": "Merci pour vos réponses !",

@@ -49,7 +49,16 @@ from survey_engine.expressions import (
     UnsupportedPatternError,
     compile_expression,
 )
-from survey_engine.model import Choice, Language, Pipe, Question, QuestionType, Survey, Text
+from survey_engine.model import (
+    MAX_ATTEMPTS,
+    Choice,
+    Language,
+    Pipe,
+    Question,
+    QuestionType,
+    Survey,
+    Text,
+)
 from survey_engine.phrases import NATIVE_NAMES
 
 __all__ = ["FormErrorCode", "load_markdown", "load_xlsform"]
@@ -78,7 +87,7 @@ class FormErrorCode(enum.StrEnum):
     LANGUAGE_CODE_MISSING = "language_code_missing"  # label::Name with no (code)
     UNKNOWN_LANGUAGE = "unknown_language"  # hint::X (x) where X has no label column
     BAD_REQUIRED = "bad_required"  # required is not yes/no
-    BAD_SETTING = "bad_setting"  # form_id or default_language unusable
+    BAD_SETTING = "bad_setting"  # form_id, default_language or max_attempts unusable
     DOT_OUTSIDE_CONSTRAINT = "dot_outside_constraint"  # `.` outside a constraint
     BARE_NAME_OUTSIDE_CHOICE_FILTER = "bare_name_outside_choice_filter"
     UNBALANCED_GROUP = "unbalanced_group"  # end group without begin, or never ended
@@ -371,6 +380,7 @@ def _build(book: Mapping[str, Any], data: bytes, fallback_form_id: str) -> Surve
         languages=languages.ordered,
         default_language=languages.default.code,
         questions=tuple(questions),
+        max_attempts=_attempts(settings.get("max_attempts")) or MAX_ATTEMPTS,
     )
 
 
@@ -411,7 +421,29 @@ def _read_settings(ctx: _Context, sheet: _Sheet) -> _Settings:
             "form_id",
         )
         del settings.values["form_id"]
+    attempts = settings.get("max_attempts")
+    if attempts is not None and _attempts(attempts) is None:
+        settings.error(
+            ctx,
+            Code.BAD_SETTING,
+            f"max_attempts '{attempts}' must be a whole number from 1 to {_MOST_ATTEMPTS}: how "
+            "many wrong or missing answers in a row end a session (it can be continued later)",
+            "max_attempts",
+        )
+        del settings.values["max_attempts"]
     return settings
+
+
+_MOST_ATTEMPTS = 99
+_WHOLE_NUMBER = re.compile(r"\d{1,9}(?:\.0*)?")  # "3", or "3.0" from a number cell
+
+
+def _attempts(raw: str | None) -> int | None:
+    """The max_attempts setting as a number, or None when absent or unusable."""
+    if raw is None or not _WHOLE_NUMBER.fullmatch(raw):
+        return None
+    number = int(float(raw))
+    return number if 1 <= number <= _MOST_ATTEMPTS else None
 
 
 # -- languages --------------------------------------------------------------------------

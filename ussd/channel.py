@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from interviews import Closed, Interviews, Live, Notice, Outcome, Step
 from survey_engine.events import Failed, Prompt, ResponseStatus
 from survey_engine.inputs import Answer, Back, Resume
-from survey_engine.machine import Phase, Turn, current_prompt
+from survey_engine.machine import Phase, Turn, current_prompt, expected_input
 from survey_engine.phrases import phrase
 from survey_engine.ports import Channel
 from ussd.gateways.africastalking import (
@@ -32,6 +32,7 @@ from ussd.gateways.africastalking import (
     latest_input,
     provably_current,
 )
+from ussd.keypad import canonical_input
 from ussd.render import fit_end_screen, navigation_keys, paginate
 
 CHANNEL = Channel.USSD.value
@@ -120,7 +121,13 @@ class UssdChannel:
             if 0 <= wanted < pages:
                 return await self._show_page(live, text, wanted)
 
-        resume: Resume = Back() if new_input == back else Answer(new_input)
+        resume: Resume
+        if new_input == back:
+            resume = Back()
+        else:
+            survey = await self.interviews.survey(live)
+            # Keypad habits (`7*5`, `1*3`, `15*06*2026`) into the engine's canonical text.
+            resume = Answer(canonical_input(expected_input(survey, live.state), new_input))
         step = await self.interviews.advance(live, resume, text, render)
         if isinstance(step, Closed):
             return _closed(step)

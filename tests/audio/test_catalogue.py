@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from audio.catalogue import catalogue
+from survey_engine.events import Ended, Prompt
+from survey_engine.inputs import Answer, NoInput, Resume
+from survey_engine.machine import Phase, State, Turn, advance, current_prompt, start
+from survey_engine.model import Survey
 from survey_engine.phrases import PHRASES
+from survey_engine.speech import Speech
 from survey_engine.xlsform import load_markdown, load_xlsform
 
 TRACER = Path(__file__).resolve().parents[2] / "examples" / "graduate_tracer.xlsx"
@@ -84,3 +93,102 @@ def test_the_sample_survey_has_unique_keys_in_each_of_its_four_languages():
         for language in ("en", "fr", "ar", "sw")
     }
     assert whole["en"] == whole["fr"] == whole["ar"] == whole["sw"]
+
+
+# -- the engine's prompts and the catalogue agree ---------------------------------------
+
+PROVOCATIONS: tuple[Resume, ...] = (
+    Answer(""),  # required
+    Answer("99"),  # an invalid choice; a number over a constraint
+    Answer("-1"),  # under a constraint
+    Answer("abc"),  # not a number, not a date
+    Answer("31022026"),  # not a real date
+    Answer("x" * 501),  # too long for a text
+    NoInput(),
+    Answer("1"),  # accepted: the next prompt, or the end
+    Answer("2"),  # no consent: the refusal
+)
+
+
+def every_prompt(survey: Survey, answers: dict[str, str]) -> Iterator[Prompt | Ended]:
+    """The language menu, the resume offer and every question in every language, each
+    as first shown and after every provocation, and the endings those lead to."""
+
+    def with_replies(turn: Turn) -> Iterator[Prompt | Ended]:
+        assert turn.prompt is not None
+        yield turn.prompt
+        for resume in PROVOCATIONS:
+            after = advance(survey, turn.state, resume)
+            yield from (e for e in after.events if isinstance(e, Prompt | Ended))
+        # The last attempt missed: the polite end.
+        last_try = replace(turn.state, attempts=survey.max_attempts - 1)
+        yield from (e for e in advance(survey, last_try, NoInput()).events if isinstance(e, Ended))
+
+    yield from with_replies(start(survey))
+    for language in survey.language_codes:
+        yield from with_replies(
+            start(survey, language=language, answers=answers, offer_resume=True)
+        )
+        for position in range(len(survey.questions)):
+            state = State(Phase.QUESTION, language, position, answers=answers)
+            yield from with_replies(Turn(state, (current_prompt(survey, state),)))  # type: ignore[arg-type]
+
+
+def speeches(said: Prompt | Ended) -> Iterator[tuple[str, Speech]]:
+    if isinstance(said, Ended):
+        yield said.message, said.speech
+        return
+    yield said.text, said.speech
+    yield said.hint, said.hint_speech
+    yield said.error, said.error_speech
+    for choice in said.choices:
+        yield choice.label, choice.speech
+
+
+@pytest.mark.parametrize(
+    ("survey", "answers"),
+    [
+        pytest.param(load_xlsform(TRACER), {"consent": "yes"}, id="sample"),
+        pytest.param(load_markdown(FORM), {"consent": "yes", "months": "12"}, id="piped"),
+    ],
+)
+def test_every_key_a_prompt_says_is_in_the_catalogue_of_its_language(survey, answers):
+    in_catalogue = {(e.language, e.key) for e in catalogue(survey)}
+    said_keys: set[str] = set()
+    missing: list[tuple[str, str, str]] = []
+    for said in every_prompt(survey, answers):
+        language = said.language if isinstance(said, Prompt) else survey.default_language
+        for text, speech in speeches(said):
+            # Whatever a screen shows, a voice says: no text goes silent.
+            assert bool(text) == bool(speech.parts), (said, text)
+            for key in speech.catalogue_keys():
+                said_keys.add(key.key)
+                if (key.language or language, key.key) not in in_catalogue:
+                    missing.append((getattr(said, "key", "end"), key.language or language, key.key))
+    assert missing == []
+    # The walk reached what it set out to provoke.
+    expected = {
+        "system.choose_language",
+        "system.language_name",
+        "system.resume_offer",
+        "system.continue",
+        "system.start_again",
+        "system.invalid_choice",
+        "system.no_input",
+        "system.invalid_integer",
+        "system.too_many_attempts",
+        "consent.choice.yes",
+        *(f"{q.name}.label" for q in survey.questions if not q.labels["en"].pipes),
+    }
+    assert expected <= said_keys
+    if survey.form_id == "graduate_tracer":
+        assert {
+            "months_to_job.constraint_message",
+            "months_to_job.required_message",
+            "system.required",
+            "system.text_too_long.part1",
+            "system.refused",
+            "system.thank_you",
+        } <= said_keys
+    else:
+        assert {"related.label.part1", "related.label.part2", "months.hint"} <= said_keys

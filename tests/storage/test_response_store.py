@@ -277,6 +277,26 @@ async def test_suspended_failed_and_refused_turns_set_the_status(
     assert (row["ended_at"] is not None) is ended
 
 
+async def test_a_session_stopped_after_too_many_wrong_answers_stays_resumable(
+    world: World,
+) -> None:
+    rid = world.response.id
+    await world.store.record_turn(rid, [AnswerGiven("employed", "yes")], turn_ref="1", now=T0)
+    stopped = T0 + dt.timedelta(minutes=1)
+    events = [Suspended(), Ended(ResponseStatus.INTERRUPTED, "We did not get a valid answer.")]
+    await world.store.record_turn(rid, events, turn_ref="1*x*x*x", now=stopped)
+    row = await _response_row(world.engine, rid)
+    # Interrupted like a dropped session: not ended, its answers kept for the next dial.
+    assert (row["status"], row["ended_at"], row["updated_at"]) == ("interrupted", None, stopped)
+    latest = await world.store.latest_response(world.respondent_id, world.version.survey_id)
+    assert latest is not None and latest.status is ResponseStatus.INTERRUPTED
+    assert dict(latest.answers) == {"employed": "yes"}
+    await world.store.attach_session(
+        rid, channel="ussd", session_ref="ATUid_2", turn_ref="", now=stopped
+    )
+    assert (await _response_row(world.engine, rid))["status"] == "in_progress"
+
+
 async def test_a_turn_without_events_still_moves_the_turn_reference(world: World) -> None:
     later = T0 + dt.timedelta(seconds=5)
     await world.store.record_turn(world.response.id, (), turn_ref="98", now=later)

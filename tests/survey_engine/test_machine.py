@@ -27,7 +27,16 @@ from survey_engine.events import (
     Suspended,
 )
 from survey_engine.inputs import Answer, Back, HungUp, NoInput, Recording, Resume
-from survey_engine.machine import Phase, State, Turn, advance, current_prompt, resume_state, start
+from survey_engine.machine import (
+    Phase,
+    State,
+    Turn,
+    advance,
+    current_prompt,
+    expected_input,
+    resume_state,
+    start,
+)
 from survey_engine.model import Survey
 from survey_engine.xlsform import load_markdown
 
@@ -181,7 +190,12 @@ def test_a_note_continues_on_any_input():
 
 @pytest.mark.parametrize(
     ("typed", "stored"),
-    [("1 3", "wiring design"), ("3,1", "wiring design"), ("2", "sales"), ("1 1 2", "wiring sales")],
+    [
+        ("1 3", "wiring design"),
+        ("3  1", "wiring design"),
+        ("2", "sales"),
+        ("1 1 2", "wiring sales"),
+    ],
 )
 def test_several_choices_are_typed_as_numbers_in_one_input(typed, stored):
     d = drive(TRACER, to_skills([typed]), language="en")
@@ -189,7 +203,8 @@ def test_several_choices_are_typed_as_numbers_in_one_input(typed, stored):
     assert d.prompt.key == "finished"
 
 
-@pytest.mark.parametrize("typed", ["1 4", "0", "x", "01"])
+# A keypad's other separators are the channel's to map (ussd/keypad.py), not the engine's.
+@pytest.mark.parametrize("typed", ["1 4", "0", "x", "01", "1*3", "3,1"])
 def test_a_choice_outside_the_list_is_refused(typed):
     d = drive(TRACER, to_skills([typed]), language="en")
     assert d.prompt.key == "skills"
@@ -205,17 +220,48 @@ def test_dates_are_read_day_first_and_stored_iso(typed, stored):
     assert AnswerGiven("finished", stored) in d.events
 
 
-@pytest.mark.parametrize("typed", ["31022026", "2026-06-15", "1506202", "tomorrow"])
+@pytest.mark.parametrize(
+    "typed", ["31022026", "2026-06-15", "1506202", "tomorrow", "15*06*2026", "15-06/2026"]
+)
 def test_impossible_or_malformed_dates_are_refused(typed):
     d = drive(TRACER, to_skills(["1", typed]), language="en")
     assert d.prompt.key == "finished"
     assert d.prompt.error == "Please enter a real date as DDMMYYYY."
 
 
-@pytest.mark.parametrize(("typed", "stored"), [("7.5", "7.5"), ("7*5", "7.5"), ("8", "8")])
-def test_decimals_accept_the_star_key_as_the_point(typed, stored):
+@pytest.mark.parametrize(("typed", "stored"), [("7.5", "7.5"), ("7,5", "7.5"), ("8", "8")])
+def test_decimals_take_a_point_or_a_comma(typed, stored):
     d = drive(TRACER, to_skills(["1", "01012026", typed]), language="en")
     assert AnswerGiven("hours", stored) in d.events
+
+
+def test_the_keypads_star_as_a_point_is_no_longer_the_engines_business():
+    # USSD maps `7*5` to `7.5` before the engine (ussd/keypad.py); a voice channel has
+    # its own keys, so the engine reads canonical text only.
+    d = drive(TRACER, to_skills(["1", "01012026", "7*5"]), language="en")
+    assert d.prompt.key == "hours"
+    assert d.prompt.error == "Please enter a number."
+    assert not any(isinstance(e, AnswerGiven) and e.question == "hours" for e in d.events)
+
+
+def test_the_input_a_state_expects_is_the_prompts_without_building_it():
+    seen = set()
+    d = drive(TRACER, [])
+    assert expected_input(TRACER, d.state) is d.prompt.input.kind is InputKind.CHOICE
+    for inputs in (["1"], to_skills([]), to_skills(["1"]), to_skills(["1", "01012026"])):
+        for language in ("en", "fr"):
+            d = drive(TRACER, inputs, language=language)
+            assert expected_input(TRACER, d.state) is d.prompt.input.kind
+            seen.add(d.prompt.input.kind)
+    for position in range(len(TRACER.questions)):
+        state = State(Phase.QUESTION, "en", position)
+        prompt = current_prompt(TRACER, state)
+        assert prompt is not None and expected_input(TRACER, state) is prompt.input.kind
+        seen.add(prompt.input.kind)
+    offer = start(TRACER, language="en", answers={"consent": "yes"}, offer_resume=True)
+    assert expected_input(TRACER, offer.state) is InputKind.CHOICE
+    assert expected_input(TRACER, drive(TRACER, ["2"], language="en").state) is InputKind.ANY
+    assert seen == set(InputKind)
 
 
 def test_an_optional_question_left_empty_is_recorded_as_skipped_and_the_survey_completes():

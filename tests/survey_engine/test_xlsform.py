@@ -1071,6 +1071,34 @@ def test_a_bad_form_id_is_a_bad_setting() -> None:
     ) == [("bad_setting", "settings", 2, "form_id")]
 
 
+@pytest.mark.parametrize("value", ["0", "-2", "three", "2.5", "100"])
+def test_max_attempts_that_is_not_a_whole_number_from_1_is_a_bad_setting(value: str) -> None:
+    errors = form_errors(
+        f"""
+        | survey |
+        | | type | name | label |
+        | | text | q | Q |
+        | settings |
+        | | form_id | max_attempts |
+        | | tracer | {value} |
+        """
+    )
+    assert [(e.code, e.sheet, e.row, e.column) for e in errors] == [
+        ("bad_setting", "settings", 2, "max_attempts")
+    ]
+    assert f"max_attempts '{value}'" in errors[0].message
+
+
+def test_max_attempts_is_read_from_the_settings_sheet_even_as_a_number_cell() -> None:
+    sheets: dict[str, list[list[object]]] = {
+        "survey": [["type", "name", "label"], ["text", "q", "Q"]],
+        "settings": [["form_id", "max_attempts"], ["tracer", 5]],
+    }
+    assert load_xlsform(xlsx(sheets)).max_attempts == 5
+    sheets["settings"] = [["form_id"], ["tracer"]]
+    assert load_xlsform(xlsx(sheets)).max_attempts == 3
+
+
 def test_a_form_without_a_survey_sheet() -> None:
     assert located(
         """

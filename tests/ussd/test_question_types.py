@@ -60,3 +60,33 @@ async def test_several_choices_a_date_a_decimal_and_text_with_a_star(service):
         "hours": "7.5",
         "note": "solar*wiring",
     }
+
+
+async def test_the_keypads_separators_still_work_over_ussd(service):
+    # The README's "Keys on the phone": `1*3`, `15*06*2026` and `7*5` are USSD habits,
+    # mapped by the channel before the engine, which reads canonical text.
+    await import_survey(
+        service.engine,
+        markdown_to_xlsx(FORM),
+        filename="tools.xlsx",
+        ussd_code=CODE,
+        roster_only=False,
+    )
+    phone = Handset(service, "+254712345621", code=CODE)
+    await phone.dial()
+    assert "Date as DDMMYYYY" in await phone.send("1*3")
+    assert "Enter a number, e.g. 2.5" in await phone.send("15*06*2026")
+    assert "Anything else?" in await phone.send("7*5")
+    assert await phone.send("") == "END Thank you for your answers!"
+    respondent = await service.store.find_respondent(phone.number)
+    assert respondent is not None
+    binding = await service.store.entry_point("ussd", CODE)
+    assert binding is not None
+    response = await service.store.latest_response(respondent.id, binding.survey_id)
+    assert response is not None
+    assert dict(response.answers) == {
+        "tools": "phone sewing",
+        "started": "2026-06-15",
+        "hours": "7.5",
+        "note": "",
+    }

@@ -125,6 +125,28 @@ async def test_a_redial_within_the_window_offers_to_continue_where_they_stopped(
     assert await service.response_count(again.number) == 1
 
 
+async def test_three_wrong_answers_in_a_row_end_politely_and_a_redial_continues(service):
+    phone = Handset(service, "+254712345630")
+    await phone.dial()
+    for key in ["1", "1", "1"]:  # English, consent, in wage work
+        await phone.send(key)
+    assert (await phone.send("99")).startswith("CON ")  # months: over 60
+    assert (await phone.send("")).startswith("CON ")
+    screen = await phone.send("abc")
+    assert screen == (
+        "END We did not get a valid answer. Dial again to continue where you stopped."
+    )
+    assert await service.status_of(phone.number) is ResponseStatus.INTERRUPTED
+
+    again = Handset(service, phone.number)
+    screen = await again.dial()
+    assert screen.startswith("CON You have an unfinished survey.")
+    screen = await again.send("1")  # continue: the question it stopped on
+    assert "months" in screen
+    assert await service.answers_of(again.number) == {"consent": "yes", "employed": "wage"}
+    assert await service.response_count(again.number) == 1
+
+
 async def test_starting_again_drops_the_earlier_answers(service):
     again = await interrupted(service, "+254712345607", ["1", "1"])
     await again.dial()

@@ -1,0 +1,39 @@
+"""What a respondent types on a USSD keypad, as the canonical text the engine reads.
+
+The engine takes one spelling of each answer (`survey_engine.machine`): a decimal with
+a point (or a comma), several choices separated by spaces, a date as DDMMYYYY or
+DD-MM-YYYY / DD/MM/YYYY. Handsets differ in what they let people type into a USSD
+input: many have no `.`, `-` or `/` there, only digits, `*` and `#`, and people use
+the separator their phone has. Those habits belong to this channel (a voice channel
+collects DTMF with other habits), so they are mapped here, once, before the engine:
+
+    decimal      7*5          -> 7.5
+    choices      1*3, 1,3     -> 1 3
+    date         15*06*2026   -> 15-06-2026   (also 15.06.2026, 15 06 2026)
+
+Anything else, and every other kind of input, passes unchanged: the engine judges it
+and re-prompts with the reason. The navigation keys (`0`/`00`, `#`/`##`) are read by
+the conversation before this mapping.
+"""
+
+from __future__ import annotations
+
+import re
+
+from survey_engine.events import InputKind
+
+__all__ = ["canonical_input"]
+
+_CHOICE_SEPARATORS = re.compile(r"[\s,;.*#+]+")
+_DATE_SEPARATORS = str.maketrans({"*": "-", ".": "-", " ": "-"})
+
+
+def canonical_input(kind: InputKind, typed: str) -> str:
+    """`typed` as the engine reads it, for a prompt that takes input of `kind`."""
+    if kind is InputKind.DECIMAL:
+        return typed.replace("*", ".")
+    if kind is InputKind.CHOICES:
+        return " ".join(key for key in _CHOICE_SEPARATORS.split(typed) if key)
+    if kind is InputKind.DATE:
+        return typed.strip().translate(_DATE_SEPARATORS)
+    return typed
