@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from interviews import Interviews, InterviewSettings
-from service_tracker.app import RECENT_SESSION_RECORDS
+from service_tracker.config import DEFAULT_LOCAL_SESSION_RECORDS
 from storage.sessions import MemorySessionStore
 from survey_engine.events import DataEvent
 from survey_engine.model import Survey
@@ -75,7 +75,7 @@ async def run(sessions: int, profile: str | None, top: int = 15) -> float:
         Interviews(
             _NoStore(load_xlsform(SURVEY)),  # type: ignore[arg-type]
             MemorySessionStore(),
-            InterviewSettings(recent_records=RECENT_SESSION_RECORDS),
+            InterviewSettings(recent_records=DEFAULT_LOCAL_SESSION_RECORDS),
         )
     )
     forms = [

@@ -89,6 +89,9 @@ class Stats:
     sessions_completed: int = 0
     sessions_completed_window: int = 0
     bad_number_hops: int = 0
+    # Session id -> answers acknowledged in it (a prefix of ANSWERS, in order): the
+    # orchestrator compares them, value by value, with what SQL holds.
+    acked_by_session: dict[str, int] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
     error_samples: list[dict[str, Any]] = field(default_factory=list)
 
@@ -175,11 +178,12 @@ class Handset:
             # Fresh identity per session: the service must treat every session as a
             # new respondent, as on a real campaign.
             phone = f"%2B2547{self.phone_base + number:08d}"
-            prefix = f"sessionId={self.session_prefix}{number:09d}&phoneNumber={phone}"
+            session = f"{self.session_prefix}{number:09d}"
+            prefix = f"sessionId={session}&phoneNumber={phone}"
             prefix += self.fixed_fields + "&text="
             plan = self.plans[1 if self.bad_every and number % self.bad_every == 0 else 0]
             try:
-                await self.run_session(loop, prefix, plan)
+                await self.run_session(loop, session, prefix, plan)
             except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
                 now = loop.time()
                 stats.error(now, {"error": f"{type(exc).__name__}: {exc}"})
@@ -189,7 +193,7 @@ class Handset:
                 pass  # already recorded; the session's state is unknown, start afresh
 
     async def run_session(
-        self, loop: asyncio.AbstractEventLoop, prefix: str, plan: tuple[Hop, ...]
+        self, loop: asyncio.AbstractEventLoop, session: str, prefix: str, plan: tuple[Hop, ...]
     ) -> None:
         stats = self.stats
         previous = b""
@@ -241,6 +245,7 @@ class Handset:
                 stats.bad_number_hops += 1
             elif hop.answer:
                 stats.acked_answers += 1
+                stats.acked_by_session[session] = stats.acked_by_session.get(session, 0) + 1
             previous = reply
         stats.sessions_completed += 1
         if stats.window_start <= loop.time() <= stats.window_end:
@@ -308,6 +313,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "mean": (sum(latencies) / len(latencies) if latencies else 0.0) * ms,
         },
         "acked_answers": stats.acked_answers,
+        "acked_by_session": stats.acked_by_session,
         "bad_number_hops": stats.bad_number_hops,
         "sessions_started": stats.sessions_started,
         "sessions_completed": stats.sessions_completed,

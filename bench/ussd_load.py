@@ -10,7 +10,13 @@ process (the service also with `--workers 2`) driven by `bench.loadgen` in close
 - bare: aiohttp returning a constant CON screen, the ceiling of one Python process;
 - durable: the smallest honest durable hop (Redis session, validation, PostgreSQL
   upsert committed, session written back), the limit for a durable hop in Python;
-- service: `service-tracker serve` on bench/six_questions.xlsx.
+- service: `service-tracker serve` on bench/six_questions.xlsx, with 1 and 2 workers,
+  and once more with 1 worker whose local session records are turned off
+  (`LOCAL_SESSION_RECORDS=0`, "service w1 redis"), so that every hop reads Redis.
+
+For the service, every acknowledged answer is looked up in SQL afterwards and compared
+value by value, session by session, with what the load generator typed (canonical
+values computed by the survey engine from the same workbook).
 
 The machine is small and noisy, so everything is judged by ratios taken in the same
 run, and the CPU each party used during the measured window is printed next to the
@@ -72,6 +78,7 @@ REDIS_START = (
 )
 
 CPU_GROUPS = ("server", "pg", "redis", "loadgen")
+REDIS_ONLY = "service w1 redis"  # one worker, LOCAL_SESSION_RECORDS=0
 
 
 @dataclass
@@ -82,6 +89,7 @@ class Config:
     kind: str  # bare | durable | service
     workers: int = 1
     answers_table: str | None = None  # where its acknowledged answers must be
+    env: dict[str, str] = field(default_factory=dict)  # extra environment for the server
 
 
 @dataclass
@@ -93,6 +101,8 @@ class Run:
     result: dict[str, Any]
     cpu: dict[str, float]
     rows: int | None = None  # new rows in the answers table, when it has one
+    # Sessions whose stored answers differ from those acknowledged (service only).
+    mismatched: list[str] | None = None
 
     @property
     def hops_per_s(self) -> float:
@@ -269,7 +279,12 @@ def start_server(bench: Bench, config: Config, port: int, log: Path) -> subproce
     out: IO[bytes] = log.open("ab")
     # Its own session, so that stopping it reaches every worker it forked.
     proc = subprocess.Popen(
-        argv, cwd=REPO, env=bench.env(), stdout=out, stderr=out, start_new_session=True
+        argv,
+        cwd=REPO,
+        env={**bench.env(), **config.env},
+        stdout=out,
+        stderr=out,
+        start_new_session=True,
     )
     out.close()
     deadline = time.monotonic() + bench.args.start_timeout
@@ -308,6 +323,7 @@ def load(
     """One generator run; CPU of every party sampled when the window opens and closes."""
     args = bench.args
     bench.run_index += 1
+    session_prefix = f"ATUid_{os.getpid()}_{bench.run_index}_"
     argv = [
         PYTHON, "-m", "bench.loadgen",
         "--port", str(port),
@@ -315,7 +331,7 @@ def load(
         "--warmup", str(args.warmup),
         "--duration", str(args.duration),
         "--phone-base", str(bench.run_index * PHONES_PER_RUN),
-        "--session-prefix", f"ATUid_{os.getpid()}_{bench.run_index}_",
+        "--session-prefix", session_prefix,
     ]  # fmt: skip
     if config.kind == "bare":
         argv.append("--constant")
@@ -349,16 +365,65 @@ def load(
     rows = None
     if config.answers_table and before is not None:
         rows = count_rows(bench, config.answers_table) - before
-    run = Run(config=config, handsets=handsets, result=result, cpu=cpu, rows=rows)
+    mismatched = None
+    if config.kind == "service":
+        mismatched = compare_answers(bench, session_prefix, result["acked_by_session"])
+    run = Run(config, handsets, result, cpu, rows, mismatched)
     print_progress(run)
     return run
+
+
+def expected_answers() -> list[tuple[str, str]]:
+    """(question, stored value) of each answer loadgen.ANSWERS gives, in order, as the
+    survey engine reads them from the same workbook."""
+    from bench.loadgen import ANSWERS
+    from survey_engine.events import AnswerGiven
+    from survey_engine.inputs import Answer
+    from survey_engine.machine import advance, start
+    from survey_engine.xlsform import load_xlsform
+
+    survey = load_xlsform(WORKBOOK)
+    turn = start(survey)
+    given: list[tuple[str, str]] = []
+    for typed in ANSWERS:
+        turn = advance(survey, turn.state, Answer(typed))
+        given += [(e.question, e.value) for e in turn.events if isinstance(e, AnswerGiven)]
+    return given
+
+
+def compare_answers(bench: Bench, prefix: str, acked: dict[str, int]) -> list[str]:
+    """Sessions whose answers in SQL are not exactly the acknowledged ones."""
+
+    async def fetch() -> list[Any]:
+        conn = await asyncpg.connect(bench.dsn, timeout=5)
+        try:
+            return await conn.fetch(
+                "SELECT r.session_ref, a.question, a.value FROM answers a "
+                "JOIN responses r ON r.id = a.response_id WHERE starts_with(r.session_ref, $1)",
+                prefix,
+            )
+        finally:
+            await conn.close()
+
+    stored: dict[str, dict[str, str]] = {}
+    for row in asyncio.run(fetch()):
+        stored.setdefault(row["session_ref"], {})[row["question"]] = row["value"]
+    expected = expected_answers()
+    wrong = [
+        session
+        for session in sorted(set(stored) | set(acked))
+        if stored.get(session, {}) != dict(expected[: acked.get(session, 0)])
+    ]
+    return wrong
 
 
 def print_progress(run: Run) -> None:
     lat = run.result["latency_ms"]
     rows = "" if run.rows is None else f", rows {run.rows}/{run.result['acked_answers']} acked"
+    if run.mismatched is not None:
+        rows += f", {len(run.mismatched)} sessions differ"
     print(
-        f"  {run.config.name:<11} {run.handsets:>3} handsets: {run.hops_per_s:8.0f} hops/s, "
+        f"  {run.config.name:<17} {run.handsets:>3} handsets: {run.hops_per_s:8.0f} hops/s, "
         f"p99 {lat['p99']:.1f} ms, errors {run.errors}{rows}, "
         f"cpu server {run.cpu.get('server', 0):.0f}% loadgen {run.cpu.get('loadgen', 0):.0f}%",
         flush=True,
@@ -417,7 +482,7 @@ def report(bench: Bench) -> tuple[list[Check], dict[str, float | None]]:
         f"(this machine: {os.cpu_count()} cores = {100 * (os.cpu_count() or 1)} %)"
     )
     header = (
-        f"{'config':<11} {'hs':>3} {'hops/s':>8} {'p50':>6} {'p95':>6} {'p99':>6} "
+        f"{'config':<17} {'hs':>3} {'hops/s':>8} {'p50':>6} {'p95':>6} {'p99':>6} "
         f"{'errors':>6} | {'server':>6} {'pg':>5} {'redis':>5} {'loadgen':>7} {'other':>5} "
         f"{'machine':>7}"
     )
@@ -427,7 +492,7 @@ def report(bench: Bench) -> tuple[list[Check], dict[str, float | None]]:
         lat = run.result["latency_ms"]
         cpu = run.cpu
         print(
-            f"{run.config.name:<11} {run.handsets:>3} {run.hops_per_s:>8.0f} "
+            f"{run.config.name:<17} {run.handsets:>3} {run.hops_per_s:>8.0f} "
             f"{lat['p50']:>6.2f} {lat['p95']:>6.2f} {lat['p99']:>6.2f} {run.errors:>6} | "
             + " ".join(
                 f"{cpu.get(k, 0):>{w}.0f}"
@@ -460,10 +525,16 @@ def report(bench: Bench) -> tuple[list[Check], dict[str, float | None]]:
             pairs.append(
                 (f"service w{w}/w{bench.args.workers[0]} @{n}", f"service w{w}", first_service)
             )
+        pairs += [
+            (f"service redis/durable @{n}", REDIS_ONLY, "durable"),
+            (f"service redis/local @{n}", REDIS_ONLY, "service w1"),
+        ]
         for label, a, b in pairs:
             if not {a.split()[0], b.split()[0]} <= set(bench.args.only):
                 continue  # not asked for in this run
             value = ratio(find(bench, a, n), find(bench, b, n))
+            if value is None and REDIS_ONLY in (a, b):
+                continue  # that configuration was not run
             ratios[" ".join(label.split())] = value
             print(f"  {label:<24} {fmt_ratio(value)}")
 
@@ -490,6 +561,16 @@ def report(bench: Bench) -> tuple[list[Check], dict[str, float | None]]:
     errors = {f"{r.config.name}@{r.handsets}": r.errors for r in bench.runs if r.errors}
     checks.append(Check("zero errors", not errors and bool(bench.runs), str(errors or 0)))
     for run in bench.runs:
+        if run.mismatched is not None:
+            checks.append(
+                Check(
+                    f"answers in SQL = acknowledged, value by value ({run.config.name} "
+                    f"@{run.handsets})",
+                    not run.mismatched,
+                    f"{len(run.result['acked_by_session'])} sessions compared, "
+                    f"{len(run.mismatched)} differ {run.mismatched[:3]}",
+                )
+            )
         if run.rows is not None:
             acked = run.result["acked_answers"]
             checks.append(
@@ -575,6 +656,10 @@ def configs(args: argparse.Namespace) -> list[Config]:
     if "service" in args.only:
         for workers in args.workers:
             result.append(Config(f"service w{workers}", "service", workers, "answers"))
+            if workers == 1:
+                # The same worker reading Redis on every hop (no local session records).
+                no_local = {"LOCAL_SESSION_RECORDS": "0"}
+                result.append(Config(REDIS_ONLY, "service", 1, "answers", no_local))
     return result
 
 

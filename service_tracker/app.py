@@ -20,8 +20,6 @@ from storage.sessions import MemorySessionStore, RedisSessionStore
 from ussd.channel import UssdChannel
 from ussd.routes import DEFAULT_REGION, USSD_CHANNEL, add_routes
 
-# About 1 KB each: a bounded memory cost for a round trip saved on most hops.
-RECENT_SESSION_RECORDS = 20_000
 # A load balancer waits a few seconds for /healthz: a probe that has not answered
 # within this is a failure, so a hung Redis or database gives 503, not a hang.
 HEALTH_PROBE_SECONDS = 1.0
@@ -79,7 +77,7 @@ async def _interviews(app: web.Application) -> AsyncIterator[None]:
             session_ttl_seconds=settings.session_ttl_seconds,
             resume_window=dt.timedelta(hours=settings.resume_window_hours),
             # In front of Redis, this worker's own records spare most turns a GET.
-            recent_records=RECENT_SESSION_RECORDS if settings.redis_url else 0,
+            recent_records=settings.local_session_records if settings.redis_url else 0,
         ),
     )
     app[INTERVIEWS] = interviews

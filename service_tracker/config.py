@@ -14,6 +14,7 @@ N = TypeVar("N", int, float)
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/service-tracker.db"
 DEFAULT_AUDIO_DIR = "var/audio"
+DEFAULT_LOCAL_SESSION_RECORDS = 20_000
 DEFAULT_RECORDINGS_DIR = "var/recordings"
 # Characters a URL carries as they are, so the token reads the same in the gateway's
 # dashboard and here; 16 of them at least, so it cannot be guessed.
@@ -33,6 +34,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     session_ttl_seconds: int = 600
+    # Live records this worker wrote, kept in memory (about 1 KB each) so that most
+    # turns skip a Redis GET; 0 reads Redis on every turn. Unused without Redis.
+    local_session_records: int = DEFAULT_LOCAL_SESSION_RECORDS
     resume_window_hours: float = 72.0
     default_phone_region: str | None = None
     log_level: str = "INFO"
@@ -54,6 +58,14 @@ class Settings:
             host=env.get("HOST") or "127.0.0.1",
             port=_number(env, "PORT", 8080, int, 1, 65535),
             session_ttl_seconds=_number(env, "USSD_SESSION_TTL", 600, int, 30, 86400),
+            local_session_records=_number(
+                env,
+                "LOCAL_SESSION_RECORDS",
+                DEFAULT_LOCAL_SESSION_RECORDS,
+                int,
+                0,
+                1_000_000,
+            ),
             resume_window_hours=_number(env, "RESUME_WINDOW_HOURS", 72.0, float, 0, 24 * 365),
             default_phone_region=_region(env.get("DEFAULT_PHONE_REGION")),
             log_level=_level(env.get("LOG_LEVEL") or "INFO"),

@@ -78,6 +78,56 @@ def test_bare_and_durable_run_clean(
     assert durable["rows"] == durable["acked_answers"]
 
 
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_the_service_runs_clean_and_every_acknowledged_answer_is_in_sql_value_by_value(
+    tmp_path: Path, postgres_admin_url: str, redis_url: str
+) -> None:
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.ussd_load",
+            "--only",
+            "service",
+            "--workers",
+            "1",
+            "--handsets",
+            "4",
+            "--warmup",
+            "0.3",
+            "--duration",
+            "1",
+            "--json",
+            str(out),
+            "--pg",
+            postgres_admin_url.replace("postgresql+asyncpg://", "postgresql://", 1),
+            "--redis-url",
+            redis_url,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    report = json.loads(out.read_text())
+    assert report["failures"] == {}, report["failures"]
+    runs = {run["config"]: run for run in report["runs"]}
+    # The worker as deployed, and the same worker reading Redis on every hop.
+    assert set(runs) == {"service w1", "service w1 redis"}
+    for run in runs.values():
+        assert run["errors"] == 0, run["error_samples"]
+        assert run["bad_number_hops"] > 0
+        assert sum(run["acked_by_session"].values()) == run["acked_answers"] > 0
+    value_checks = [c for c in report["checks"] if "value by value" in c["name"]]
+    assert len(value_checks) == 2 and all(c["ok"] for c in value_checks), value_checks
+    assert "service redis/durable @4" not in report["ratios"]  # durable was not run
+    assert report["ratios"]["service redis/local @4"] is not None
+
+
 def test_workbook_matches_its_generator() -> None:
     """bench/six_questions.xlsx is what bench/make_six_questions.py writes, and a valid
     XLSForm: an edit to one without the other would benchmark a different survey."""

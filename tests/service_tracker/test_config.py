@@ -66,3 +66,10 @@ def test_an_unusable_pool_size_is_refused_naming_the_variable(raw: str, expected
     with pytest.raises(ConfigError) as raised:
         Settings.from_env({"DATABASE_POOL_SIZE": raw})
     assert str(raised.value) == expected
+
+
+def test_local_session_records_default_and_can_be_turned_off() -> None:
+    assert Settings.from_env({}).local_session_records == 20_000
+    assert Settings.from_env({"LOCAL_SESSION_RECORDS": "0"}).local_session_records == 0
+    with pytest.raises(ConfigError, match=r"LOCAL_SESSION_RECORDS='-1': expected a value"):
+        Settings.from_env({"LOCAL_SESSION_RECORDS": "-1"})
