@@ -37,7 +37,7 @@ from typing import Any
 import orjson
 
 from survey_engine.errors import EngineError
-from survey_engine.events import AnswerGiven, Failed, ResponseStatus
+from survey_engine.events import AnswerGiven, DataEvent, Failed, ResponseStatus
 from survey_engine.inputs import Back, HungUp, Resume
 from survey_engine.machine import (
     Phase,
@@ -174,20 +174,22 @@ class Step:
     def answered(self) -> str:
         """The question this turn answered, if any (for the log line)."""
         for event in self.turn.events:
-            if isinstance(event, AnswerGiven):
+            if type(event) is AnswerGiven:
                 return event.question
         return ""
 
     @property
     def failure(self) -> Failed | None:
         for event in self.turn.events:
-            if isinstance(event, Failed):
+            if type(event) is Failed:
                 return event
         return None
 
     @property
     def status(self) -> ResponseStatus | None:
         """How the response ended in this turn, or None while it goes on."""
+        if self.turn.prompt is not None:
+            return None
         ended = self.turn.ended
         return ended.status if ended else None
 
@@ -386,25 +388,32 @@ class Interviews:
     # -- turns -----------------------------------------------------------------------
 
     async def advance(
-        self, live: Live, resume: Resume, turn_ref: str, render: Render
+        self,
+        live: Live,
+        resume: Resume,
+        turn_ref: str,
+        render: Render,
+        survey: Survey | None = None,
     ) -> Step | Closed:
         """Apply the respondent's input: SQL first, then the live record, then the
-        channel may reply."""
+        channel may reply. `survey`: the session's survey, when the channel has it."""
         state = live.state
         if state.phase is Phase.ENDED:
             return Step(live, Turn(state, ()), Outcome.DUPLICATE)
-        survey = await self._store.load_survey(live.version_id)
+        if survey is None:
+            survey = await self._store.load_survey(live.version_id)
         try:
             turn = advance(survey, state, resume)
         except EngineError:
             return Closed("system_error", state.language, Outcome.ENDED)
+        data = turn.data_events
         if isinstance(resume, Back):
             outcome = Outcome.WENT_BACK
-        elif turn.ended is not None:
-            outcome = Outcome.ENDED
+        elif not data:
+            outcome = Outcome.REPROMPTED
         else:
-            outcome = Outcome.ANSWERED if turn.data_events else Outcome.REPROMPTED
-        return await self._show(_moved(live, turn_ref, turn.state), turn, outcome, render)
+            outcome = Outcome.ENDED if turn.prompt is None else Outcome.ANSWERED
+        return await self._show(live, turn, outcome, render, turn_ref=turn_ref, data=data)
 
     async def keep(self, live: Live, turn_ref: str, view: View) -> Live:
         """The channel moved within the same prompt (another page of it): no answer
@@ -435,24 +444,30 @@ class Interviews:
         outcome: Outcome,
         render: Render,
         *,
+        turn_ref: str | None = None,
+        data: tuple[DataEvent, ...] | None = None,
         notice: Notice | None = None,
         recorded: bool = False,
     ) -> Step:
+        """Commit the turn, render it, save the live record. `turn_ref`: the turn's
+        reference when it moves the session on; `recorded`: starting or attaching the
+        response already stored this turn's reference."""
+        ref = live.turn_ref if turn_ref is None else turn_ref
+        if data is None:
+            data = turn.data_events
         # SQL first: an answer is durable before the respondent sees the next prompt.
-        # `recorded`: starting or attaching the response already stored this turn's ref.
-        data = turn.data_events
         if data or not recorded:
             await self._store.record_turn(
                 live.response_id,
                 data,
-                turn_ref=live.turn_ref,
+                turn_ref=ref,
                 now=self._clock(),
                 resume_offered=turn.state.phase is Phase.RESUME,
             )
         shown = Live(
             live.channel,
             live.session_ref,
-            live.turn_ref,
+            ref,
             live.response_id,
             live.version_id,
             turn.state,
@@ -528,7 +543,3 @@ class Interviews:
             resume_offered=record.resume_offered,
         )
         return True
-
-
-def _moved(live: Live, turn_ref: str, state: State) -> Live:
-    return Live(live.channel, live.session_ref, turn_ref, live.response_id, live.version_id, state)

@@ -24,6 +24,7 @@ __all__ = [
     "mask_phones_in",
     "normalize_delivered_phone",
     "normalize_phone",
+    "read_delivered_phone",
     "unlisted_range",
 ]
 
@@ -69,25 +70,31 @@ def normalize_phone(raw: str, default_region: str | None = None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-@lru_cache(maxsize=65536)
 def normalize_delivered_phone(raw: str, default_region: str | None = None) -> str:
     """E.164 from what the phone network delivered: any possible number (the right
     length for its country code), listed in phonenumbers' metadata or not."""
-    number = _parse(raw, default_region)
-    if not phonenumbers.is_possible_number(number):
-        raise PhoneNumberError(f"'{raw}' is not a possible phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return read_delivered_phone(raw, default_region)[0]
 
 
-@lru_cache(maxsize=4096)
 def unlisted_range(e164: str) -> str | None:
     """`+254 810` for a number in a range phonenumbers' metadata does not list (its
     country code and first national digits, safe to log); None for a listed one."""
-    number = phonenumbers.parse(e164, None)
+    return read_delivered_phone(e164)[1]
+
+
+# Every first hop of a dial reads its number: one parse gives both answers.
+@lru_cache(maxsize=65536)
+def read_delivered_phone(raw: str, default_region: str | None = None) -> tuple[str, str | None]:
+    """(E.164, the unlisted range or None) of a delivered number, from one parse;
+    `PhoneNumberError` when it is not even a possible number."""
+    number = _parse(raw, default_region)
+    if not phonenumbers.is_possible_number(number):
+        raise PhoneNumberError(f"'{raw}' is not a possible phone number")
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     if phonenumbers.is_valid_number(number):
-        return None
+        return e164, None
     national = str(number.national_number)
-    return f"+{number.country_code} {national[:_RANGE_DIGITS]}"
+    return e164, f"+{number.country_code} {national[:_RANGE_DIGITS]}"
 
 
 def mask_phone(e164: str) -> str:

@@ -121,14 +121,14 @@ class UssdChannel:
             if 0 <= wanted < pages:
                 return await self._show_page(live, text, wanted)
 
+        survey = await self.interviews.survey(live)
         resume: Resume
         if new_input == back:
             resume = Back()
         else:
-            survey = await self.interviews.survey(live)
             # Keypad habits (`7*5`, `1*3`, `15*06*2026`) into the engine's canonical text.
             resume = Answer(canonical_input(expected_input(survey, live.state), new_input))
-        step = await self.interviews.advance(live, resume, text, render)
+        step = await self.interviews.advance(live, resume, text, render, survey)
         if isinstance(step, Closed):
             return _closed(step)
         return _result(step)
@@ -147,12 +147,15 @@ class UssdChannel:
 
 
 def _result(step: Step) -> HopResult:
-    prompt = step.turn.prompt
-    shown = prompt.key if prompt is not None else ""
+    turn = step.turn
+    prompt = turn.prompt
+    if prompt is not None and len(turn.events) == 1:
+        # Nothing stored: a first prompt, a re-prompt or a repeat (the usual cheap case).
+        return HopResult(step.live.view[0], step.outcome, prompt.key)
     return HopResult(
         step.live.view[0],
         step.outcome,
-        step.answered or shown,
+        step.answered or (prompt.key if prompt is not None else ""),
         step.status,
         step.failure,
     )

@@ -35,7 +35,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from survey_engine.phones import PhoneNumberError, normalize_delivered_phone, unlisted_range
+from survey_engine.phones import PhoneNumberError, read_delivered_phone
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -143,21 +143,21 @@ def _field(
 
 def _phone(raw: str, default_region: str | None) -> str:
     try:
-        phone = normalize_delivered_phone(raw, default_region)
+        phone, unlisted = read_delivered_phone(raw, default_region)
     except PhoneNumberError:
         # The number stays out of the message, and the cause (which quotes it) out of
         # the traceback: both end up in logs.
         message = "field 'phoneNumber' is not a possible phone number"
         raise GatewayError("phoneNumber", message) from None
-    _report_unlisted_range(phone)
+    if unlisted is not None:
+        _report_unlisted_range(unlisted)
     return phone
 
 
-def _report_unlisted_range(phone: str) -> None:
+def _report_unlisted_range(block: str) -> None:
     """Log, once per range, a delivered number that phonenumbers' metadata does not
     list: the caller is served, and the operator learns the package is behind."""
-    block = unlisted_range(phone)
-    if block is None or block in _reported_ranges:
+    if block in _reported_ranges:
         return
     if len(_reported_ranges) >= _MAX_REPORTED_RANGES:
         _reported_ranges.clear()
