@@ -418,13 +418,7 @@ class Interviews:
     async def keep(self, live: Live, turn_ref: str, view: View) -> Live:
         """The channel moved within the same prompt (another page of it): no answer
         changes, but SQL learns the turn reference, so recovery continues from here."""
-        await self._store.record_turn(
-            live.response_id,
-            (),
-            turn_ref=turn_ref,
-            now=self._clock(),
-            resume_offered=live.state.phase is Phase.RESUME,
-        )
+        await self._commit(live.response_id, (), turn_ref, live.state)
         kept = Live(
             live.channel,
             live.session_ref,
@@ -457,13 +451,7 @@ class Interviews:
             data = turn.data_events
         # SQL first: an answer is durable before the respondent sees the next prompt.
         if data or not recorded:
-            await self._store.record_turn(
-                live.response_id,
-                data,
-                turn_ref=ref,
-                now=self._clock(),
-                resume_offered=turn.state.phase is Phase.RESUME,
-            )
+            await self._commit(live.response_id, data, ref, turn.state)
         shown = Live(
             live.channel,
             live.session_ref,
@@ -475,6 +463,18 @@ class Interviews:
         )
         await self._save(shown)
         return Step(shown, turn, outcome, notice)
+
+    async def _commit(
+        self, response_id: int, data: Sequence[DataEvent], turn_ref: str, state: State
+    ) -> None:
+        await self._store.record_turn(
+            response_id,
+            data,
+            turn_ref=turn_ref,
+            now=self._clock(),
+            # The offer to continue or start again is still on screen after this turn.
+            resume_offered=state.phase is Phase.RESUME,
+        )
 
     async def _save(self, live: Live) -> None:
         key = session_key(live.channel, live.session_ref)

@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-import ast
-import pathlib
+import sys
 
 import interviews
+from tests.imports import absolute_imports
 
-ALLOWED = {"survey_engine", "interviews", "orjson", "__future__"}
+ALLOWED = {"survey_engine", "interviews", "orjson", "__future__", *sys.stdlib_module_names}
 
 
 def test_interviews_import_only_the_engine_and_the_standard_library() -> None:
-    root = pathlib.Path(__file__).resolve().parents[2] / "interviews"
-    assert (root / "runner.py").exists()
-    offenders = []
-    for path in sorted(root.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names: list[str] = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                names = [node.module]
-            for name in names:
-                top = name.split(".")[0]
-                if top not in ALLOWED and top not in _stdlib():
-                    offenders.append(f"{path.name}: {name}")
+    offenders = [
+        f"{path}: {name}"
+        for path, name in absolute_imports("interviews")
+        if name.split(".")[0] not in ALLOWED
+    ]
     assert offenders == []
-
-
-def _stdlib() -> frozenset[str]:
-    import sys
-
-    return frozenset(sys.stdlib_module_names)
 
 
 def test_public_surface() -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import ast
 import logging
-import pathlib
 
 import pytest
 
+from tests.imports import absolute_imports
 from ussd.gateways import africastalking
 from ussd.gateways.africastalking import (
     MAX_HISTORY,
@@ -384,20 +383,9 @@ FORBIDDEN = {"storage", "ivr", "admin", "audio", "service_tracker"}
 
 
 def test_ussd_imports_only_the_engine_and_libraries() -> None:
-    # The source tree beside the tests, not whatever `import ussd` finds first.
-    root = pathlib.Path(__file__).resolve().parents[2] / "ussd"
-    assert (root / "render.py").exists()
-    offenders = []
-    for path in sorted(root.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names: list[str] = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                names = [node.module]
-            offenders += [
-                f"{path.relative_to(root)}: {name}"
-                for name in names
-                if name.split(".")[0] in FORBIDDEN
-            ]
+    offenders = [
+        f"{path}: {name}"
+        for path, name in absolute_imports("ussd")
+        if name.split(".")[0] in FORBIDDEN
+    ]
     assert offenders == []
