@@ -373,7 +373,13 @@ class Interviews:
         """An unfinished response continues, on the version it started on, after the
         offer to continue or start again."""
         survey = await self._store.load_survey(latest.survey_version_id)
-        turn = start(survey, language=latest.language, answers=latest.answers, offer_resume=True)
+        turn = start(
+            survey,
+            language=latest.language,
+            answers=latest.answers,
+            offer_resume=True,
+            recorded=latest.recorded,
+        )
         await self._store.attach_session(
             latest.id,
             channel=channel,
@@ -496,11 +502,15 @@ class Interviews:
         if record.resume_offered and record.answers:
             # The offer to continue or start again is on screen: the next key answers it.
             turn = start(
-                survey, language=record.language, answers=record.answers, offer_resume=True
+                survey,
+                language=record.language,
+                answers=record.answers,
+                offer_resume=True,
+                recorded=record.recorded,
             )
             state = turn.state
         else:
-            state = resume_state(survey, record.answers, record.language)
+            state = resume_state(survey, record.answers, record.language, record.recorded)
         prompt = current_prompt(survey, state)
         if prompt is None:
             return Closed("thank_you", record.language, Outcome.DUPLICATE)
@@ -531,7 +541,7 @@ class Interviews:
         if record is None or record.status is not ResponseStatus.IN_PROGRESS:
             return False
         survey = await self._store.load_survey(record.survey_version_id)
-        state = resume_state(survey, record.answers, record.language)
+        state = resume_state(survey, record.answers, record.language, record.recorded)
         if state.phase is Phase.ENDED:
             return False
         turn = advance(survey, state, HungUp())

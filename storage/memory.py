@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from survey_engine.errors import EngineError
 from survey_engine.events import (
     AnswerGiven,
+    AnswerKind,
     AnswersCleared,
     DataEvent,
     Ended,
@@ -43,6 +44,7 @@ __all__ = ["MemoryResponseStore"]
 class _Response:
     record: ResponseRecord
     answers: dict[str, str] = field(default_factory=dict)
+    recorded: set[str] = field(default_factory=set)  # answers that are voice recordings
     ended_at: dt.datetime | None = None
 
 
@@ -204,13 +206,19 @@ class MemoryResponseStore:
         )
         for event in events:
             match event:
-                case AnswerGiven(question=question, value=value):
+                case AnswerGiven(question=question, value=value, kind=kind):
                     response.answers[question] = value
+                    if kind is AnswerKind.RECORDING:
+                        response.recorded.add(question)
+                    else:
+                        response.recorded.discard(question)
                 case AnswersCleared(questions=questions):
                     for question in questions:
                         response.answers.pop(question, None)
+                        response.recorded.discard(question)
                 case Restarted():
                     response.answers.clear()
+                    response.recorded.clear()
                 case LanguageChosen(language=language):
                     record = replace(record, language=language)
                     self._first_language(record.respondent_id, language)
@@ -236,7 +244,11 @@ class MemoryResponseStore:
         return found
 
     def _read(self, response: _Response) -> ResponseRecord:
-        return replace(response.record, answers=dict(response.answers))
+        return replace(
+            response.record,
+            answers=dict(response.answers),
+            recorded=frozenset(response.recorded),
+        )
 
     def _first_language(self, respondent_id: int, language: str) -> None:
         # The respondent's own earlier choice (or the roster's) wins over this survey's.

@@ -55,6 +55,7 @@ from storage.schema import (
 from survey_engine.errors import EngineError
 from survey_engine.events import (
     AnswerGiven,
+    AnswerKind,
     AnswersCleared,
     DataEvent,
     Ended,
@@ -78,6 +79,7 @@ __all__ = ["SqlResponseStore"]
 
 _IN_PROGRESS = ResponseStatus.IN_PROGRESS.value
 _INTERRUPTED = ResponseStatus.INTERRUPTED.value
+_RECORDING = AnswerKind.RECORDING.value
 
 # Shared, typed bind parameters (asyncpg needs to know what a parameter is).
 _RESPONSE_ID = bindparam("b_response_id", type_=responses.c.id.type)
@@ -111,10 +113,11 @@ _RESPONSE_COLUMNS = (
 
 
 def _with_answers(one_response: Select[Any]) -> Select[Any]:
-    """The chosen response (a LIMIT 1 select) joined with its answers: one round trip."""
+    """The chosen response (a LIMIT 1 select) joined with its answers and their kinds:
+    one round trip."""
     chosen = one_response.subquery("chosen")
     return (
-        select(chosen, answers.c.question, answers.c.value)
+        select(chosen, answers.c.question, answers.c.value, answers.c.kind)
         .select_from(chosen.outerjoin(answers, answers.c.response_id == chosen.c.id))
         .order_by(answers.c.id)
     )
@@ -759,7 +762,9 @@ def _respondent(row: Row[Any]) -> RespondentRecord:
     )
 
 
-def _response(row: Row[Any], answers_by_question: dict[str, str]) -> ResponseRecord:
+def _response(
+    row: Row[Any], answers_by_question: dict[str, str], recorded: frozenset[str] = frozenset()
+) -> ResponseRecord:
     return ResponseRecord(
         id=row.id,
         respondent_id=row.respondent_id,
@@ -774,6 +779,7 @@ def _response(row: Row[Any], answers_by_question: dict[str, str]) -> ResponseRec
         updated_at=row.updated_at,
         answers=answers_by_question,
         resume_offered=bool(row.resume_offered),
+        recorded=recorded,
     )
 
 
@@ -782,4 +788,5 @@ def _response_with_answers(rows: Sequence[Row[Any]]) -> ResponseRecord | None:
         return None
     # The outer join gives one row per answer, or one row of NULLs for no answers.
     found = {row.question: row.value for row in rows if row.question is not None}
-    return _response(rows[0], found)
+    recorded = frozenset(row.question for row in rows if row.kind == _RECORDING)
+    return _response(rows[0], found, recorded)

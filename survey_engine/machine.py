@@ -17,7 +17,7 @@ import enum
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import cast
 
@@ -57,6 +57,7 @@ from survey_engine.speech import (
     LANGUAGE_NAME_KEY,
     PromptKey,
     Speech,
+    SpeechPart,
     SpokenValue,
     ValueKind,
     choice_key,
@@ -72,6 +73,10 @@ CONSENT_REFUSAL = "no"
 TEXT_ANSWER_LIMIT = 500
 LANGUAGE_KEY = "system.language"
 RESUME_KEY = "system.resume"
+# What a label and "Now: ..." show (and a voice says) for an answer that is a recording:
+# its reference is a file path, for storage and export only.
+RECORDED_ANSWER = "recorded_answer"
+_NO_RECORDINGS: frozenset[str] = frozenset()
 
 # Canonical text only: what a keypad lets people type instead (`7*5`, `1*3`,
 # `15*06*2026`) is mapped by the channel (`ussd/keypad.py`), see `expected_input`.
@@ -98,10 +103,13 @@ class State:
     answers: Mapping[str, str] = field(default_factory=dict)
     status: ResponseStatus = ResponseStatus.IN_PROGRESS
     attempts: int = 0  # wrong or missing answers in a row at the current prompt
+    # Names of the answers that are voice recordings (their value is a file reference):
+    # never checked against a text constraint, never shown or said as their value.
+    recorded: frozenset[str] = _NO_RECORDINGS
 
     def to_plain(self) -> dict[str, object]:
         """The state as JSON-ready values, for a caller that nests it in its own record."""
-        return {
+        plain: dict[str, object] = {
             "p": self.phase.value,
             "l": self.language,
             "i": self.position,
@@ -109,6 +117,9 @@ class State:
             "s": self.status.value,
             "t": self.attempts,
         }
+        if self.recorded:  # absent: none, so a typed-only state stays as small as before
+            plain["r"] = sorted(self.recorded)
+        return plain
 
     def to_bytes(self) -> bytes:
         return json.dumps(self.to_plain(), ensure_ascii=False, separators=(",", ":")).encode()
@@ -133,6 +144,14 @@ class State:
             attempts = raw.get("t", 0)  # records written before attempts were counted
             if not isinstance(attempts, int) or attempts < 0:
                 raise TypeError("attempts must be a non-negative integer")
+            recorded = _NO_RECORDINGS
+            if "r" in raw:  # absent: no answer is a recording
+                names = raw["r"]
+                if not isinstance(names, list) or not all(
+                    isinstance(n, str) and n in answers for n in names
+                ):
+                    raise TypeError("recorded must list names of answers")
+                recorded = frozenset(names)
             return cls(
                 phase=Phase(raw["p"]),
                 language=language,
@@ -140,6 +159,7 @@ class State:
                 answers=answers,
                 status=ResponseStatus(raw["s"]),
                 attempts=attempts,
+                recorded=recorded,
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise EngineError("bad_state", f"state bytes are not a survey state: {exc}") from exc
@@ -194,23 +214,27 @@ def start(
     language: str | None = None,
     answers: Mapping[str, str] | None = None,
     offer_resume: bool = False,
+    recorded: Collection[str] = (),
 ) -> Turn:
     """Begin (or resume) a response.
 
     `language` is the respondent's known language, if any; without one a survey in
     several languages first asks. `answers` are those already stored (resume after
-    a dropped session); with `offer_resume` the respondent first chooses between
-    continuing and starting again."""
+    a dropped session), `recorded` the names of those that are voice recordings; with
+    `offer_resume` the respondent first chooses between continuing and starting again."""
     answers = _known_answers(survey, answers or {})
+    voice = _known_recordings(recorded, answers)
     if language is not None and language not in survey.language_codes:
         language = None
     if offer_resume and answers:
-        state = State(Phase.RESUME, language or survey.default_language, answers=answers)
+        language = language or survey.default_language
+        state = State(Phase.RESUME, language, answers=answers, recorded=voice)
         return Turn(state, (_resume_prompt(state),))
     if language is None and len(survey.languages) > 1:
-        state = State(Phase.LANGUAGE, None, answers=answers)
+        state = State(Phase.LANGUAGE, None, answers=answers, recorded=voice)
         return Turn(state, (_language_prompt(survey),))
-    state = State(Phase.QUESTION, language or survey.default_language, answers=answers)
+    language = language or survey.default_language
+    state = State(Phase.QUESTION, language, answers=answers, recorded=voice)
     return _guarded(survey, state, lambda: _go_to(survey, state, _frontier(survey, state, -1)))
 
 
@@ -314,7 +338,7 @@ def _choose_resume(survey: Survey, state: State, resume: Resume) -> Turn:
         continued = replace(state, phase=Phase.QUESTION)
         return _go_to(survey, continued, _frontier(survey, continued, -1))
     if key == "2":
-        fresh = replace(state, phase=Phase.QUESTION, answers={})
+        fresh = replace(state, phase=Phase.QUESTION, answers={}, recorded=_NO_RECORDINGS)
         turn = _go_to(survey, fresh, _frontier(survey, fresh, -1))
         return Turn(turn.state, (Restarted(), *turn.events))
     error = _said("no_input" if isinstance(resume, NoInput) else "invalid_choice", state.language)
@@ -374,15 +398,24 @@ def _accept(survey: Survey, state: State, value: str, kind: AnswerKind) -> Turn:
     language = state.language or survey.default_language
     answers = dict(state.answers)
     answers[question.name] = value
-    cleared = _invalidated_after(survey, answers, state.position)
+    recorded = state.recorded
+    if kind is AnswerKind.RECORDING:
+        recorded = recorded | {question.name}
+    elif question.name in recorded:  # typed over a recording: text again
+        recorded = recorded - {question.name}
+    cleared = _invalidated_after(survey, answers, state.position, recorded)
     for name in cleared:
         del answers[name]
+    if cleared and recorded:
+        recorded = recorded.difference(cleared)
     events: list[DataEvent] = [AnswerGiven(question.name, value, kind)]
     if cleared:
         events.append(AnswersCleared(cleared))
     # Built directly: `dataclasses.replace` costs several times more on every answer.
     # Attempts are not carried over: a valid answer counts them afresh.
-    answered = State(state.phase, state.language, state.position, answers, state.status)
+    answered = State(
+        state.phase, state.language, state.position, answers, state.status, 0, recorded
+    )
 
     if question.name == CONSENT_QUESTION and value == CONSENT_REFUSAL:
         return _end(answered, events, ResponseStatus.REFUSED, _said("refused", language))
@@ -394,7 +427,9 @@ def _go_to(survey: Survey, state: State, position: int | None) -> Turn:
     language = state.language or survey.default_language
     if position is None:
         return _end(state, [], ResponseStatus.COMPLETE, _said("thank_you", language))
-    moved = State(Phase.QUESTION, state.language, position, state.answers, state.status)
+    moved = State(
+        Phase.QUESTION, state.language, position, state.answers, state.status, 0, state.recorded
+    )
     return Turn(moved, (_question_prompt(survey, moved),))
 
 
@@ -479,10 +514,11 @@ def _frontier(survey: Survey, state: State, after: int) -> int | None:
 
 
 def _invalidated_after(
-    survey: Survey, answers: Mapping[str, str], position: int
+    survey: Survey, answers: Mapping[str, str], position: int, recorded: frozenset[str]
 ) -> tuple[str, ...]:
     """Later answers that no longer hold after an earlier one changed: questions that are
-    no longer relevant, and answers whose constraint or choice filter now fails."""
+    no longer relevant, and answers whose constraint or choice filter now fails (a
+    recording was never held to its text constraint, so it is not held to it now)."""
     current = dict(answers)
     cleared: list[str] = []
     for question in survey.questions[position + 1 :]:
@@ -490,7 +526,7 @@ def _invalidated_after(
         if value is None:
             continue
         keep = _relevant(question, current)
-        if keep and value and question.constraint is not None:
+        if keep and value and question.constraint is not None and question.name not in recorded:
             keep = _holds(question, current, value)
         if keep and value and question.type.has_choices and question.choice_filter is not None:
             allowed = {c.name for c in _visible_choices(question, current)}
@@ -514,6 +550,10 @@ def _known_answers(survey: Survey, answers: Mapping[str, str]) -> dict[str, str]
     return {k: v for k, v in answers.items() if survey.has_question(k)}
 
 
+def _known_recordings(recorded: Collection[str], answers: Mapping[str, str]) -> frozenset[str]:
+    return frozenset(n for n in recorded if n in answers) if recorded else _NO_RECORDINGS
+
+
 # ---------------------------------------------------------------------------
 # Reading input
 
@@ -525,7 +565,7 @@ def _parse(
     text = raw.strip()
     if not text:
         if question.required:
-            custom = _custom_message(survey, question, "required_message", language, state.answers)
+            custom = _custom_message(survey, question, "required_message", language, state)
             return None, custom or _said("required", language)
         return "", None  # an optional question skipped: recorded as an empty answer
 
@@ -562,7 +602,7 @@ def _parse(
             return None, _said("text_too_long", language, limit=limit)
 
     if question.constraint is not None and not _holds(question, state.answers, value):
-        custom = _custom_message(survey, question, "constraint_message", language, state.answers)
+        custom = _custom_message(survey, question, "constraint_message", language, state)
         return None, custom or _said("constraint", language)
     return value, None
 
@@ -618,7 +658,11 @@ def _choice_label(choice: Choice, language: str) -> str:
 
 
 def _render_text(
-    text: Text | None, language: str, answers: Mapping[str, str], survey: Survey
+    text: Text | None,
+    language: str,
+    answers: Mapping[str, str],
+    recorded: frozenset[str],
+    survey: Survey,
 ) -> str:
     if text is None:
         return ""
@@ -626,7 +670,9 @@ def _render_text(
     for part in text.parts:
         if isinstance(part, Pipe):
             value = answers.get(part.name, "")
-            if value and survey.has_question(part.name):
+            if value and part.name in recorded:
+                value = phrase(RECORDED_ANSWER, language)
+            elif value and survey.has_question(part.name):
                 value = display_value(survey.question(part.name), value, language)
             out.append(value)
         else:
@@ -668,9 +714,9 @@ _PHRASES_SAID: dict[tuple[str, str | None], _Message] = {}
 
 
 def _speech(
-    key: str, parts: tuple[str | Pipe, ...], values: Callable[[str], tuple[SpokenValue, ...]]
+    key: str, parts: tuple[str | Pipe, ...], values: Callable[[str], tuple[SpeechPart, ...]]
 ) -> Speech:
-    spoken: list[PromptKey | SpokenValue] = []
+    spoken: list[SpeechPart] = []
     for piece in keyed_text(key, parts):
         if isinstance(piece, Pipe):
             spoken.extend(values(piece.name))
@@ -679,16 +725,32 @@ def _speech(
     return Speech(tuple(spoken))
 
 
-def _text_speech(key: str, text: Text | None, answers: Mapping[str, str], survey: Survey) -> Speech:
+def _text_speech(
+    key: str,
+    text: Text | None,
+    answers: Mapping[str, str],
+    recorded: frozenset[str],
+    survey: Survey,
+) -> Speech:
     if text is None:
         return _SILENT
-    return _speech(key, text.parts, lambda name: _piped(survey, name, answers.get(name, "")))
+    return _speech(
+        key, text.parts, lambda name: _piped(survey, name, answers.get(name, ""), recorded)
+    )
 
 
-def _piped(survey: Survey, name: str, value: str) -> tuple[SpokenValue, ...]:
-    """An earlier answer, typed so the IVR can say it (an unanswered one says nothing)."""
+_SAID_RECORDED = (PromptKey(system_key(RECORDED_ANSWER)),)
+
+
+def _piped(
+    survey: Survey, name: str, value: str, recorded: frozenset[str]
+) -> tuple[SpeechPart, ...]:
+    """An earlier answer, typed so the IVR can say it (an unanswered one says nothing;
+    a recording is named by its phrase, never read out as its file reference)."""
     if not value:
         return ()
+    if name in recorded:
+        return _SAID_RECORDED
     question = survey.question(name) if survey.has_question(name) else None
     if question is None:
         return (SpokenValue(ValueKind.TEXT, value),)
@@ -703,7 +765,7 @@ def _piped(survey: Survey, name: str, value: str) -> tuple[SpokenValue, ...]:
 
 
 def _custom_message(
-    survey: Survey, question: Question, which: str, language: str, answers: Mapping[str, str]
+    survey: Survey, question: Question, which: str, language: str, state: State
 ) -> _Message | None:
     """The form's own constraint or required message in `language`, if it has one."""
     texts = (
@@ -712,10 +774,12 @@ def _custom_message(
         else (question.required_messages)
     )
     text = texts.get(language)
-    shown = _render_text(text, language, answers, survey)
+    answers, recorded = state.answers, state.recorded
+    shown = _render_text(text, language, answers, recorded, survey)
     if not shown:
         return None
-    return shown, _text_speech(text_key(question.name, which), text, answers, survey)
+    key = text_key(question.name, which)
+    return shown, _text_speech(key, text, answers, recorded, survey)
 
 
 def _input_hint(question: Question, choice_count: int) -> InputHint:
@@ -741,9 +805,15 @@ def _question_prompt(survey: Survey, state: State, *, error: _Message = _NO_MESS
     answers = state.answers
     parts = _fixed_parts(survey, state.position, language)
     if parts is None:  # piped answers or filtered choices: they depend on the answers
-        parts = _parts(survey, question, language, answers)
+        parts = _parts(survey, question, language, answers, state.recorded)
     text, hint, choices, input_hint, speech, hint_speech = parts
     current = answers.get(question.name, "")
+    if current:
+        current = (
+            phrase(RECORDED_ANSWER, language)
+            if question.name in state.recorded
+            else display_value(question, current, language)
+        )
     return Prompt(
         kind=PromptKind.NOTE if question.type is QuestionType.NOTE else PromptKind.QUESTION,
         key=question.name,
@@ -755,7 +825,7 @@ def _question_prompt(survey: Survey, state: State, *, error: _Message = _NO_MESS
         error=error[0],
         question_type=question.type,
         can_go_back=_previous(survey, state) is not None,
-        current_value=display_value(question, current, language) if current else "",
+        current_value=current,
         number=state.position + 1,
         total=len(survey.questions),
         speech=speech,
@@ -769,7 +839,11 @@ _PromptParts = tuple[str, str, tuple[PromptChoice, ...], InputHint, Speech, Spee
 
 
 def _parts(
-    survey: Survey, question: Question, language: str, answers: Mapping[str, str]
+    survey: Survey,
+    question: Question,
+    language: str,
+    answers: Mapping[str, str],
+    recorded: frozenset[str],
 ) -> _PromptParts:
     choices: tuple[PromptChoice, ...] = ()
     if question.type.has_choices:
@@ -785,12 +859,12 @@ def _parts(
         )
     label, hint = question.labels.get(language), question.hints.get(language)
     return (
-        _render_text(label, language, answers, survey),
-        _render_text(hint, language, answers, survey),
+        _render_text(label, language, answers, recorded, survey),
+        _render_text(hint, language, answers, recorded, survey),
         choices,
         _input_hint(question, len(choices)),
-        _text_speech(text_key(question.name, "label"), label, answers, survey),
-        _text_speech(text_key(question.name, "hint"), hint, answers, survey),
+        _text_speech(text_key(question.name, "label"), label, answers, recorded, survey),
+        _text_speech(text_key(question.name, "hint"), hint, answers, recorded, survey),
     )
 
 
@@ -807,7 +881,7 @@ def _fixed_parts(survey: Survey, position: int, language: str) -> _PromptParts |
     varies = question.choice_filter is not None or any(
         t is not None and t.pipes for t in (label, hint)
     )
-    parts = None if varies else _parts(survey, question, language, {})
+    parts = None if varies else _parts(survey, question, language, {}, _NO_RECORDINGS)
     survey.memo[key] = parts
     return parts
 
@@ -864,12 +938,20 @@ def _resume_prompt(state: State, *, error: _Message = _NO_MESSAGE) -> Prompt:
     )
 
 
-def resume_state(survey: Survey, answers: Mapping[str, str], language: str | None) -> State:
-    """The state a response is in, rebuilt from what SQL holds (when Redis lost it)."""
+def resume_state(
+    survey: Survey,
+    answers: Mapping[str, str],
+    language: str | None,
+    recorded: Collection[str] = (),
+) -> State:
+    """The state a response is in, rebuilt from what SQL holds (when Redis lost it):
+    its answers, and which of them are voice recordings."""
     known = _known_answers(survey, answers)
+    voice = _known_recordings(recorded, known)
     if language is None and len(survey.languages) > 1:
-        return State(Phase.LANGUAGE, None, answers=known)
-    state = State(Phase.QUESTION, language or survey.default_language, answers=known)
+        return State(Phase.LANGUAGE, None, answers=known, recorded=voice)
+    language = language or survey.default_language
+    state = State(Phase.QUESTION, language, answers=known, recorded=voice)
     position = _frontier(survey, state, -1)
     if position is None:
         return replace(state, phase=Phase.ENDED, status=ResponseStatus.COMPLETE)

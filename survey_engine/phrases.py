@@ -136,6 +136,14 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "ar": "الحالي: {value}",
         "sw": "Sasa: {value}",
     },
+    # An earlier answer given by voice, where a label pipes it or "Now: ..." shows it:
+    # the recording's file reference is for storage only.
+    "recorded_answer": {
+        "en": "(your recorded answer)",
+        "fr": "(votre réponse enregistrée)",
+        "ar": "(إجابتك المسجلة)",
+        "sw": "(jibu lako lililorekodiwa)",
+    },
     "too_many_attempts": {
         "en": "We did not get a valid answer. Dial again to continue where you stopped.",
         "fr": "Pas de réponse valide. Rappelez pour reprendre où vous vous êtes arrêté.",

@@ -68,6 +68,7 @@ class ResponseRecord:
     updated_at: dt.datetime
     answers: Mapping[str, str] = field(default_factory=dict)
     resume_offered: bool = False  # the offer to continue or start again is on screen
+    recorded: frozenset[str] = frozenset()  # the answers that are voice recordings
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ notice phrase), so the tests read what a respondent would be shown."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
@@ -22,7 +22,7 @@ from storage.responses import SqlResponseStore
 from storage.sessions import MemorySessionStore
 from storage.surveys import import_survey
 from survey_engine.events import Ended, Failed, ResponseStatus
-from survey_engine.inputs import Answer, Back, Resume
+from survey_engine.inputs import Answer, Back, Recording, Resume
 from survey_engine.machine import Turn
 from survey_engine.ports import ResponseRecord, ResponseStore
 from survey_engine.xlsform import load_xlsform
@@ -63,7 +63,7 @@ class World:
     store: ResponseStore
     survey_id: int
     add_respondent: Callable[[str, str | None], object]
-    bind: Callable[[str, bool], object]
+    bind: Callable[..., Awaitable[object]]  # (code, roster_only, form=TRACER)
     now: list[dt.datetime]
 
     def interviews(self, **settings: object) -> Interviews:
@@ -87,19 +87,24 @@ async def _memory_world() -> World:
     async def add(phone: str, language: str | None) -> None:
         store.add_respondent(phone, language)
 
-    async def bind(code: str, roster_only: bool) -> None:
-        store.bind(USSD, code, ref.survey_id, roster_only=roster_only)
+    async def bind(code: str, roster_only: bool, form: str = TRACER) -> None:
+        survey_id = ref.survey_id
+        if form != TRACER:
+            survey_id = store.add_survey(load_xlsform(markdown_to_xlsx(form))).survey_id
+        store.bind(USSD, code, survey_id, roster_only=roster_only)
 
     await bind(CODE, False)
     return World(store, ref.survey_id, add, bind, [T0])
 
 
 async def _sql_world(engine: AsyncEngine) -> World:
-    source = markdown_to_xlsx(TRACER)
-
-    async def bind(code: str, roster_only: bool) -> int:
+    async def bind(code: str, roster_only: bool, form: str = TRACER) -> int:
         imported = await import_survey(
-            engine, source, filename="tracer.xlsx", ussd_code=code, roster_only=roster_only
+            engine,
+            markdown_to_xlsx(form),
+            filename="tracer.xlsx",
+            ussd_code=code,
+            roster_only=roster_only,
         )
         store.forget_surveys()
         return imported.survey_id
@@ -315,6 +320,60 @@ async def test_recovery_rebuilds_a_resume_offer_that_was_on_screen(world: World)
     assert isinstance(live, Live) and live.view[0] == "system.resume"
     step = await _answer(restarted, "S2", "1")
     assert step.live.view[:2] == ("job", "Job?")
+
+
+VOICE = """
+| survey |
+|        | type    | name  | label::English (en)      | constraint           |
+|        | integer | age   | Age?                     |                      |
+|        | text    | story | Your story?              | string-length(.) < 3 |
+|        | text    | more  | You said ${story}. More? |                      |
+| settings |
+|          | form_id | version |
+|          | voice   | 1       |
+"""
+VOICE_CODE = "*384*7#"
+
+
+async def test_a_voice_answer_stays_a_recording_after_a_lost_live_record_and_a_redial(
+    world: World,
+) -> None:
+    await world.add_respondent(PHONE, "en")
+    await world.bind(VOICE_CODE, False, VOICE)
+    interviews = world.interviews()
+    await _open(interviews, code=VOICE_CODE)
+    step = await _answer(interviews, "S1", "30", Recording("voice/1/story-k3q9"))
+    said = ("more", "You said (your recorded answer). More?", "")
+    assert step.live.view == said
+    # The live record is lost: SQL still knows the answer is a recording, so the label
+    # does not show its file reference...
+    restarted = world.interviews()
+    live = await restarted.recover(USSD, "S1", render)
+    assert isinstance(live, Live) and live.view == said
+    # ...and changing the age keeps it (its text constraint would refuse a reference).
+    step = await _answer(restarted, "S1", Back(), Back(), "31")
+    assert step.live.view == said
+    record = await world.store.response_by_session(USSD, "S1")
+    assert record is not None
+    assert (record.answers, record.recorded) == (
+        {"age": "31", "story": "voice/1/story-k3q9"},
+        {"story"},
+    )
+    # The respondent hangs up and dials again: continuing leads back to the same words.
+    assert await restarted.end(USSD, "S1") is True
+    offered = await _open(restarted, "S2", code=VOICE_CODE)
+    assert isinstance(offered, Step) and offered.live.view[0] == "system.resume"
+    step = await _answer(restarted, "S2", "1")
+    assert step.live.view == said
+    # Once more, with the offer itself recovered after another lost record.
+    assert await restarted.end(USSD, "S2") is True
+    offered = await _open(restarted, "S3", code=VOICE_CODE)
+    assert isinstance(offered, Step) and offered.live.view[0] == "system.resume"
+    again = world.interviews()
+    live = await again.recover(USSD, "S3", render)
+    assert isinstance(live, Live) and live.view[0] == "system.resume"
+    step = await _answer(again, "S3", "1")
+    assert step.live.view == said
 
 
 async def test_recovery_of_a_finished_response_says_goodbye(world: World) -> None:

@@ -168,6 +168,27 @@ async def test_a_voice_answer_is_stored_as_a_recording_and_typed_ones_as_text(
     assert latest is not None and latest.answers == {"months": "3", "job": REF}
 
 
+async def test_responses_read_back_say_which_answers_are_recordings(world: World) -> None:
+    rid = world.response.id
+    await world.store.record_turn(
+        rid, [AnswerGiven("months", "3"), RECORDED], turn_ref="3*rec", now=T0
+    )
+    latest = await world.store.latest_response(world.respondent_id, world.version.survey_id)
+    by_session = await world.store.response_by_session("ussd", "ATUid_1")
+    for record in (latest, by_session):
+        assert record is not None
+        assert (record.answers, record.recorded) == ({"months": "3", "job": REF}, {"job"})
+    # Typed over, the answer is text again; cleared, it is gone with its kind.
+    await world.store.record_turn(rid, [AnswerGiven("job", "Welder")], turn_ref="x", now=T0)
+    record = await world.store.response_by_session("ussd", "ATUid_1")
+    assert record is not None and record.recorded == frozenset()
+    await world.store.record_turn(rid, [RECORDED], turn_ref="y", now=T0)
+    await world.store.record_turn(rid, [AnswersCleared(("job",))], turn_ref="z", now=T0)
+    record = await world.store.response_by_session("ussd", "ATUid_1")
+    assert record is not None
+    assert (record.answers, record.recorded) == ({"months": "3"}, frozenset())
+
+
 @pytest.mark.parametrize(
     "extra",
     [

@@ -38,6 +38,7 @@ from survey_engine.machine import (
     start,
 )
 from survey_engine.model import Survey
+from survey_engine.speech import PromptKey
 from survey_engine.xlsform import load_markdown
 
 TRACER = load_markdown(
@@ -529,3 +530,107 @@ def test_a_recording_reference_that_is_not_relative_to_the_folder_is_a_channel_e
     with pytest.raises(EngineError) as caught:
         drive(STORY, [Recording(ref)])
     assert caught.value.code == "bad_recording_ref"
+
+
+# -- which answers are voice: remembered by the state ----------------------------------
+
+VOICE = load_markdown(
+    """
+    | survey |
+    | | type | name | label::English (en) | label::Français (fr) | relevant | constraint |
+    | | integer | age | Your age? | Votre âge ? | | |
+    | | text | story | Tell us about your work | Parlez-nous de votre travail | ${age} >= 16 | string-length(.) < 3 |
+    | | text | more | You said: ${story}. Anything else? | Vous avez dit : ${story}. Autre chose ? | | |
+    | settings |
+    | | form_id | version | default_language |
+    | | voice | 1 | English (en) |
+    """
+)  # fmt: skip
+VOICE_REF = "voice/7/story-k3q9"
+
+
+def test_the_state_remembers_through_its_bytes_which_answers_are_recordings():
+    recorded = drive(VOICE, ["30", Recording(VOICE_REF)], language="en")
+    assert recorded.state.recorded == {"story"}
+    assert recorded.state.to_plain()["r"] == ["story"]
+    typed = drive(VOICE, ["30", "ok"], language="en")
+    assert typed.state.recorded == frozenset()
+    assert "r" not in typed.state.to_plain()  # absent: none, and no bigger than before
+
+
+def test_changing_an_earlier_answer_keeps_a_recording_its_text_constraint_would_refuse():
+    d = drive(VOICE, ["30", Recording(VOICE_REF), Back(), Back(), "31"], language="en")
+    assert d.turns[-1].data_events == (AnswerGiven("age", "31"),)
+    assert given_answers(d) == {"age": "31", "story": VOICE_REF}
+    assert d.prompt.key == "more"
+    assert d.state.recorded == {"story"}
+
+
+def test_a_piped_recording_is_named_in_the_label_and_the_voice_not_read_as_its_path():
+    english = drive(VOICE, ["30", Recording(VOICE_REF)], language="en").prompt
+    assert english.text == "You said: (your recorded answer). Anything else?"
+    assert english.speech.parts == (
+        PromptKey("more.label.part1"),
+        PromptKey("system.recorded_answer"),
+        PromptKey("more.label.part2"),
+    )
+    french = drive(VOICE, ["30", Recording(VOICE_REF)], language="fr").prompt
+    assert french.text == "Vous avez dit : (votre réponse enregistrée). Autre chose ?"
+
+
+def test_coming_back_to_a_recorded_answer_says_it_is_recorded_not_its_path():
+    d = drive(VOICE, ["30", Recording(VOICE_REF), Back()], language="en")
+    assert (d.prompt.key, d.prompt.current_value) == ("story", "(your recorded answer)")
+
+
+def test_typing_over_a_recording_makes_it_a_typed_answer_again():
+    d = drive(VOICE, ["30", Recording(VOICE_REF), Back(), "ok"], language="en")
+    assert d.state.recorded == frozenset()
+    assert d.prompt.text == "You said: ok. Anything else?"
+
+
+def test_a_recording_cleared_by_skip_logic_is_forgotten():
+    d = drive(VOICE, ["30", Recording(VOICE_REF), Back(), Back(), "12"], language="en")
+    assert AnswersCleared(("story",)) in d.events
+    assert d.state.recorded == frozenset()
+    # Old enough again: the question is asked afresh, with nothing recorded on it.
+    d = drive(VOICE, ["30", Recording(VOICE_REF), Back(), Back(), "12", Back(), "20"],
+              language="en")  # fmt: skip
+    assert (d.prompt.key, d.prompt.current_value) == ("story", "")
+
+
+def test_starting_again_forgets_recordings():
+    turn = start(VOICE, language="en", answers={"age": "30", "story": VOICE_REF},
+                 recorded={"story"}, offer_resume=True)  # fmt: skip
+    after = advance(VOICE, turn.state, Answer("2"))
+    assert after.events[0] == Restarted()
+    assert after.state.recorded == frozenset()
+
+
+def test_a_resumed_or_rebuilt_state_keeps_knowing_which_answers_are_recordings():
+    stored = {"age": "30", "story": VOICE_REF}
+    offered = start(VOICE, language="en", answers=stored, recorded={"story"}, offer_resume=True)
+    resumed = advance(VOICE, State.from_bytes(offered.state.to_bytes()), Answer("1"))
+    assert resumed.prompt is not None
+    assert resumed.prompt.text == "You said: (your recorded answer). Anything else?"
+    # A recording of a question a newer version dropped is ignored, like its answer.
+    rebuilt = resume_state(VOICE, stored, "en", recorded={"story", "gone"})
+    assert rebuilt.recorded == {"story"}
+    changed = advance(VOICE, replace(rebuilt, position=0), Answer("31"))
+    assert not any(isinstance(e, AnswersCleared) for e in changed.events)
+
+
+@pytest.mark.parametrize(
+    "recorded",
+    [
+        pytest.param("story", id="not a list"),
+        pytest.param([7], id="not names"),
+        pytest.param(["nobody"], id="not an answer"),
+        pytest.param(None, id="null"),
+    ],
+)
+def test_recordings_in_state_bytes_are_checked(recorded):
+    plain = drive(VOICE, ["30", Recording(VOICE_REF)], language="en").state.to_plain()
+    with pytest.raises(EngineError) as caught:
+        State.from_plain({**plain, "r": recorded})
+    assert caught.value.code == "bad_state"
