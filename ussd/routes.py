@@ -11,7 +11,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -23,6 +22,7 @@ from ussd.gateways.africastalking import (
     end,
     form_sizes_for_log,
     parse_callback,
+    parse_form,
     parse_session_end,
 )
 
@@ -82,8 +82,8 @@ DEADLINES = web.AppKey("ussd_hop_deadlines", HopDeadlines)
 
 async def read_form(request: web.Request, *, limit: int = MAX_BODY_BYTES) -> Mapping[str, str]:
     """The gateway's form fields, from a body of at most `limit` bytes (413 beyond).
-    Africa's Talking posts urlencoded UTF-8, read here with `parse_qsl` (a third of the
-    cost of `request.post()` on every hop); anything else goes through aiohttp's
+    Africa's Talking posts urlencoded UTF-8, read here with `parse_form` (a ninth of
+    the cost of `request.post()` on every hop); anything else goes through aiohttp's
     general parser, after the declared length is checked."""
     if request.content_length is not None and request.content_length > limit:
         raise _too_large(limit)
@@ -91,7 +91,7 @@ async def read_form(request: web.Request, *, limit: int = MAX_BODY_BYTES) -> Map
         return await request.post()  # type: ignore[return-value]
     body = await _read_at_most(request, limit)
     try:
-        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        return parse_form(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise GatewayError("body", "the form is not UTF-8") from None
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import parse_qsl
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.imports import absolute_imports
 from ussd.gateways import africastalking
@@ -18,6 +21,7 @@ from ussd.gateways.africastalking import (
     form_sizes_for_log,
     latest_input,
     parse_callback,
+    parse_form,
     parse_session_end,
 )
 
@@ -374,6 +378,7 @@ def test_public_surface() -> None:
         "form_sizes_for_log",
         "latest_input",
         "parse_callback",
+        "parse_form",
         "parse_session_end",
         "provably_current",
     ]
@@ -389,3 +394,23 @@ def test_ussd_imports_only_the_engine_and_libraries() -> None:
         if name.split(".")[0] in FORBIDDEN
     ]
     assert offenders == []
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet="ab=&%+2AaFf07g \u00e9\u0627*#", max_size=60))
+def test_parse_form_reads_a_body_exactly_as_the_standard_library_does(body: str) -> None:
+    assert parse_form(body) == dict(parse_qsl(body, keep_blank_values=True))
+
+
+def test_parse_form_reads_what_the_gateway_sends() -> None:
+    body = (
+        "sessionId=ATUid_1&phoneNumber=%2B254712345678&serviceCode=%2A384%2A123%23"
+        "&networkCode=63902&text=1%2A2%2A%D9%86%D8%B9%D9%85+%C3%A9t%C3%A9"
+    )
+    assert parse_form(body) == {
+        "sessionId": "ATUid_1",
+        "phoneNumber": "+254712345678",
+        "serviceCode": "*384*123#",
+        "networkCode": "63902",
+        "text": "1*2*نعم été",
+    }

@@ -34,6 +34,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from survey_engine.phones import PhoneNumberError, read_delivered_phone
 
@@ -50,6 +51,7 @@ __all__ = [
     "form_sizes_for_log",
     "latest_input",
     "parse_callback",
+    "parse_form",
     "parse_session_end",
     "provably_current",
 ]
@@ -279,6 +281,45 @@ def dialled_address(service_code: str, text: str) -> str:
     """The code as the respondent dialled it: `*384*123#` with first text "2" was
     `*384*123*2#` (the entry address of extension 2)."""
     return f"{service_code[:-1]}*{text}#"
+
+
+# Every ASCII character's %-escape, in either case of hex digit: what the gateway's
+# forms hold on almost every hop (`%2A` for `*`, `%2B` for `+`, `%23` for `#`).
+_ASCII_ESCAPES = {
+    first + second: chr(code)
+    for code in range(128)
+    for first in {f"{code:02x}"[0], f"{code:02X}"[0]}
+    for second in {f"{code:02x}"[1], f"{code:02X}"[1]}
+}
+
+
+def parse_form(body: str) -> dict[str, str]:
+    """An `application/x-www-form-urlencoded` body as a dict, the last value of a
+    repeated name winning: exactly `dict(parse_qsl(body, keep_blank_values=True))`
+    (a property test holds them equal), at a third of its cost on every hop."""
+    fields = {}
+    for pair in body.split("&"):
+        if pair:
+            name, _, value = pair.partition("=")
+            fields[_unquote_plus(name)] = _unquote_plus(value)
+    return fields
+
+
+def _unquote_plus(text: str) -> str:
+    if "+" in text:
+        text = text.replace("+", " ")
+    if "%" not in text:
+        return text
+    pieces = text.split("%")
+    out = [pieces[0]]
+    for piece in pieces[1:]:
+        char = _ASCII_ESCAPES.get(piece[:2])
+        if char is None:
+            # Multi-byte UTF-8 (Arabic, accents) or a stray `%`: the library's way.
+            return unquote(text)
+        out.append(char)
+        out.append(piece[2:])
+    return "".join(out)
 
 
 def con(screen: str) -> str:
