@@ -89,7 +89,12 @@ async def read_form(request: web.Request, *, limit: int = MAX_BODY_BYTES) -> Map
         raise _too_large(limit)
     if request.content_type != "application/x-www-form-urlencoded":
         return await request.post()  # type: ignore[return-value]
-    body = await _read_at_most(request, limit)
+    # A declared length was checked above, and aiohttp reads exactly that much; only a
+    # chunked body (no length) needs counting as it arrives.
+    if request.content_length is not None:
+        body = await request.read()
+    else:
+        body = await _read_at_most(request, limit)
     try:
         return parse_form(body.decode("utf-8"))
     except UnicodeDecodeError:
