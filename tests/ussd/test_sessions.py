@@ -285,11 +285,29 @@ async def test_health_reports_database_and_sessions(service):
     assert await response.json() == {"database": True, "sessions": True}
 
 
-async def test_an_unreadable_session_record_is_treated_as_lost(service):
+@pytest.mark.parametrize(
+    "record",
+    [
+        pytest.param(b"\x80 not json", id="garbage"),
+        # The record of the release before the interview layer: nine fields.
+        pytest.param(
+            b'["1","CON ...",1,1,{"p":"question","l":"en","i":0,"a":{},"s":"in_progress"},'
+            b'0,1,"0","00"]',
+            id="older-release",
+        ),
+        # A live record whose view is not the USSD channel's.
+        pytest.param(
+            b'["1",1,1,{"p":"question","l":"en","i":0,"a":{},"s":"in_progress"},["x"]]',
+            id="foreign-view",
+        ),
+    ],
+)
+async def test_an_unreadable_session_record_is_treated_as_lost(service, record):
     phone = Handset(service, "+254712345616")
     await phone.dial()
     await phone.send("1")
-    await service.sessions.set(session_key("ussd", phone.session_id), b"\x80 not json", 60)
+    await service.forget_sessions(phone)  # this worker's own copy too
+    await service.sessions.set(session_key("ussd", phone.session_id), record, 60)
     screen = await phone.send("1")  # consent, answered after the record became garbage
     assert "working" in screen
     assert await service.answers_of(phone.number) == {"consent": "yes"}
