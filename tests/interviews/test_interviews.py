@@ -188,6 +188,12 @@ async def test_a_new_number_starts_at_the_language_menu_and_each_turn_is_in_sql_
     assert step.live.view[0] == "system.language"
     step = await _answer(interviews, "S1", "1", "1", "12")
     assert step.live.view[:2] == ("job", "Job?")
+    assert (step.outcome, step.answered, step.status, step.failure) == (
+        Outcome.ANSWERED,
+        "months",
+        None,
+        None,
+    )
     response = await world.latest()
     assert response is not None
     assert (response.answers, response.language, response.turn_ref) == (
