@@ -336,6 +336,12 @@ class Interviews:
         language = respondent.language
         notice = None
         if latest is not None:
+            if latest.session_ref == session_ref and latest.channel == channel:
+                # This very session's first turn, delivered again after the session moved
+                # on and lost its live record: where it is, and nothing stored.
+                if latest.status is ResponseStatus.IN_PROGRESS:
+                    return await self._rebuild(latest, channel, session_ref, render)
+                return Closed(_CLOSING[latest.status], latest.language, Outcome.LATE)
             if latest.status is ResponseStatus.COMPLETE:
                 return Closed("already_completed", latest.language or language)
             if self._resumable(latest, now):
@@ -498,6 +504,13 @@ class Interviews:
             return None
         if record.status is not ResponseStatus.IN_PROGRESS:
             return Closed(_CLOSING[record.status], record.language, Outcome.DUPLICATE)
+        rebuilt = await self._rebuild(record, channel, session_ref, render)
+        return rebuilt if isinstance(rebuilt, Closed) else rebuilt.live
+
+    async def _rebuild(
+        self, record: ResponseRecord, channel: str, session_ref: str, render: Render
+    ) -> Step | Closed:
+        """The live session of an in-progress response, from what SQL holds, saved."""
         survey = await self._store.load_survey(record.survey_version_id)
         if record.resume_offered and record.answers:
             # The offer to continue or start again is on screen: the next key answers it.
@@ -514,6 +527,7 @@ class Interviews:
         prompt = current_prompt(survey, state)
         if prompt is None:
             return Closed("thank_you", record.language, Outcome.DUPLICATE)
+        turn = Turn(state, (prompt,))
         live = Live(
             channel,
             session_ref,
@@ -521,10 +535,10 @@ class Interviews:
             record.id,
             record.survey_version_id,
             state,
-            render(Turn(state, (prompt,)), None),
+            render(turn, None),
         )
         await self._save(live)
-        return live
+        return Step(live, turn, Outcome.LATE)
 
     # -- the end of a session ----------------------------------------------------------
 

@@ -8,6 +8,7 @@ notice phrase), so the tests read what a respondent would be shown."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -97,11 +98,18 @@ async def _memory_world() -> World:
     return World(store, ref.survey_id, add, bind, [T0])
 
 
+@functools.cache
+def _workbook(form: str) -> bytes:
+    # One file per form: openpyxl stamps the time of saving into each workbook, and the
+    # same version imported again from a different file is (rightly) refused.
+    return markdown_to_xlsx(form)
+
+
 async def _sql_world(engine: AsyncEngine) -> World:
     async def bind(code: str, roster_only: bool, form: str = TRACER) -> int:
         imported = await import_survey(
             engine,
-            markdown_to_xlsx(form),
+            _workbook(form),
             filename="tracer.xlsx",
             ussd_code=code,
             roster_only=roster_only,
@@ -485,3 +493,22 @@ async def test_a_graduate_whose_survey_broke_hears_that_it_starts_again(world: W
     assert isinstance(again, Step)
     assert again.live.view == ("consent", "Ushiriki?", "failed_before")
     assert again.notice is not None and again.notice.text.startswith("Samahani, utafiti")
+
+
+async def test_the_first_turn_delivered_again_after_a_lost_record_is_late_not_a_new_dial(
+    world: World,
+) -> None:
+    await world.add_respondent(PHONE, "en")
+    interviews = world.interviews()
+    await _open(interviews)
+    await _answer(interviews, "S1", "1", "3")
+    restarted = world.interviews()  # the live record is gone
+    again = await _open(restarted, "S1")
+    assert isinstance(again, Step)
+    assert (again.outcome, again.live.view, again.live.turn_ref) == (
+        Outcome.LATE,
+        ("job", "Job?", ""),
+        "1*3",
+    )
+    latest = await world.latest()
+    assert latest is not None and not latest.resume_offered and latest.turn_ref == "1*3"

@@ -57,6 +57,32 @@ async def test_a_late_retry_after_the_live_record_was_lost_stores_nothing(servic
     assert await service.answers_of(phone.number) == {"consent": "yes", "employed": "wage"}
 
 
+async def test_a_late_retry_of_the_dial_after_the_live_record_was_lost_stores_nothing(service):
+    phone = Handset(service, "+254712345707")
+    await phone.dial()
+    for typed in ["1", "1", "1"]:
+        current = await phone.send(typed)
+    await service.forget_sessions(phone)
+    assert await phone._post("") == current  # not a new dial: no resume offer, no reset
+    assert await service.response_count(phone.number) == 1
+    await phone.send("4")  # and the session goes on where it was
+    assert await service.answers_of(phone.number) == {
+        "consent": "yes",
+        "employed": "wage",
+        "months_to_job": "4",
+    }
+
+
+async def test_a_late_retry_of_the_dial_of_a_finished_session_says_goodbye(service):
+    phone = Handset(service, "+254712345708")
+    await phone.dial()
+    await phone.send("1")
+    assert await phone.send("2") == "END Thank you for your time. Goodbye."
+    await service.forget_sessions(phone)
+    assert await phone._post("") == "END Thank you for your time. Goodbye."
+    assert await service.response_count(phone.number) == 1
+
+
 async def test_a_history_the_session_never_had_is_refused_quietly(service):
     phone = Handset(service, "+254712345704")
     await phone.dial()
