@@ -165,6 +165,13 @@ async def _answer(interviews: Interviews, session: str, *inputs: str | Resume) -
     return step
 
 
+async def _graduate_answers(world: World, interviews: Interviews, *inputs: str | Resume) -> Step:
+    """A graduate on the roster (English) dials session S1 and gives `inputs`."""
+    await world.add_respondent(PHONE, "en")
+    await _open(interviews)
+    return await _answer(interviews, "S1", *inputs)
+
+
 # -- entry --------------------------------------------------------------------------------
 
 
@@ -282,10 +289,8 @@ async def test_what_a_redial_hears(world: World, case: Redial) -> None:
 async def test_a_declined_graduate_who_dials_again_can_take_part_in_a_new_response(
     world: World,
 ) -> None:
-    await world.add_respondent(PHONE, "en")
     interviews = world.interviews()
-    await _open(interviews)
-    ended = await _answer(interviews, "S1", "2")
+    ended = await _graduate_answers(world, interviews, "2")
     assert ended.status is ResponseStatus.REFUSED
     again = await _open(interviews, "S2")
     assert isinstance(again, Step) and again.notice == Notice("declined_before", "en")
@@ -308,10 +313,8 @@ async def test_a_declined_graduate_who_dials_again_can_take_part_in_a_new_respon
 async def test_a_lost_live_record_continues_from_sql_where_the_respondent_was(
     world: World,
 ) -> None:
-    await world.add_respondent(PHONE, "en")
     interviews = world.interviews()
-    await _open(interviews)
-    await _answer(interviews, "S1", "1")
+    await _graduate_answers(world, interviews, "1")
     restarted = world.interviews()  # a new process: no live records at all
     assert await restarted.live(USSD, "S1") is None
     live = await restarted.recover(USSD, "S1", render)
@@ -324,10 +327,8 @@ async def test_a_lost_live_record_continues_from_sql_where_the_respondent_was(
 
 
 async def test_recovery_rebuilds_a_resume_offer_that_was_on_screen(world: World) -> None:
-    await world.add_respondent(PHONE, "en")
     interviews = world.interviews()
-    await _open(interviews)
-    await _answer(interviews, "S1", "1", "3")
+    await _graduate_answers(world, interviews, "1", "3")
     await _open(interviews, "S2")  # the offer to continue or start again is shown
     restarted = world.interviews()
     live = await restarted.recover(USSD, "S2", render)
@@ -391,10 +392,8 @@ async def test_a_voice_answer_stays_a_recording_after_a_lost_live_record_and_a_r
 
 
 async def test_recovery_of_a_finished_response_says_goodbye(world: World) -> None:
-    await world.add_respondent(PHONE, "en")
     interviews = world.interviews()
-    await _open(interviews)
-    await _answer(interviews, "S1", "1", "3", "welder")
+    await _graduate_answers(world, interviews, "1", "3", "welder")
     assert await world.interviews().recover(USSD, "S1", render) == Closed(
         "thank_you", "en", Outcome.DUPLICATE
     )
@@ -404,10 +403,8 @@ async def test_recovery_of_a_finished_response_says_goodbye(world: World) -> Non
 async def test_the_end_of_a_session_suspends_through_the_engine_and_only_once(
     world: World,
 ) -> None:
-    await world.add_respondent(PHONE, "en")
     interviews = world.interviews()
-    await _open(interviews)
-    await _answer(interviews, "S1", "1")
+    await _graduate_answers(world, interviews, "1")
     assert await interviews.end("ivr", "S1") is False  # another channel's session
     assert await interviews.end(USSD, "S1") is True
     latest = await world.latest()
@@ -423,10 +420,8 @@ async def test_the_end_of_a_session_suspends_through_the_engine_and_only_once(
 async def test_an_old_sessions_end_does_not_interrupt_the_redial_that_took_over(
     world: World,
 ) -> None:
-    await world.add_respondent(PHONE, "en")
     interviews = world.interviews()
-    await _open(interviews)
-    await _answer(interviews, "S1", "1")
+    await _graduate_answers(world, interviews, "1")
     await _open(interviews, "S2")  # resumes the same response under S2
     assert await interviews.end(USSD, "S1") is False
     latest = await world.latest()
@@ -434,10 +429,8 @@ async def test_an_old_sessions_end_does_not_interrupt_the_redial_that_took_over(
 
 
 async def test_the_end_of_a_completed_session_changes_nothing(world: World) -> None:
-    await world.add_respondent(PHONE, "en")
     interviews = world.interviews()
-    await _open(interviews)
-    await _answer(interviews, "S1", "1", "3", "welder")
+    await _graduate_answers(world, interviews, "1", "3", "welder")
     assert await interviews.end(USSD, "S1") is False
     latest = await world.latest()
     assert latest is not None and latest.status is ResponseStatus.COMPLETE
@@ -446,10 +439,8 @@ async def test_the_end_of_a_completed_session_changes_nothing(world: World) -> N
 async def test_a_turn_on_an_ended_session_is_a_duplicate_and_stores_nothing(
     world: World,
 ) -> None:
-    await world.add_respondent(PHONE, "en")
     interviews = world.interviews()
-    await _open(interviews)
-    ended = await _answer(interviews, "S1", "1", "3", "welder")
+    ended = await _graduate_answers(world, interviews, "1", "3", "welder")
     again = await interviews.advance(ended.live, Answer("x"), "1*3*welder*x", render)
     assert isinstance(again, Step) and again.outcome is Outcome.DUPLICATE
     latest = await world.latest()
@@ -498,10 +489,8 @@ async def test_a_graduate_whose_survey_broke_hears_that_it_starts_again(world: W
 async def test_the_first_turn_delivered_again_after_a_lost_record_is_late_not_a_new_dial(
     world: World,
 ) -> None:
-    await world.add_respondent(PHONE, "en")
     interviews = world.interviews()
-    await _open(interviews)
-    await _answer(interviews, "S1", "1", "3")
+    await _graduate_answers(world, interviews, "1", "3")
     restarted = world.interviews()  # the live record is gone
     again = await _open(restarted, "S1")
     assert isinstance(again, Step)
