@@ -200,7 +200,17 @@ def upgrade(url: str) -> None:
 
 
 async def upgrade_connection(connection: AsyncConnection) -> None:
-    """Migrate through a connection the caller holds (app start-up, tests) and commit."""
+    """Migrate through a connection the caller holds (app start-up, tests) and commit.
+
+    On SQLite, batch migrations copy a table and drop the old one: with foreign keys
+    enforced (as `create_engine` does) the drop would cascade into every row referring
+    to it, so they are off while migrating. SQLite ignores that pragma inside a
+    transaction: the connection must not have written anything yet."""
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        if (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar():
+            raise RuntimeError("migrate SQLite on a connection that has not written yet")
 
     def run(sync_connection: Any) -> None:
         config = alembic_config()
@@ -209,3 +219,5 @@ async def upgrade_connection(connection: AsyncConnection) -> None:
 
     await connection.run_sync(run)
     await connection.commit()
+    if sqlite:
+        await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
