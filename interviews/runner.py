@@ -36,8 +36,8 @@ from typing import Any
 
 import orjson
 
-from survey_engine.errors import EngineError
-from survey_engine.events import AnswerGiven, DataEvent, Failed, ResponseStatus
+from survey_engine.errors import EngineError, SurveyLoadError
+from survey_engine.events import AnswerGiven, DataEvent, Failed, ResponseStatus, Suspended
 from survey_engine.inputs import Back, HungUp, Resume
 from survey_engine.machine import (
     Phase,
@@ -546,24 +546,29 @@ class Interviews:
         """The channel says the session is over (hang-up, network timeout). An
         unfinished response is suspended by the engine and stays resumable; True when
         a response changed. Only the session still attached to the response can do
-        this: a redial that took it over is not interrupted by the old session's end."""
+        this: a redial that took it over is not interrupted by the old session's end
+        (the store applies the engine's events on that condition, in one write)."""
         key = session_key(channel, session_ref)
+        live = await self.live(channel, session_ref)
         await self._sessions.delete(key)
         if self._recent is not None:
             self._recent.drop(key)
-        record = await self._store.response_by_session(channel, session_ref)
-        if record is None or record.status is not ResponseStatus.IN_PROGRESS:
-            return False
-        survey = await self._store.load_survey(record.survey_version_id)
-        state = resume_state(survey, record.answers, record.language, record.recorded)
+        if live is not None:
+            version_id, state = live.version_id, live.state
+        else:
+            record = await self._store.response_by_session(channel, session_ref)
+            if record is None or record.status is not ResponseStatus.IN_PROGRESS:
+                return False
+            # A hang-up does not depend on where the respondent was in the survey.
+            version_id = record.survey_version_id
+            state = State(Phase.QUESTION, record.language, answers=record.answers)
         if state.phase is Phase.ENDED:
             return False
-        turn = advance(survey, state, HungUp())
-        await self._store.record_turn(
-            record.id,
-            turn.data_events,
-            turn_ref=record.turn_ref or "",
-            now=self._clock(),
-            resume_offered=record.resume_offered,
-        )
-        return True
+        try:
+            survey = await self._store.load_survey(version_id)
+            events = advance(survey, state, HungUp()).data_events
+        except (EngineError, SurveyLoadError):
+            # The stored version no longer loads (an expression this release refuses):
+            # the hang-up is still a suspension, as the engine would have said.
+            events = (Suspended(),)
+        return await self._store.end_session(channel, session_ref, events, now=self._clock())

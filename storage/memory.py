@@ -235,6 +235,26 @@ class MemoryResponseStore:
                     raise EngineError("unknown_event", f"cannot store {event!r}")
         response.record = record
 
+    async def end_session(
+        self, channel: str, session_ref: str, events: Sequence[DataEvent], *, now: dt.datetime
+    ) -> bool:
+        if any(not isinstance(e, Suspended | Ended | Failed) for e in events) or not events:
+            raise EngineError("bad_session_end", f"a session's end changes a status: {events!r}")
+        found = [
+            r
+            for r in self._responses.values()
+            if r.record.channel == channel
+            and r.record.session_ref == session_ref
+            and r.record.status is ResponseStatus.IN_PROGRESS
+        ]
+        for response in found:
+            turn_ref = response.record.turn_ref or ""
+            offered = response.record.resume_offered
+            await self.record_turn(
+                response.record.id, events, turn_ref=turn_ref, now=now, resume_offered=offered
+            )
+        return bool(found)
+
     # -- inside -------------------------------------------------------------------------
 
     def _response(self, response_id: int) -> _Response:

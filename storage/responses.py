@@ -233,6 +233,24 @@ _ATTACH_SESSION = (
     )
 )
 
+
+@cache
+def _end_session(ended: bool) -> Executable:
+    # Conditional in one statement: the session must still hold the response, in progress.
+    values: dict[str, Any] = {"status": _STATUS, "updated_at": _NOW}
+    if ended:
+        values["ended_at"] = _NOW
+    return (
+        update(responses)
+        .where(
+            responses.c.channel == _CHANNEL,
+            responses.c.session_ref == _SESSION_REF,
+            responses.c.status == _IN_PROGRESS,
+        )
+        .values(values)
+    )
+
+
 # -- one turn -----------------------------------------------------------------------------
 
 
@@ -701,6 +719,21 @@ class SqlResponseStore:
                         )
                     case Restarted():
                         await conn.execute(_RESTART_ANSWERS, {"b_response_id": response_id})
+
+    async def end_session(
+        self, channel: str, session_ref: str, events: Sequence[DataEvent], *, now: dt.datetime
+    ) -> bool:
+        plan = _plan(events)
+        if plan.answer_events or plan.language is not None or plan.status is None:
+            raise EngineError("bad_session_end", f"a session's end changes a status: {events!r}")
+        params = {
+            "b_channel": channel,
+            "b_session_ref": session_ref,
+            "b_status": plan.status,
+            "b_now": now,
+        }
+        _, count = await self._write(_end_session(plan.ended), params, hot=True)
+        return count > 0
 
 
 def _create_respondent_statement(insert: Any) -> Executable:

@@ -169,6 +169,15 @@ class ResponseStore(Protocol):
         sees the offer to continue or start again (they typed something else)."""
         ...
 
+    async def end_session(
+        self, channel: str, session_ref: str, events: Sequence[DataEvent], *, now: dt.datetime
+    ) -> bool:
+        """Apply the engine's events for a session that ended (`Suspended`: a status, no
+        answers) to the response it fills, only while that response is still in
+        progress on that session: a redial that took it over since is left alone.
+        True when a response changed."""
+        ...
+
 
 # -- voice answers ------------------------------------------------------------------------
 

@@ -345,6 +345,28 @@ async def test_a_naive_datetime_is_refused(world: World) -> None:
         )
 
 
+async def test_a_sessions_end_suspends_only_a_response_still_in_progress_on_it(
+    world: World,
+) -> None:
+    store, rid = world.store, world.response.id
+    assert await store.end_session("ussd", "ATUid_1", [Suspended()], now=T0) is True
+    assert (await _response_row(world.engine, rid))["status"] == "interrupted"
+    assert await store.end_session("ussd", "ATUid_1", [Suspended()], now=T0) is False
+    assert await store.end_session("ussd", "no-such-session", [Suspended()], now=T0) is False
+    assert await store.end_session("ivr", "ATUid_1", [Suspended()], now=T0) is False
+
+    # A redial took the response over: the old session's end leaves it alone.
+    await store.attach_session(rid, channel="ussd", session_ref="ATUid_2", turn_ref="", now=T0)
+    assert await store.end_session("ussd", "ATUid_1", [Suspended()], now=T0) is False
+    assert (await _response_row(world.engine, rid))["status"] == "in_progress"
+    await store.record_turn(rid, [Ended(ResponseStatus.COMPLETE, "Thanks")], turn_ref="", now=T0)
+    assert await store.end_session("ussd", "ATUid_2", [Suspended()], now=T0) is False
+    assert (await _response_row(world.engine, rid))["status"] == "complete"
+    with pytest.raises(EngineError) as caught:
+        await store.end_session("ussd", "ATUid_2", [AnswerGiven("job", "x")], now=T0)
+    assert caught.value.code == "bad_session_end"
+
+
 async def test_a_redial_attaches_the_new_session_and_resumes_an_interrupted_response(
     world: World,
 ) -> None:
