@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from interviews import Closed, Interviews, Live, Notice, Outcome, Step
 from survey_engine.events import AnswerGiven, Ended, Failed, Prompt, ResponseStatus
 from survey_engine.inputs import Answer, Back, Resume
-from survey_engine.machine import Phase, Turn, current_prompt, expected_input
+from survey_engine.machine import Turn, current_prompt, expected_input
 from survey_engine.phrases import phrase
 from survey_engine.ports import Channel
 from ussd.gateways.africastalking import (
@@ -29,6 +29,7 @@ from ussd.gateways.africastalking import (
     con,
     dialled_address,
     end,
+    is_earlier,
     latest_input,
     provably_current,
 )
@@ -113,11 +114,14 @@ class UssdChannel:
             return HopResult(reply, Outcome.DUPLICATE)
         new_input = latest_input(text, live.turn_ref)
         if new_input is None:
-            # A late retry of a hop the session has moved past: it gets the current
-            # screen and stores nothing.
-            return HopResult(reply, Outcome.LATE)
-        if live.state.phase is Phase.ENDED:
-            return HopResult(reply, Outcome.DUPLICATE)
+            if is_earlier(text, live.turn_ref):
+                # A late retry of a hop the session has moved past: the current screen,
+                # and nothing stored.
+                return HopResult(reply, Outcome.LATE)
+            # A history this session never had: every later hop would extend it, not
+            # ours, so it cannot be followed. Nothing is stored; a redial resumes.
+            closing = phrase("answers_kept", live.state.language)
+            return HopResult(end(fit_end_screen(closing)), Outcome.LATE)
 
         if new_input == more or (new_input == back and page > 0):
             wanted = page + (1 if new_input == more else -1)

@@ -83,13 +83,17 @@ async def test_a_late_retry_of_the_dial_of_a_finished_session_says_goodbye(servi
     assert await service.response_count(phone.number) == 1
 
 
-async def test_a_history_the_session_never_had_is_refused_quietly(service):
+async def test_a_history_the_session_never_had_ends_politely_and_a_redial_resumes(service):
     phone = Handset(service, "+254712345704")
     await phone.dial()
     await phone.send("1")
-    current = await phone.send("1")
-    assert await phone._post("2*2*7") == current  # diverges from what was applied
+    await phone.send("1")
+    # Diverges from what was applied: later hops would extend it, not the session's.
+    screen = await phone._post("2*2*7")
+    assert screen == "END Your answers are saved. Dial again to continue."
     assert await service.answers_of(phone.number) == {"consent": "yes"}
+    again = Handset(service, phone.number)
+    assert (await again.dial()).startswith("CON You have an unfinished survey.")
 
 
 async def test_the_same_hop_delivered_twice_at_once_stores_one_answer(service):

@@ -262,6 +262,12 @@ def latest_input(text: str, previous_text: str | None) -> str | None:
     return None
 
 
+def is_earlier(text: str, previous_text: str) -> bool:
+    """True when `text` is a history the session had before `previous_text`: a late
+    retry of an earlier hop (the plain dial included)."""
+    return text == "" or previous_text.startswith(text + "*")
+
+
 def provably_current(text: str, previous_text: str) -> bool:
     """True when a session last at `previous_text` cannot have moved on before `text`:
     the same text again, or one more input that holds no `*`. Had another worker
