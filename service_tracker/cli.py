@@ -31,7 +31,7 @@ from service_tracker.logs import configure_logging
 from storage.db import ping, schema_is_current, upgrade
 from storage.exports import export_answers
 from storage.respondents import RosterImportReport, import_respondents
-from storage.surveys import ImportedSurvey, find_survey, import_survey
+from storage.surveys import ImportedSurvey, find_survey, import_survey, unloadable_versions
 from survey_engine.errors import SurveyLoadError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -135,6 +135,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         print(problem, file=sys.stderr)
         return 2
     _warn_if_gateway_open(settings)
+    for line in run_with_engine(settings, unloadable_versions):
+        logging.getLogger("service_tracker").warning(
+            "%s; its sessions fail until a corrected version is imported", line
+        )
     if workers == 1:
         _serve_worker(settings, host, port, False)
         return 0

@@ -3,8 +3,9 @@
     db           engines for SQLite and PostgreSQL, Alembic migrations (`upgrade`), ping
     schema       the tables, one schema for both backends (migrations/ creates them)
     responses    SqlResponseStore: survey_engine.ports.ResponseStore
+    memory       MemoryResponseStore: the same port in the process (tests, tools)
     sessions     RedisSessionStore, MemorySessionStore: survey_engine.ports.SessionStore
-    surveys      importing XLSForm files and binding USSD codes
+    surveys      importing XLSForm files and making USSD codes their entry points
     respondents  importing rosters (.csv, .xlsx)
     exports      answers as CSV
     recordings   RecordingFolder: survey_engine.ports.RecordingStore (voice answers' files)

@@ -204,7 +204,7 @@ class AnswerRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     response_id: Mapped[int] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"))
     question: Mapped[str] = mapped_column(String(255))
-    # `text` or, for a voice answer (migration 0003), `recording`: then `value` is the
+    # `text` or, for a voice answer (migration 0004), `recording`: then `value` is the
     # recording's reference relative to RECORDINGS_DIR (storage.recordings).
     value: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(16), server_default=AnswerKind.TEXT.value)

@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.schema import entry_points, survey_versions, surveys
+from survey_engine.errors import SurveyLoadError
 from survey_engine.ports import SurveyVersionRef
 from survey_engine.xlsform import load_xlsform
 
@@ -37,6 +38,7 @@ __all__ = [
     "import_survey",
     "list_surveys",
     "parse_ussd_code",
+    "unloadable_versions",
 ]
 
 
@@ -188,6 +190,34 @@ async def _bind(conn: AsyncConnection, address: str, *, survey_id: int, roster_o
             set_={"survey_id": stmt.excluded.survey_id, "roster_only": stmt.excluded.roster_only},
         )
     )
+
+
+async def unloadable_versions(engine: AsyncEngine) -> list[str]:
+    """The current survey versions this release cannot compile, each as a line for the
+    operator (`form_id` version `v`: the first error). A form imported by an earlier
+    release may use what this one refuses (a `regex()` pattern RE2 cannot run): its
+    sessions would fail on every hop, so `serve` names them at start."""
+    current = (
+        select(func.max(survey_versions.c.id))
+        .group_by(survey_versions.c.survey_id)
+        .scalar_subquery()
+    )
+    stmt = (
+        select(surveys.c.form_id, survey_versions.c.version, survey_versions.c.source)
+        .join_from(survey_versions, surveys, survey_versions.c.survey_id == surveys.c.id)
+        .where(survey_versions.c.id.in_(current))
+        .order_by(surveys.c.form_id)
+    )
+    async with engine.connect() as conn:
+        rows = (await conn.execute(stmt)).all()
+    problems = []
+    for row in rows:
+        try:
+            await asyncio.to_thread(load_xlsform, row.source, fallback_form_id=row.form_id)
+        except SurveyLoadError as error:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else "cannot load"
+            problems.append(f"survey {row.form_id} version {row.version}: {first}")
+    return problems
 
 
 async def list_surveys(engine: AsyncEngine) -> list[SurveySummary]:

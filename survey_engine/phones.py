@@ -4,11 +4,11 @@ Two ways in, for two kinds of source:
 
 - `normalize_phone`: a number a person typed (a roster cell). It must be valid in
   phonenumbers' metadata, which catches typos.
-- `normalize_delivered_phone`: a number the phone network delivered (a gateway
-  callback). It is a fact, not input: any *possible* E.164 number (the right length
-  for its country code) is accepted, because the metadata lags behind the ranges
-  operators open, and a real caller must never be turned away for that.
-  `unlisted_range` says when such a number lies outside the metadata.
+- `read_delivered_phone`: a number the phone network delivered (a gateway callback).
+  It is a fact, not input: any *possible* E.164 number (the right length for its
+  country code) is accepted, because the metadata lags behind the ranges operators
+  open, and a real caller must never be turned away for that. It also says when such
+  a number lies outside the metadata (its range, safe to log).
 """
 
 from __future__ import annotations
@@ -22,13 +22,11 @@ __all__ = [
     "PhoneNumberError",
     "mask_phone",
     "mask_phones_in",
-    "normalize_delivered_phone",
     "normalize_phone",
     "read_delivered_phone",
-    "unlisted_range",
 ]
 
-# Digits of the national number kept in `unlisted_range`: enough to name an operator's
+# Digits of the national number kept in an unlisted range: enough to name an operator's
 # block (`+254 810`), too few to name a person.
 _RANGE_DIGITS = 3
 
@@ -68,18 +66,6 @@ def normalize_phone(raw: str, default_region: str | None = None) -> str:
     if not phonenumbers.is_valid_number(number):
         raise PhoneNumberError(f"'{raw}' is not a valid phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def normalize_delivered_phone(raw: str, default_region: str | None = None) -> str:
-    """E.164 from what the phone network delivered: any possible number (the right
-    length for its country code), listed in phonenumbers' metadata or not."""
-    return read_delivered_phone(raw, default_region)[0]
-
-
-def unlisted_range(e164: str) -> str | None:
-    """`+254 810` for a number in a range phonenumbers' metadata does not list (its
-    country code and first national digits, safe to log); None for a listed one."""
-    return read_delivered_phone(e164)[1]
 
 
 # Every first hop of a dial reads its number: one parse gives both answers.

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from interviews import Closed, Interviews, Live, Notice, Outcome, Step
-from survey_engine.events import AnswerGiven, Ended, Failed, Prompt, ResponseStatus
+from survey_engine.events import Failed, Prompt, ResponseStatus
 from survey_engine.inputs import Answer, Back, Resume
 from survey_engine.machine import Turn, current_prompt, expected_input
 from survey_engine.phrases import phrase
@@ -154,19 +154,11 @@ class UssdChannel:
 
 
 def _result(step: Step) -> HopResult:
-    """What the log line says of a step, in one pass over its events."""
-    answered, failure, status = "", None, None
-    for event in step.turn.events:
-        kind = type(event)
-        if kind is AnswerGiven:
-            answered = answered or event.question  # type: ignore[union-attr]
-        elif kind is Failed:
-            failure = event
-        elif kind is Ended:
-            status = event.status  # type: ignore[union-attr]
     prompt = step.turn.prompt
     shown = prompt.key if prompt is not None else ""
-    return HopResult(step.live.view[0], step.outcome, answered or shown, status, failure)
+    return HopResult(
+        step.live.view[0], step.outcome, step.answered or shown, step.status, step.failure
+    )
 
 
 def _closed(closed: Closed) -> HopResult:

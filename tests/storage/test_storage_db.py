@@ -196,6 +196,7 @@ def test_the_public_surface_of_storage_is_deliberate() -> None:
             "import_survey",
             "list_surveys",
             "parse_ussd_code",
+            "unloadable_versions",
         ],
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 import pytest
@@ -9,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.responses import SqlResponseStore
-from storage.schema import entry_points, survey_versions
+from storage.schema import entry_points, survey_versions, surveys
 from storage.surveys import (
     SurveyVersionConflict,
     UssdCodeError,
@@ -18,6 +19,7 @@ from storage.surveys import (
     import_survey,
     list_surveys,
     parse_ussd_code,
+    unloadable_versions,
 )
 from survey_engine.errors import SurveyLoadError
 from survey_engine.ports import EntryPoint
@@ -214,3 +216,46 @@ async def test_a_broken_form_or_code_stores_nothing(
             engine, form(xlsx_from_markdown), filename="x.xlsx", ussd_code="384", roster_only=False
         )
     assert await list_surveys(engine) == []
+
+
+async def test_a_stored_version_this_release_cannot_compile_is_named(
+    engine: AsyncEngine, xlsx_from_markdown: Xlsx
+) -> None:
+    # A form imported before regex() ran on RE2 could use a look-ahead; it is stored as
+    # it was uploaded, so write it as an earlier release would have.
+    good = await import_survey(
+        engine, form(xlsx_from_markdown), filename="t.xlsx", ussd_code=None, roster_only=False
+    )
+    assert await unloadable_versions(engine) == []
+    lookahead = xlsx_from_markdown(
+        """
+        | survey   |
+        |          | type | name | label | constraint                   |
+        |          | text | code | Code? | regex(., '^(?=.*[0-9]).{4}$') |
+        | settings |
+        |          | form_id | version |
+        |          | old     | 7       |
+        """
+    )
+    async with engine.begin() as conn:
+        survey_id = (
+            await conn.execute(
+                surveys.insert()
+                .values(form_id="old", title="", created_at=dt.datetime.now(dt.UTC))
+                .returning(surveys.c.id)
+            )
+        ).scalar_one()
+        await conn.execute(
+            survey_versions.insert().values(
+                survey_id=survey_id,
+                version="7",
+                source=lookahead,
+                source_sha256="0" * 64,
+                languages="",
+                imported_at=dt.datetime.now(dt.UTC),
+            )
+        )
+    problems = await unloadable_versions(engine)
+    assert len(problems) == 1 and problems[0].startswith("survey old version 7: ")
+    assert "look-ahead" in problems[0]
+    assert good.form_id not in problems[0]
