@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench install system-deps
+.PHONY: demo test lint bench install system-deps asterisk
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: $(STAMP) system-deps
+# The cached Debian-sid root with Asterisk 22 the end-to-end tests run (built once).
+asterisk:
+	scripts/asterisk-sandbox build >/dev/null
+
+test: $(STAMP) system-deps asterisk
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
