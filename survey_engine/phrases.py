@@ -234,6 +234,54 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "ar": "تحدث بعد سماع الصفارة، ثم اضغط على مفتاح المربع.",
         "sw": "Tafadhali ongea baada ya mlio, kisha bonyeza alama ya reli.",
     },
+    # Keys and numbers said by the IVR (`ivr/render.py`): "To go back, press <key>",
+    # a number read back digit by digit ("minus", "point"), a date entered as digits.
+    "key_star": {"en": "star", "fr": "étoile", "ar": "النجمة", "sw": "nyota"},
+    "key_hash": {"en": "hash", "fr": "dièse", "ar": "المربع", "sw": "reli"},
+    "point": {"en": "point", "fr": "virgule", "ar": "فاصلة", "sw": "nukta"},
+    "minus": {"en": "minus", "fr": "moins", "ar": "سالب", "sw": "hasi"},
+    "go_back": {
+        "en": "To go back, press",
+        "fr": "Pour revenir en arrière, appuyez sur",
+        "ar": "للرجوع، اضغط",
+        "sw": "Kurudi nyuma, bonyeza",
+    },
+    "repeat": {
+        "en": "To hear this again, press",
+        "fr": "Pour réécouter, appuyez sur",
+        "ar": "للاستماع مجدداً، اضغط",
+        "sw": "Kusikiliza tena, bonyeza",
+    },
+    "decimal_point": {
+        "en": "For the decimal point, press",
+        "fr": "Pour la virgule, appuyez sur",
+        "ar": "للفاصلة العشرية، اضغط",
+        "sw": "Kwa nukta ya desimali, bonyeza",
+    },
+    "date_digits": {
+        "en": "Enter the date as eight digits: two for the day, two for the month, "
+        "four for the year,",
+        "fr": "Entrez la date en huit chiffres : deux pour le jour, deux pour le mois, "
+        "quatre pour l'année,",
+        "ar": "أدخل التاريخ بثمانية أرقام: اثنان لليوم، واثنان للشهر، وأربعة للسنة،",
+        "sw": "Weka tarehe kwa tarakimu nane: mbili za siku, mbili za mwezi, nne za mwaka,",
+    },
+    "one_at_a_time": {
+        "en": "Choose one at a time: press its number, then the hash key. "
+        "When you have chosen all, press the hash key alone.",
+        "fr": "Choisissez un à la fois : appuyez sur son numéro, puis sur la touche dièse. "
+        "Quand vous avez fini, appuyez seulement sur la touche dièse.",
+        "ar": "اختر واحداً في كل مرة: اضغط رقمه ثم مفتاح المربع. "
+        "عند الانتهاء، اضغط مفتاح المربع وحده.",
+        "sw": "Chagua moja moja: bonyeza namba yake, kisha alama ya reli. "
+        "Ukimaliza, bonyeza alama ya reli peke yake.",
+    },
+    "any_key": {
+        "en": "Press any key to continue.",
+        "fr": "Appuyez sur une touche pour continuer.",
+        "ar": "اضغط أي مفتاح للمتابعة.",
+        "sw": "Bonyeza kitufe chochote kuendelea.",
+    },
 }
 
 # Digits spoken one by one (keys to press, and numbers read back).
