@@ -136,6 +136,10 @@ def test_a_notice_comes_first_and_the_hint_after_the_question(tracer):
     notice = Notice("declined_before", "en")
     plan = voice_plan(question(tracer, "consent"), notice)
     assert keys(plan)[:3] == ["system.declined_before", "consent.label", "consent.hint"]
+    assert plan.sounds[0].language is None  # the prompt's own language
+    # A notice in another language than the prompt's is played from that language.
+    on_menu = voice_plan(current_prompt(tracer, start(tracer).state), Notice("refused", "sw"))  # type: ignore[arg-type]
+    assert on_menu.sounds[0] == Sound("system.refused", "sw")
 
 
 def test_a_refused_number_says_why_first_and_how_to_hear_it_again_last(tracer):
@@ -241,7 +245,7 @@ def test_typed_text_no_prompt_can_say_is_skipped_and_counted(kinds):
     assert voice_plan(question(kinds, "count", {**KINDS_ANSWERS, "story": ""})).skipped == 0
 
 
-def test_a_closing_is_said_and_then_the_call_ends(tracer):
+def test_a_closing_is_said_and_then_the_call_ends():
     plan = closing_plan(phrase_speech("thank_you", "fr"), "fr")
     assert plan == VoicePlan("fr", (Sound("system.thank_you"),), None)
 
