@@ -107,11 +107,12 @@ async def _bare_turn_turns(pool: asyncpg.Pool, response_id: int, turns: int) -> 
 # What record_turn sends for an answer, by hand: the cost of SQLAlchemy is the difference.
 BARE_TURN = (
     "WITH turn_response AS (UPDATE responses SET turn_ref = $1, updated_at = $2"
-    " WHERE id = $3 RETURNING id, respondent_id),"
-    " turn_answer AS (INSERT INTO answers (response_id, question, value, kind, answered_at,"
-    " updated_at) SELECT id, $4, $5, $6, $2, $2 FROM turn_response"
+    " WHERE id = $3 RETURNING id, respondent_id, channel),"
+    " turn_answer AS (INSERT INTO answers (response_id, question, value, kind, channel,"
+    " answered_at, updated_at) SELECT id, $4, $5, $6, channel, $2, $2 FROM turn_response"
     " ON CONFLICT (response_id, question) DO UPDATE SET value = excluded.value,"
-    " kind = excluded.kind, updated_at = excluded.updated_at RETURNING answers.id)"
+    " kind = excluded.kind, channel = excluded.channel, updated_at = excluded.updated_at"
+    " RETURNING answers.id)"
     " SELECT id FROM turn_response"
 )
 BARE_UPSERT = (

@@ -3,7 +3,7 @@
 serve [--host H] [--port P] [--workers N]
 demo
 db upgrade
-survey import FILE.xlsx [--ussd-code CODE] [--roster-only]
+survey import FILE.xlsx [--ussd-code CODE] [--ivr-number NUMBER]... [--roster-only]
 respondents import FILE.csv|FILE.xlsx
 export answers --survey ID_OR_FORM_ID
 simulate ussd --phone NUMBER [--url URL] [--code CODE]
@@ -84,6 +84,14 @@ def _parser() -> argparse.ArgumentParser:
     survey_import = survey.add_parser("import", help="import an XLSForm (.xlsx)")
     survey_import.add_argument("file", type=Path)
     survey_import.add_argument("--ussd-code", help="bind a USSD code to it, e.g. '*384*123#'")
+    survey_import.add_argument(
+        "--ivr-number",
+        action="append",
+        default=[],
+        metavar="NUMBER",
+        help="bind a number dialled to reach it by voice (repeatable), e.g. '+254201234567',"
+        " '0201234567' (read in DEFAULT_PHONE_REGION) or an extension such as '4000'",
+    )
     survey_import.add_argument(
         "--roster-only",
         action="store_true",
@@ -240,6 +248,8 @@ def _survey_import(settings: Settings, args: argparse.Namespace) -> int:
             filename=path.name,
             ussd_code=args.ussd_code,
             roster_only=args.roster_only,
+            ivr_numbers=args.ivr_number,
+            default_region=settings.default_phone_region,
         )
 
     try:
@@ -257,9 +267,11 @@ def _survey_import(settings: Settings, args: argparse.Namespace) -> int:
         f"survey id={imported.survey_id} form_id={imported.form_id} "
         f"version={imported.version} ({state})"
     )
+    access = "roster only" if args.roster_only else "open to any number"
     if args.ussd_code:
-        access = "roster only" if args.roster_only else "open to any number"
         print(f"USSD {args.ussd_code} reaches {imported.form_id} ({access})")
+    for number in imported.ivr_numbers:
+        print(f"IVR {number} reaches {imported.form_id} ({access})")
     return 0
 
 
@@ -316,7 +328,9 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
     print(f"Loading the sample survey {DEMO_SURVEY.name} on USSD code {DEMO_USSD_CODE} ...")
     code = _survey_import(
         settings,
-        argparse.Namespace(file=DEMO_SURVEY, ussd_code=DEMO_USSD_CODE, roster_only=False),
+        argparse.Namespace(
+            file=DEMO_SURVEY, ussd_code=DEMO_USSD_CODE, ivr_number=[], roster_only=False
+        ),
     )
     if code != 0:
         return code

@@ -32,7 +32,7 @@ EXPORT_COLUMNS = (
     # As stored: choice name(s), ISO date, plain number, text; a voice answer's is its
     # recording's path relative to RECORDINGS_DIR (the file is `<value>.wav` there).
     "value",
-    "channel",
+    "channel",  # the channel the answer was given on: ussd, ivr
     "response_status",
     "answered_at",  # ISO 8601 UTC, when the question was first answered in the response
     "response_id",
@@ -59,7 +59,7 @@ async def export_answers(engine: AsyncEngine, survey: SurveyVersionRef | int, ou
             respondents.c.phone,
             answers.c.question,
             answers.c.value,
-            responses.c.channel,
+            answers.c.channel,
             responses.c.status,
             answers.c.answered_at,
             responses.c.id,

@@ -45,12 +45,13 @@ class _Response:
     record: ResponseRecord
     answers: dict[str, str] = field(default_factory=dict)
     recorded: set[str] = field(default_factory=set)  # answers that are voice recordings
+    channels: dict[str, str] = field(default_factory=dict)  # question -> channel given on
     ended_at: dt.datetime | None = None
 
 
 class MemoryResponseStore:
     """`ResponseStore` in dictionaries. Set up with `add_survey`, `bind` and
-    `add_respondent`; read back with the port's own methods."""
+    `add_respondent`; read back with the port's own methods and `answer_channels`."""
 
     def __init__(self) -> None:
         self._ids = itertools.count(1)
@@ -78,6 +79,12 @@ class MemoryResponseStore:
         record = RespondentRecord(next(self._ids), phone, language, on_roster=True)
         self._respondents[phone] = record
         return record
+
+    # -- reading back (what the SQL store's export shows) --------------------------------
+
+    def answer_channels(self, response_id: int) -> dict[str, str]:
+        """The channel each current answer of the response was given on, by question."""
+        return dict(self._response(response_id).channels)
 
     # -- the port -----------------------------------------------------------------------
 
@@ -208,6 +215,8 @@ class MemoryResponseStore:
             match event:
                 case AnswerGiven(question=question, value=value, kind=kind):
                     response.answers[question] = value
+                    # The channel as of this turn: `attach_session` moves a resumed one.
+                    response.channels[question] = record.channel
                     if kind is AnswerKind.RECORDING:
                         response.recorded.add(question)
                     else:
@@ -216,9 +225,11 @@ class MemoryResponseStore:
                     for question in questions:
                         response.answers.pop(question, None)
                         response.recorded.discard(question)
+                        response.channels.pop(question, None)
                 case Restarted():
                     response.answers.clear()
                     response.recorded.clear()
+                    response.channels.clear()
                 case LanguageChosen(language=language):
                     record = replace(record, language=language)
                     self._first_language(record.respondent_id, language)

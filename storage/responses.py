@@ -329,12 +329,26 @@ def _response_update(
     )
 
 
-_ANSWER_COLUMNS = ["response_id", "question", "value", "kind", "answered_at", "updated_at"]
+_ANSWER_COLUMNS = [
+    "response_id",
+    "question",
+    "value",
+    "kind",
+    "channel",
+    "answered_at",
+    "updated_at",
+]
+# An answer is given on the response's channel as of its turn (`attach_session` moves a
+# response resumed on another channel): read from the row, never a parameter.
+_RESPONSE_CHANNEL = (
+    select(responses.c.channel).where(responses.c.id == _RESPONSE_ID).scalar_subquery()
+)
 
 
 def _answer_upsert(insert: Any, rows: Select[Any] | None = None) -> Any:
     """INSERT ... ON CONFLICT (response_id, question) DO UPDATE: never a second row.
-    Answering again replaces the value and its kind (a recording after typed text).
+    Answering again replaces the value, its kind (a recording after typed text) and
+    its channel (changed by voice after USSD).
 
     `insert` is the dialect's (postgresql.insert, sqlite.insert); `rows` a SELECT of the
     values in `_ANSWER_COLUMNS` order, else they are the bind parameters."""
@@ -344,6 +358,7 @@ def _answer_upsert(insert: Any, rows: Select[Any] | None = None) -> Any:
             question=_QUESTION,
             value=_VALUE,
             kind=_KIND,
+            channel=_RESPONSE_CHANNEL,
             answered_at=_NOW,
             updated_at=_NOW,
         )
@@ -354,6 +369,7 @@ def _answer_upsert(insert: Any, rows: Select[Any] | None = None) -> Any:
         set_={
             "value": stmt.excluded.value,
             "kind": stmt.excluded.kind,
+            "channel": stmt.excluded.channel,
             "updated_at": stmt.excluded.updated_at,
         },
     )
@@ -392,24 +408,26 @@ def _pg_turn(
 ) -> Executable:
     """A whole usual turn as one PostgreSQL statement:
 
-    WITH turn_response AS (UPDATE responses ... RETURNING id, respondent_id),
+    WITH turn_response AS (UPDATE responses ... RETURNING id, respondent_id, channel),
          turn_answer AS (INSERT INTO answers SELECT ... FROM turn_response ON CONFLICT ...),
          turn_language AS (UPDATE respondents ... WHERE id = turn_response.respondent_id)
     SELECT id FROM turn_response
 
-    The answer and language read the updated response, so an unknown response id
+    The answer and language read the updated response (the answer its channel too, so
+    the turn needs no extra parameter), so an unknown response id
     changes nothing and returns no row (instead of failing on a foreign key)."""
     response = (
         update(responses)
         .where(responses.c.id == _RESPONSE_ID)
         .values(_response_values(language, status, ended, resume_offered))
-        .returning(responses.c.id, responses.c.respondent_id)
+        .returning(responses.c.id, responses.c.respondent_id, responses.c.channel)
         .cte("turn_response")
     )
     stmt = select(response.c.id)
     if answer:
         upsert = _answer_upsert(
-            postgresql.insert, select(response.c.id, _QUESTION, _VALUE, _KIND, _NOW, _NOW)
+            postgresql.insert,
+            select(response.c.id, _QUESTION, _VALUE, _KIND, response.c.channel, _NOW, _NOW),
         )
         stmt = stmt.add_cte(upsert.returning(answers.c.id).cte("turn_answer"))
     if language:

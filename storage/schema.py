@@ -208,6 +208,9 @@ class AnswerRow(Base):
     # recording's reference relative to RECORDINGS_DIR (storage.recordings).
     value: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(16), server_default=AnswerKind.TEXT.value)
+    # The channel the current value was given on (migration 0005): a response resumed
+    # by voice after USSD keeps each answer's own, while `responses.channel` moves.
+    channel: Mapped[str] = mapped_column(String(16))
     answered_at: Mapped[dt.datetime]  # first given
     updated_at: Mapped[dt.datetime]  # last changed (the respondent went back)
 

@@ -1,4 +1,5 @@
-"""Importing XLSForm surveys and binding them to USSD codes (`service-tracker survey import`).
+"""Importing XLSForm surveys and binding them to USSD codes and IVR numbers
+(`service-tracker survey import`).
 
 A survey is identified by its `form_id`; each upload with a new `settings.version` adds
 an immutable version, and new sessions use the newest one. Re-importing the very same
@@ -7,6 +8,7 @@ that already exists is refused, since answers already stored refer to that versi
 
     SurveyVersionConflict(ValueError)   same form_id and version, different file
     UssdCodeError(ValueError)           a USSD code that is not *digits*...#
+    PhoneNumberError(ValueError)        an IVR number that is not digits (`ivr_address`)
     SurveyLoadError                     from survey_engine.xlsform: the form has errors
 """
 
@@ -16,6 +18,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -25,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.schema import entry_points, survey_versions, surveys
 from survey_engine.errors import SurveyLoadError
+from survey_engine.phones import ivr_address
 from survey_engine.ports import SurveyVersionRef
 from survey_engine.xlsform import load_xlsform
 
@@ -57,6 +61,7 @@ class ImportedSurvey:
     form_id: str
     version: str
     created: bool  # False: this exact file was already imported
+    ivr_numbers: tuple[str, ...] = ()  # bound by this import, as stored (`ivr_address`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +74,7 @@ class SurveySummary:
     versions: int
     languages: tuple[str, ...]
     ussd_codes: tuple[str, ...]  # as dialled: "*384*123#", "*384*123*2#"
+    ivr_numbers: tuple[str, ...]  # as `ivr_address` stores them: "+254201234567", "4000"
     created_at: dt.datetime
     imported_at: dt.datetime  # of the current version
 
@@ -109,12 +115,19 @@ async def import_survey(
     filename: str,
     ussd_code: str | None,
     roster_only: bool,
+    ivr_numbers: Sequence[str] = (),
+    default_region: str | None = None,
 ) -> ImportedSurvey:
-    """Store an XLSForm upload as a survey version and optionally bind a USSD code to it.
+    """Store an XLSForm upload as a survey version and optionally bind a USSD code and
+    IVR numbers to it (`roster_only` applies to each).
 
     `filename` names the survey when the form has no `settings.form_id`, as in ODK.
-    Binding a code that reached another survey moves it to this one."""
+    An IVR number is stored as `ivr_address` reads it in `default_region` (an E.164
+    number, or an extension's digits). Binding a code or number that reached another
+    survey moves it to this one. Every code and number is checked before anything is
+    stored."""
     binding = parse_ussd_code(ussd_code) if ussd_code else None
+    ivr_addresses = tuple(dict.fromkeys(ivr_address(n, default_region) for n in ivr_numbers))
     fallback_form_id = PurePath(filename).stem or "survey"
     survey = await asyncio.to_thread(load_xlsform, source, fallback_form_id=fallback_form_id)
     digest = hashlib.sha256(source).hexdigest()
@@ -159,9 +172,15 @@ async def import_survey(
                 surveys.update().where(surveys.c.id == survey_id).values(title=survey.title)
             )
         if binding is not None:
-            await _bind(conn, dialled_code(*binding), survey_id=survey_id, roster_only=roster_only)
+            await _bind(
+                conn, "ussd", dialled_code(*binding), survey_id=survey_id, roster_only=roster_only
+            )
+        for address in ivr_addresses:
+            await _bind(conn, "ivr", address, survey_id=survey_id, roster_only=roster_only)
 
-    return ImportedSurvey(survey_id, version_id, survey.form_id, survey.version, created)
+    return ImportedSurvey(
+        survey_id, version_id, survey.form_id, survey.version, created, ivr_addresses
+    )
 
 
 async def _survey_id(conn: AsyncConnection, form_id: str, title: str, now: dt.datetime) -> int:
@@ -179,10 +198,12 @@ async def _survey_id(conn: AsyncConnection, form_id: str, title: str, now: dt.da
     ).scalar_one()
 
 
-async def _bind(conn: AsyncConnection, address: str, *, survey_id: int, roster_only: bool) -> None:
+async def _bind(
+    conn: AsyncConnection, channel: str, address: str, *, survey_id: int, roster_only: bool
+) -> None:
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     stmt = insert(entry_points).values(
-        channel="ussd", address=address, survey_id=survey_id, roster_only=roster_only
+        channel=channel, address=address, survey_id=survey_id, roster_only=roster_only
     )
     await conn.execute(
         stmt.on_conflict_do_update(
@@ -221,7 +242,7 @@ async def unloadable_versions(engine: AsyncEngine) -> list[str]:
 
 
 async def list_surveys(engine: AsyncEngine) -> list[SurveySummary]:
-    """Every survey with its current version and USSD codes, by form_id."""
+    """Every survey with its current version, USSD codes and IVR numbers, by form_id."""
     counts = (
         select(
             survey_versions.c.survey_id,
@@ -247,15 +268,15 @@ async def list_surveys(engine: AsyncEngine) -> list[SurveySummary]:
         .join(survey_versions, survey_versions.c.id == counts.c.current_id)
         .order_by(surveys.c.form_id)
     )
-    codes: dict[int, list[str]] = {}
+    addresses: dict[tuple[str, int], list[str]] = {}
     async with engine.connect() as conn:
         rows = (await conn.execute(stmt)).all()
         for entry in await conn.execute(
-            select(entry_points.c.survey_id, entry_points.c.address)
-            .where(entry_points.c.channel == "ussd")
+            select(entry_points.c.channel, entry_points.c.survey_id, entry_points.c.address)
+            .where(entry_points.c.channel.in_(("ussd", "ivr")))
             .order_by(entry_points.c.address)
         ):
-            codes.setdefault(entry.survey_id, []).append(entry.address)
+            addresses.setdefault((entry.channel, entry.survey_id), []).append(entry.address)
     return [
         SurveySummary(
             survey_id=row.id,
@@ -265,7 +286,8 @@ async def list_surveys(engine: AsyncEngine) -> list[SurveySummary]:
             version=row.version,
             versions=row.versions,
             languages=tuple(code for code in row.languages.split(",") if code),
-            ussd_codes=tuple(codes.get(row.id, ())),
+            ussd_codes=tuple(addresses.get(("ussd", row.id), ())),
+            ivr_numbers=tuple(addresses.get(("ivr", row.id), ())),
             created_at=row.created_at,
             imported_at=row.imported_at,
         )

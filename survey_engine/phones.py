@@ -20,6 +20,7 @@ import phonenumbers
 
 __all__ = [
     "PhoneNumberError",
+    "ivr_address",
     "mask_phone",
     "mask_phones_in",
     "normalize_phone",
@@ -81,6 +82,47 @@ def read_delivered_phone(raw: str, default_region: str | None = None) -> tuple[s
         return e164, None
     national = str(number.national_number)
     return e164, f"+{number.country_code} {national[:_RANGE_DIGITS]}"
+
+
+# A dialled number as staff type it or Asterisk reports it: an optional `+` and digits,
+# maybe grouped by spaces, hyphens, dots or brackets (staff only; Asterisk sends none).
+_DIALLED = re.compile(r"\+?\d+")
+_DIALLED_SEPARATORS = re.compile(r"[ ()./-]")
+_MAX_DIALLED_DIGITS = 20  # E.164 allows 15; PBX extensions are shorter still
+
+
+@lru_cache(maxsize=1024)
+def ivr_address(raw: str, default_region: str | None = None) -> str:
+    """The entry-point address of a number dialled to reach the IVR: what
+    `survey import --ivr-number` stores and what the IVR looks up for a call's
+    `agi_extension` (else `agi_dnid`), so both agree by construction.
+
+    A possible phone number becomes E.164: `+254201234567`, `254201234567`,
+    `0201234567` (national, read in `default_region`) and `00254201234567` are all
+    `+254201234567`. Digits that are no possible number, such as a PBX extension
+    (`4000`), are kept as given. `PhoneNumberError` when it is not digits with an
+    optional leading `+`, or when a `+` number is not a possible one."""
+    text = _DIALLED_SEPARATORS.sub("", (raw or "").strip())
+    if not _DIALLED.fullmatch(text) or len(text.lstrip("+")) > _MAX_DIALLED_DIGITS:
+        raise PhoneNumberError(
+            f"IVR number '{raw}' is not valid: expected digits with an optional leading +, "
+            "such as +254201234567, 0201234567 or an extension like 4000"
+        )
+    international = text.startswith(("+", "00"))
+    candidates = [(text, default_region)] if international or default_region else []
+    if not international:
+        # A trunk may deliver an international number without its `+`.
+        candidates.append(("+" + text, None))
+    for candidate, region in candidates:
+        try:
+            number = _parse(candidate, region)
+        except PhoneNumberError:
+            continue
+        if phonenumbers.is_possible_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if international:
+        raise PhoneNumberError(f"IVR number '{raw}' is not a possible international number")
+    return text
 
 
 def mask_phone(e164: str) -> str:

@@ -269,3 +269,25 @@ def test_serve_with_a_gateway_token_refuses_callbacks_without_it(database):
     assert OPEN_WARNING not in log
     assert "refused a gateway callback to /ussd/africastalking" in log
     assert token not in log and "guess-0123456789abc" not in log
+
+
+def test_ivr_numbers_are_bound_and_each_is_named_with_what_it_reaches(
+    database, monkeypatch, capsys
+):
+    monkeypatch.setenv("DEFAULT_PHONE_REGION", "KE")
+    args = ["survey", "import", str(TRACER_XLSX), "--roster-only"]
+    assert main([*args, "--ivr-number", "0201234567", "--ivr-number", "4000"]) == 0
+    out = capsys.readouterr().out
+    assert "IVR +254201234567 reaches graduate_tracer (roster only)" in out
+    assert "IVR 4000 reaches graduate_tracer (roster only)" in out
+    assert "USSD" not in out
+
+
+def test_a_bad_ivr_number_is_refused_naming_it(database, capsys):
+    args = ["survey", "import", str(TRACER_XLSX), "--ussd-code", "*384*123#"]
+    assert main([*args, "--ivr-number", "4000", "--ivr-number", "40x0"]) == 1
+    err = capsys.readouterr().err
+    assert "IVR number '40x0' is not valid" in err
+    assert "Traceback" not in err
+    assert main(["survey", "import", str(TRACER_XLSX)]) == 0
+    assert "(imported)" in capsys.readouterr().out  # the refused import stored nothing

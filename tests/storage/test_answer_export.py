@@ -220,3 +220,71 @@ async def test_a_recording_reference_a_spreadsheet_would_run_is_still_exported_a
     await export_answers(engine, tracer.survey_id, out)
     (row,) = list(csv.reader(io.StringIO(out.getvalue())))[1:]
     assert row[2] == "'" + ref
+
+
+async def test_each_answer_exports_the_channel_it_was_given_on(
+    engine: AsyncEngine, xlsx_from_markdown: Callable[[str], bytes]
+) -> None:
+    # Started over USSD, cut off, finished by voice after a redial (issue 14).
+    tracer = await _import(engine, xlsx_from_markdown, "tracer")
+    store = SqlResponseStore(engine)
+    walk_in = await store.create_respondent("+254712300481", None)
+    response = await store.start_response(
+        respondent_id=walk_in.id,
+        version_id=tracer.version_id,
+        channel="ussd",
+        session_ref="ussd-1",
+        language=None,
+        turn_ref="",
+        now=T0,
+    )
+    await store.record_turn(response.id, [AnswerGiven("months", "3")], turn_ref="3", now=T0)
+    later = T0 + dt.timedelta(minutes=5)
+    await store.attach_session(
+        response.id, channel="ivr", session_ref="call-1", turn_ref="", now=later
+    )
+    # One answer alone (PostgreSQL's one-statement turn), then with an ending (the
+    # transaction path on both databases).
+    await store.record_turn(response.id, [AnswerGiven("job", "Welder")], turn_ref="1", now=later)
+    await store.record_turn(
+        response.id,
+        [AnswerGiven("job", "Tailor"), Ended(ResponseStatus.COMPLETE, "")],
+        turn_ref="2",
+        now=later,
+    )
+
+    out = io.StringIO()
+    assert await export_answers(engine, tracer.survey_id, out) == 2
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [(r["question"], r["value"], r["channel"]) for r in rows] == [
+        ("months", "3", "ussd"),
+        ("job", "Tailor", "ivr"),
+    ]
+    assert {r["response_status"] for r in rows} == {"complete"}
+
+
+async def test_an_answer_changed_on_another_channel_takes_that_channel(
+    engine: AsyncEngine, xlsx_from_markdown: Callable[[str], bytes]
+) -> None:
+    tracer = await _import(engine, xlsx_from_markdown, "tracer")
+    store = SqlResponseStore(engine)
+    walk_in = await store.create_respondent("+254712300481", None)
+    response = await store.start_response(
+        respondent_id=walk_in.id,
+        version_id=tracer.version_id,
+        channel="ussd",
+        session_ref="ussd-1",
+        language=None,
+        turn_ref="",
+        now=T0,
+    )
+    await store.record_turn(response.id, [AnswerGiven("months", "3")], turn_ref="3", now=T0)
+    await store.attach_session(
+        response.id, channel="ivr", session_ref="call-1", turn_ref="", now=T0
+    )
+    await store.record_turn(response.id, [AnswerGiven("months", "4")], turn_ref="4", now=T0)
+
+    out = io.StringIO()
+    await export_answers(engine, tracer.survey_id, out)
+    [row] = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert (row["value"], row["channel"]) == ("4", "ivr")

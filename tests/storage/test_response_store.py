@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.memory import MemoryResponseStore
 from storage.responses import SqlResponseStore
 from storage.schema import answers, respondents, responses
 from storage.surveys import import_survey
@@ -26,6 +27,8 @@ from survey_engine.events import (
     Suspended,
 )
 from survey_engine.ports import EntryPoint, ResponseRecord, SurveyVersionRef
+from survey_engine.xlsform import load_xlsform
+from tests.conftest import markdown_to_xlsx
 
 T0 = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
 PHONE = "+254712345678"
@@ -482,3 +485,40 @@ async def test_load_survey_compiles_the_stored_form_once(world: World) -> None:
 
 async def test_ping(world: World) -> None:
     assert await world.store.ping() is True
+
+
+async def test_the_memory_store_keeps_the_channel_each_answer_was_given_on() -> None:
+    store = MemoryResponseStore()
+    ref = store.add_survey(load_xlsform(markdown_to_xlsx(TRACER.format(version="1"))))
+    respondent = store.add_respondent(PHONE, None)
+    response = await store.start_response(
+        respondent_id=respondent.id,
+        version_id=ref.version_id,
+        channel="ussd",
+        session_ref="ussd-1",
+        language=None,
+        turn_ref="",
+        now=T0,
+    )
+    await store.record_turn(
+        response.id,
+        [AnswerGiven("employed", "yes"), AnswerGiven("months", "3")],
+        turn_ref="1",
+        now=T0,
+    )
+    await store.attach_session(
+        response.id, channel="ivr", session_ref="call-1", turn_ref="", now=T0
+    )
+    await store.record_turn(
+        response.id,
+        [AnswerGiven("months", "4"), AnswerGiven("job", "Welder")],
+        turn_ref="2",
+        now=T0,
+    )
+    assert store.answer_channels(response.id) == {
+        "employed": "ussd",
+        "months": "ivr",
+        "job": "ivr",
+    }
+    await store.record_turn(response.id, [AnswersCleared(("job",))], turn_ref="3", now=T0)
+    assert store.answer_channels(response.id) == {"employed": "ussd", "months": "ivr"}

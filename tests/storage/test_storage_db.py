@@ -98,7 +98,7 @@ async def test_migrated_schema_matches_the_models(engine: AsyncEngine) -> None:
         tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
     assert tables == set(metadata.tables) | {"alembic_version"}
-    assert version == "0004"
+    assert version == "0005"
 
 
 async def test_upgrade_twice_is_harmless_and_works_inside_an_event_loop(
@@ -252,11 +252,12 @@ def test_data_stored_at_0002_survives_the_upgrade_and_the_way_back(
         " VALUES (1, '+254712345678', '', '', '', '', false, '{}', :now, :now)",
         "INSERT INTO responses (id, respondent_id, survey_id, survey_version_id, channel,"
         " status, last_input_ref, started_at, updated_at)"
-        " VALUES (1, 1, 1, 1, 'ussd', 'complete', '1*2', :now, :now)",
+        " VALUES (1, 1, 1, 1, 'ussd', 'complete', '1*2', :now, :now),"
+        " (2, 1, 1, 1, 'ivr', 'in_progress', '', :now, :now)",
         "INSERT INTO ussd_bindings (service_code, extension, survey_id, roster_only)"
         " VALUES ('*384*123#', '', 1, false), ('*384*123#', '2', 1, true)",
         "INSERT INTO answers (response_id, question, value, answered_at, updated_at)"
-        " VALUES (1, 'job', 'welder', :now, :now)",
+        " VALUES (1, 'job', 'welder', :now, :now), (2, 'job', 'tailor', :now, :now)",
     ]
 
     async def run(*statements: str) -> list[tuple[object, ...]]:
@@ -289,8 +290,11 @@ def test_data_stored_at_0002_survives_the_upgrade_and_the_way_back(
         command.upgrade(config, "head")
     else:
         run_coroutine(upgrade_through_the_apps_connection)
-    assert run_coroutine(lambda: run("SELECT question, value, kind FROM answers")) == [
-        ("job", "welder", "text")
+    # Every answer was typed (0004), on its response's channel (0005).
+    stored = "SELECT question, value, kind, channel FROM answers ORDER BY response_id"
+    assert run_coroutine(lambda: run(stored)) == [
+        ("job", "welder", "text", "ussd"),
+        ("job", "tailor", "text", "ivr"),
     ]
     # USSD bindings became entry points addressed by the code as dialled (0003).
     entries = "SELECT channel, address, survey_id, roster_only FROM entry_points ORDER BY address"
@@ -298,10 +302,15 @@ def test_data_stored_at_0002_survives_the_upgrade_and_the_way_back(
         ("ussd", "*384*123#", 1, False),
         ("ussd", "*384*123*2#", 1, True),
     ]
-    assert run_coroutine(lambda: run("SELECT turn_ref FROM responses")) == [("1*2",)]
+    assert run_coroutine(lambda: run("SELECT turn_ref FROM responses ORDER BY id")) == [
+        ("1*2",),
+        ("",),
+    ]
     with pytest.raises(IntegrityError):
         run_coroutine(lambda: run("UPDATE answers SET kind = 'video'"))
+    with pytest.raises(IntegrityError):  # required from now on
+        run_coroutine(lambda: run("UPDATE answers SET channel = NULL"))
 
     command.downgrade(config, "0002")
-    (row,) = run_coroutine(lambda: run("SELECT * FROM answers"))
+    row, _ = run_coroutine(lambda: run("SELECT * FROM answers"))
     assert len(row) == 6  # id, response_id, question, value, answered_at, updated_at

@@ -1,4 +1,4 @@
-"""Importing XLSForm files as survey versions, and binding USSD codes to them."""
+"""Importing XLSForm files as survey versions, and binding USSD codes and IVR numbers to them."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from storage.surveys import (
     unloadable_versions,
 )
 from survey_engine.errors import SurveyLoadError
+from survey_engine.phones import PhoneNumberError, ivr_address
 from survey_engine.ports import EntryPoint
 
 FORM = """
@@ -259,3 +260,79 @@ async def test_a_stored_version_this_release_cannot_compile_is_named(
     assert len(problems) == 1 and problems[0].startswith("survey old version 7: ")
     assert "look-ahead" in problems[0]
     assert good.form_id not in problems[0]
+
+
+async def test_ivr_numbers_become_entry_points_in_the_form_a_call_looks_up(
+    engine: AsyncEngine, xlsx_from_markdown: Xlsx
+) -> None:
+    imported = await import_survey(
+        engine,
+        form(xlsx_from_markdown),
+        filename="t.xlsx",
+        ussd_code="*384*123#",
+        roster_only=True,
+        ivr_numbers=["0201234567", "4000", "+254 20 1234567"],
+        default_region="KE",
+    )
+    # The national number and its E.164 form are one number: bound once.
+    assert imported.ivr_numbers == ("+254201234567", "4000")
+    store = SqlResponseStore(engine)
+    # What Asterisk may report for the same number, read the way the IVR will.
+    for dialled in ("254201234567", "+254201234567", "0201234567"):
+        assert await store.entry_point("ivr", ivr_address(dialled, "KE")) == EntryPoint(
+            "ivr", "+254201234567", imported.survey_id, True
+        )
+    assert await store.entry_point("ivr", "4000") == EntryPoint(
+        "ivr", "4000", imported.survey_id, True
+    )
+    assert await store.entry_point("ussd", "4000") is None
+    [summary] = await list_surveys(engine)
+    assert (summary.ussd_codes, summary.ivr_numbers) == (("*384*123#",), ("+254201234567", "4000"))
+
+
+async def test_rebinding_an_ivr_number_moves_it_to_the_other_survey(
+    engine: AsyncEngine, xlsx_from_markdown: Xlsx
+) -> None:
+    common = {"ussd_code": None, "default_region": "KE"}
+    first = await import_survey(
+        engine,
+        form(xlsx_from_markdown),
+        filename="a.xlsx",
+        roster_only=False,
+        ivr_numbers=["4000", "4001"],
+        **common,
+    )
+    second = await import_survey(
+        engine,
+        form(xlsx_from_markdown, form_id="baseline"),
+        filename="b.xlsx",
+        roster_only=True,
+        ivr_numbers=["4000"],
+        **common,
+    )
+    store = SqlResponseStore(engine)
+    assert await store.entry_point("ivr", "4000") == EntryPoint(
+        "ivr", "4000", second.survey_id, True
+    )
+    assert await store.entry_point("ivr", "4001") == EntryPoint(
+        "ivr", "4001", first.survey_id, False
+    )
+    numbers = {s.form_id: s.ivr_numbers for s in await list_surveys(engine)}
+    assert numbers == {"baseline": ("4000",), "tracer": ("4001",)}
+
+
+async def test_a_bad_ivr_number_stores_nothing(
+    engine: AsyncEngine, xlsx_from_markdown: Xlsx
+) -> None:
+    with pytest.raises(PhoneNumberError, match="IVR number '40#00'"):
+        await import_survey(
+            engine,
+            form(xlsx_from_markdown),
+            filename="x.xlsx",
+            ussd_code="*384*123#",
+            roster_only=False,
+            ivr_numbers=["4000", "40#00"],
+            default_region="KE",
+        )
+    assert await list_surveys(engine) == []
+    assert await SqlResponseStore(engine).entry_point("ivr", "4000") is None
