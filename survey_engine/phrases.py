@@ -222,12 +222,6 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "ar": "ثم اضغط على مفتاح المربع.",
         "sw": "kisha bonyeza alama ya reli.",
     },
-    "go_back_star": {
-        "en": "To go back, press star.",
-        "fr": "Pour revenir en arrière, appuyez sur étoile.",
-        "ar": "للرجوع، اضغط على النجمة.",
-        "sw": "Kurudi nyuma, bonyeza nyota.",
-    },
     "record_after_tone": {
         "en": "Please speak after the tone, then press the hash key.",
         "fr": "Parlez après le bip, puis appuyez sur la touche dièse.",
