@@ -17,6 +17,7 @@ from storage.respondents import import_respondents
 from storage.responses import SqlResponseStore
 from storage.surveys import ImportedSurvey, find_survey, import_survey
 from survey_engine.events import AnswerGiven, AnswerKind, Ended, LanguageChosen, ResponseStatus
+from survey_engine.ports import ResponseRecord
 
 FORM = """
 | survey |
@@ -43,6 +44,27 @@ async def _import(
     )
 
 
+async def _start(
+    store: SqlResponseStore,
+    respondent_id: int,
+    version_id: int,
+    channel: str,
+    session: str,
+    *,
+    language: str | None = None,
+) -> ResponseRecord:
+    """A response begun at T0 on `channel`, its first turn still to come."""
+    return await store.start_response(
+        respondent_id=respondent_id,
+        version_id=version_id,
+        channel=channel,
+        session_ref=session,
+        language=language,
+        turn_ref="",
+        now=T0,
+    )
+
+
 async def test_answers_are_exported_one_row_each_with_their_context(
     engine: AsyncEngine, xlsx_from_markdown: Callable[[str], bytes]
 ) -> None:
@@ -59,19 +81,7 @@ async def test_answers_are_exported_one_row_each_with_their_context(
     walk_in = await store.create_respondent("+255754218733", None)
     assert graduate is not None
 
-    async def respond(respondent_id: int, version_id: int, session: str) -> int:
-        response = await store.start_response(
-            respondent_id=respondent_id,
-            version_id=version_id,
-            channel="ussd",
-            session_ref=session,
-            language=None,
-            turn_ref="",
-            now=T0,
-        )
-        return response.id
-
-    first = await respond(graduate.id, tracer.version_id, "s1")
+    first = (await _start(store, graduate.id, tracer.version_id, "ussd", "s1")).id
     await store.record_turn(
         first, [LanguageChosen("sw"), AnswerGiven("months", "3")], turn_ref="2*3", now=T0
     )
@@ -81,9 +91,9 @@ async def test_answers_are_exported_one_row_each_with_their_context(
         turn_ref="2*3*x",
         now=T0 + dt.timedelta(minutes=1),
     )
-    second = await respond(walk_in.id, tracer.version_id, "s2")
+    second = (await _start(store, walk_in.id, tracer.version_id, "ussd", "s2")).id
     await store.record_turn(second, [AnswerGiven("months", "0")], turn_ref="0", now=T0)
-    elsewhere = await respond(graduate.id, other.version_id, "s3")
+    elsewhere = (await _start(store, graduate.id, other.version_id, "ussd", "s3")).id
     await store.record_turn(elsewhere, [AnswerGiven("months", "9")], turn_ref="9", now=T0)
 
     out = io.StringIO()
@@ -135,15 +145,7 @@ async def test_answers_a_spreadsheet_would_run_as_formulas_are_exported_as_text(
     store = SqlResponseStore(engine)
     graduate = await store.find_respondent("+254712300482")
     assert graduate is not None
-    response = await store.start_response(
-        respondent_id=graduate.id,
-        version_id=tracer.version_id,
-        channel="ussd",
-        session_ref="s9",
-        language=None,
-        turn_ref="",
-        now=T0,
-    )
+    response = await _start(store, graduate.id, tracer.version_id, "ussd", "s9")
     typed = {"months": "-2", "job": '=HYPERLINK("http://evil.example","pay")'}
     await store.record_turn(
         response.id, [AnswerGiven(q, v) for q, v in typed.items()], turn_ref="x", now=T0
@@ -163,15 +165,7 @@ async def test_a_voice_answer_is_exported_as_its_path_under_recordings_dir_in_th
     tracer = await _import(engine, xlsx_from_markdown, "tracer")
     store = SqlResponseStore(engine)
     graduate = await store.create_respondent("+254712300483", "en")
-    response = await store.start_response(
-        respondent_id=graduate.id,
-        version_id=tracer.version_id,
-        channel="ivr",
-        session_ref="call-1",
-        language="en",
-        turn_ref="",
-        now=T0,
-    )
+    response = await _start(store, graduate.id, tracer.version_id, "ivr", "call-1", language="en")
     recordings = RecordingFolder(tmp_path / "recordings")
     made = await recordings.new(tracer.form_id, response.id, "job")
     # What Asterisk's RECORD FILE leaves: the path it was given, plus the format.
@@ -204,15 +198,7 @@ async def test_a_recording_reference_a_spreadsheet_would_run_is_still_exported_a
     tracer = await _import(engine, xlsx_from_markdown, "tracer")
     store = SqlResponseStore(engine)
     graduate = await store.create_respondent("+254712300484", None)
-    response = await store.start_response(
-        respondent_id=graduate.id,
-        version_id=tracer.version_id,
-        channel="ivr",
-        session_ref="call-2",
-        language=None,
-        turn_ref="",
-        now=T0,
-    )
+    response = await _start(store, graduate.id, tracer.version_id, "ivr", "call-2")
     ref = "=HYPERLINK(1)/2/job-3"
     answer = AnswerGiven("job", ref, AnswerKind.RECORDING)
     await store.record_turn(response.id, [answer], turn_ref="", now=T0)
@@ -229,15 +215,7 @@ async def test_each_answer_exports_the_channel_it_was_given_on(
     tracer = await _import(engine, xlsx_from_markdown, "tracer")
     store = SqlResponseStore(engine)
     walk_in = await store.create_respondent("+254712300481", None)
-    response = await store.start_response(
-        respondent_id=walk_in.id,
-        version_id=tracer.version_id,
-        channel="ussd",
-        session_ref="ussd-1",
-        language=None,
-        turn_ref="",
-        now=T0,
-    )
+    response = await _start(store, walk_in.id, tracer.version_id, "ussd", "ussd-1")
     await store.record_turn(response.id, [AnswerGiven("months", "3")], turn_ref="3", now=T0)
     later = T0 + dt.timedelta(minutes=5)
     await store.attach_session(
@@ -269,15 +247,7 @@ async def test_an_answer_changed_on_another_channel_takes_that_channel(
     tracer = await _import(engine, xlsx_from_markdown, "tracer")
     store = SqlResponseStore(engine)
     walk_in = await store.create_respondent("+254712300481", None)
-    response = await store.start_response(
-        respondent_id=walk_in.id,
-        version_id=tracer.version_id,
-        channel="ussd",
-        session_ref="ussd-1",
-        language=None,
-        turn_ref="",
-        now=T0,
-    )
+    response = await _start(store, walk_in.id, tracer.version_id, "ussd", "ussd-1")
     await store.record_turn(response.id, [AnswerGiven("months", "3")], turn_ref="3", now=T0)
     await store.attach_session(
         response.id, channel="ivr", session_ref="call-1", turn_ref="", now=T0
