@@ -21,12 +21,13 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from audio.catalogue import CatalogueEntry
 
-__all__ = ["AudioLibrary", "IndexEntry", "PromptSource"]
+__all__ = ["AudioLibrary", "IndexEntry", "PromptFiles", "PromptSource"]
 
 
 class PromptSource(enum.Enum):
@@ -122,6 +123,41 @@ class AudioLibrary:
 
     def relative(self, language: str, path: Path) -> str:
         return path.relative_to(self.language_dir(language)).as_posix()
+
+
+class PromptFiles:
+    """Which file Asterisk plays for a prompt key, for a call in progress.
+
+    The IVR asks for every sound of every prompt, so each survey's index is read once
+    and kept with the index file's modification time: a `render` or an upload that
+    rewrites the index is seen by the next prompt, at the cost of one `stat`. Files
+    are named by absolute path without `.wav`, as STREAM FILE and GET DATA take them
+    (Asterisk must see AUDIO_DIR at the same path)."""
+
+    def __init__(self, library: AudioLibrary) -> None:
+        self.library = library
+        self._loaded: dict[tuple[str, str], tuple[int, dict[str, str]]] = {}
+
+    def sounds(self, form_id: str, language: str) -> Mapping[str, str]:
+        """key -> what to play, for the keys whose file exists; empty when the survey
+        has no audio in `language` yet."""
+        index_file = self.library._index_file(form_id, language)
+        try:
+            stamp = index_file.stat().st_mtime_ns
+        except FileNotFoundError:
+            self._loaded.pop((form_id, language), None)
+            return {}
+        loaded = self._loaded.get((form_id, language))
+        if loaded is not None and loaded[0] == stamp:
+            return loaded[1]
+        folder = self.library.language_dir(language).resolve()
+        names: dict[str, str] = {}
+        for key, entry in self.library.index(form_id, language).items():
+            path = folder / entry.file
+            if path.is_file():
+                names[key] = str(path.with_suffix(""))
+        self._loaded[(form_id, language)] = (stamp, names)
+        return names
 
 
 def write_atomically(path: Path, data: bytes) -> None:

@@ -31,7 +31,7 @@ import enum
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -112,6 +112,9 @@ class Closed:
     phrase: str  # a key of `survey_engine.phrases.PHRASES` (audio key `system.<phrase>`)
     language: str | None
     outcome: Outcome = Outcome.REFUSED_ENTRY
+    # The survey the address reached, when one did: a voice channel plays the phrase
+    # from its audio, in its default language when `language` is None.
+    survey: Survey | None = field(default=None, compare=False, repr=False)
 
     @property
     def text(self) -> str:
@@ -287,6 +290,17 @@ class Interviews:
 
     # -- a new session ---------------------------------------------------------------
 
+    async def reach(self, channel: str, addresses: Sequence[str]) -> Survey | None:
+        """The survey (its current version) that the first entry point among
+        `addresses` reaches, without opening anything: what a channel needs to speak
+        to a caller it cannot identify."""
+        for address in addresses:
+            entry = await self._store.entry_point(channel, address)
+            if entry is not None:
+                version = await self._store.current_version(entry.survey_id)
+                return await self._store.load_survey(version.version_id)
+        return None
+
     async def open(
         self,
         channel: str,
@@ -311,7 +325,7 @@ class Interviews:
         if entry.roster_only:
             respondent = await store.find_respondent(phone)
             if respondent is None:
-                return Closed("not_on_roster", None)
+                return Closed("not_on_roster", None, survey=survey)
         else:
             # A number reaching us for the first time starts the current version at
             # once: one statement for the whole first turn.
@@ -341,9 +355,9 @@ class Interviews:
                 # on and lost its live record: where it is, and nothing stored.
                 if latest.status is ResponseStatus.IN_PROGRESS:
                     return await self._rebuild(latest, channel, session_ref, render)
-                return Closed(_CLOSING[latest.status], latest.language, Outcome.LATE)
+                return Closed(_CLOSING[latest.status], latest.language, Outcome.LATE, survey=survey)
             if latest.status is ResponseStatus.COMPLETE:
-                return Closed("already_completed", latest.language or language)
+                return Closed("already_completed", latest.language or language, survey=survey)
             if self._resumable(latest, now):
                 return await self._attach(latest, channel, session_ref, turn_ref, render)
             if latest.status in _NOTICE_AFTER:

@@ -19,7 +19,9 @@ Keys (`VoiceKeys`). `*` pressed as the first key repeats the prompt, on every pr
 Back mirrors USSD so a respondent meets the same keys on both channels: `0` on menus
 (choices, the language menu, the resume offer, notes) where choice numbers start at 1,
 and `#` pressed alone on number and date prompts, where 0 is a real answer. `#` ends a
-multi-digit entry; in a decimal, `*` after the first digit is the point (`7*5`). On an
+multi-digit entry; in a decimal, `*` after the first digit is the point (`7*5`). The
+end key never cuts a prompt's sounds short: pressed after a menu choice out of habit,
+it would otherwise answer the next prompt. On an
 open text question, `0` pressed during the instructions (before the tone) goes back;
 the recording ends with `#` or silence.
 
@@ -405,6 +407,7 @@ def voice_plan(
             silence_seconds=keys.record_silence_seconds,
             max_seconds=keys.record_max_seconds,
             end_key=keys.end,
+            escape_digits=_interrupting(keys),
         )
     else:
         if kind is InputKind.CHOICES:
@@ -433,17 +436,25 @@ def voice_plan(
     )
 
 
+def _interrupting(keys: VoiceKeys) -> str:
+    """The keys that cut a prompt's sounds short: all but the end key. People press
+    `#` after a menu choice out of habit; arriving during the next prompt, it must
+    not be read as that prompt's answer (or its back key)."""
+    return KEYPAD.replace(keys.end, "")
+
+
 def _collect(prompt: Prompt, keys: VoiceKeys) -> Collect:
     hint = prompt.input
     kind = hint.kind
+    escape, timeout = _interrupting(keys), keys.timeout_ms
     if kind is InputKind.CHOICES:
-        # One choice per entry: as many digits as the largest choice number.
-        width = len(str(max(hint.choice_count, 1)))
-        return Collect(kind, width, keys.end, timeout_ms=keys.timeout_ms, one_at_a_time=True)
+        # One choice per entry, each ended by `end`: an entry that ended on its own
+        # after one digit would leave the caller's `#` to be read as "done".
+        return Collect(kind, None, keys.end, escape, timeout, one_at_a_time=True)
     if kind is InputKind.ANY:
-        return Collect(kind, 1, None, timeout_ms=keys.timeout_ms)
+        return Collect(kind, 1, None, escape, timeout)
     # A single-digit menu answers on the first key; longer entries end with `end`.
-    return Collect(kind, hint.max_digits, keys.end, timeout_ms=keys.timeout_ms)
+    return Collect(kind, hint.max_digits, keys.end, escape, timeout)
 
 
 def closing_plan(message_speech: Speech, language: str) -> VoicePlan:

@@ -64,6 +64,7 @@ class AgiServer:
         allow: Iterable[str] = (),
         max_calls: int = 200,
         limits: AgiLimits | None = None,
+        reuse_port: bool = False,
     ) -> None:
         if max_calls < 1:
             raise ValueError(f"max_calls must be at least 1, got {max_calls}")
@@ -73,6 +74,7 @@ class AgiServer:
         self._allow = tuple(_network(entry) for entry in allow)
         self._max_calls = max_calls
         self._limits = limits or AgiLimits()
+        self._reuse_port = reuse_port
         self._server: asyncio.Server | None = None
         self._calls: set[asyncio.Task[None]] = set()
 
@@ -81,6 +83,11 @@ class AgiServer:
         if self._server is None or not self._server.sockets:
             raise RuntimeError("the AGI server is not started")
         return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def listening(self) -> bool:
+        """Whether the listener accepts connections (for /healthz)."""
+        return self._server is not None and self._server.is_serving()
 
     @property
     def active_calls(self) -> int:
@@ -93,6 +100,7 @@ class AgiServer:
             self._port,
             # Bounds every readuntil() below: a longer line is an error, not a buffer.
             limit=self._limits.line_bytes + 2,
+            reuse_port=self._reuse_port or None,
         )
 
     async def close(self) -> None:

@@ -5,14 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator, Awaitable
+from pathlib import Path
 
 from aiohttp import web
 
+from audio.library import AudioLibrary, PromptFiles
 from interviews import Interviews, InterviewSettings
+from ivr.channel import IvrChannel, IvrSettings
+from ivr.server import AgiServer
 from service_tracker.config import Settings
 from service_tracker.gateway_auth import gateway_token_middleware
-from service_tracker.keys import DATABASE, INTERVIEWS, RECORDINGS, RESPONSES, SESSIONS, SETTINGS
+from service_tracker.keys import (
+    AGI_SERVER,
+    DATABASE,
+    INTERVIEWS,
+    RECORDINGS,
+    RESPONSES,
+    SESSIONS,
+    SETTINGS,
+)
 from storage.db import PoolSizes, create_engine
 from storage.recordings import RecordingFolder
 from storage.responses import SqlResponseStore
@@ -38,6 +51,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_sessions)
     app.cleanup_ctx.append(_interviews)
+    app.cleanup_ctx.append(_agi)
     app.router.add_get("/healthz", healthz)
     add_routes(app)
     return app
@@ -85,6 +99,38 @@ async def _interviews(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+async def _agi(app: web.Application) -> AsyncIterator[None]:
+    """The FastAGI listener beside HTTP: the voice channel on the same interviews.
+    Several workers share its port (SO_REUSEPORT), as they share HTTP's."""
+    settings = app[SETTINGS]
+    channel = IvrChannel(
+        app[INTERVIEWS],
+        PromptFiles(AudioLibrary(Path(settings.audio_dir))),
+        app[RECORDINGS],
+        IvrSettings(default_region=settings.default_phone_region),
+    )
+    server = AgiServer(
+        {"survey": channel.handle},
+        host=settings.agi_host,
+        port=settings.agi_port,
+        allow=settings.agi_allow,
+        reuse_port=settings.agi_port != 0,
+    )
+    try:
+        await server.start()
+    except OSError as error:
+        raise RuntimeError(
+            f"cannot listen for FastAGI on {settings.agi_host}:{settings.agi_port} ({error}); "
+            "set AGI_HOST and AGI_PORT"
+        ) from error
+    app[AGI_SERVER] = server
+    logging.getLogger("service_tracker").info(
+        "FastAGI on agi://%s:%s/survey", settings.agi_host, server.port
+    )
+    yield
+    await server.close()
+
+
 async def healthz(request: web.Request) -> web.Response:
     """200 when every probe answers within `HEALTH_PROBE_SECONDS`, 503 otherwise; the
     body names each probe with whether it passed."""
@@ -92,9 +138,10 @@ async def healthz(request: web.Request) -> web.Response:
     database, sessions = await asyncio.gather(
         _probe(app[RESPONSES].ping()), _probe(app[SESSIONS].ping())
     )
-    healthy = database and sessions
+    agi = app[AGI_SERVER].listening
+    healthy = database and sessions and agi
     return web.json_response(
-        {"database": database, "sessions": sessions}, status=200 if healthy else 503
+        {"database": database, "sessions": sessions, "agi": agi}, status=200 if healthy else 503
     )
 
 

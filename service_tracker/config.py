@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -16,6 +17,7 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/service-tracker.db"
 DEFAULT_AUDIO_DIR = "var/audio"
 DEFAULT_LOCAL_SESSION_RECORDS = 20_000
 DEFAULT_RECORDINGS_DIR = "var/recordings"
+DEFAULT_AGI_PORT = 4573  # FastAGI's registered port
 # Characters a URL carries as they are, so the token reads the same in the gateway's
 # dashboard and here; 16 of them at least, so it cannot be guessed.
 _GATEWAY_TOKEN = re.compile(r"[A-Za-z0-9._~-]{16,256}")
@@ -42,6 +44,12 @@ class Settings:
     log_level: str = "INFO"
     audio_dir: str = DEFAULT_AUDIO_DIR  # prompt files, one folder per language
     recordings_dir: str = DEFAULT_RECORDINGS_DIR  # voice answers, one folder per survey
+    # The FastAGI listener Asterisk's dialplan calls (`AGI(agi://HOST:PORT/survey)`).
+    # The field's 0 (any free port) serves tests; the environment's default is 4573.
+    agi_host: str = "127.0.0.1"
+    agi_port: int = 0
+    # Asterisk servers allowed to connect besides loopback: FastAGI has no password.
+    agi_allow: tuple[str, ...] = ()
     # Required as `?token=` on every gateway callback; None: the gateway endpoints are
     # open to anyone who knows their URL (the demo). A secret: repr leaves it out.
     gateway_token: str | None = field(default=None, repr=False)
@@ -72,6 +80,9 @@ class Settings:
             audio_dir=_folder(env, "AUDIO_DIR", DEFAULT_AUDIO_DIR),
             recordings_dir=_folder(env, "RECORDINGS_DIR", DEFAULT_RECORDINGS_DIR),
             gateway_token=_gateway_token(env.get("GATEWAY_TOKEN")),
+            agi_host=env.get("AGI_HOST") or "127.0.0.1",
+            agi_port=_number(env, "AGI_PORT", DEFAULT_AGI_PORT, int, 1, 65535),
+            agi_allow=_networks(env.get("AGI_ALLOW")),
         )
 
 
@@ -115,6 +126,19 @@ def _gateway_token(raw: str | None) -> str | None:
             "'-', '_', '.' or '~' (it goes in the callback URL as it is)"
         )
     return raw
+
+
+def _networks(raw: str | None) -> tuple[str, ...]:
+    entries = tuple(entry.strip() for entry in (raw or "").split(",") if entry.strip())
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"AGI_ALLOW={raw!r}: expected IP addresses or networks separated by commas, "
+                f"such as 10.0.0.5,10.0.1.0/24 ({entry!r} is neither)"
+            ) from None
+    return entries
 
 
 def _level(raw: str) -> str:

@@ -6,6 +6,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from interviews import Interviews
+from ivr.server import AgiServer
 from service_tracker.config import Settings
 from storage.responses import SqlResponseStore
 from survey_engine.ports import RecordingStore, SessionStore
@@ -16,3 +17,4 @@ RESPONSES = web.AppKey("responses", SqlResponseStore)
 SESSIONS = web.AppKey("sessions", SessionStore)
 INTERVIEWS = web.AppKey("interviews", Interviews)
 RECORDINGS = web.AppKey("recordings", RecordingStore)
+AGI_SERVER = web.AppKey("agi_server", AgiServer)

@@ -20,11 +20,14 @@ Asterisk: they run in a worker thread, never on the event loop.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import hashlib
 import re
 import secrets
+import sys
 import unicodedata
+import wave
 from collections.abc import Callable
 from pathlib import Path
 
@@ -84,6 +87,36 @@ class RecordingFolder:
         before Asterisk wrote anything)."""
         path = await asyncio.to_thread(self._resolve, ref)
         return path.with_name(f"{path.name}.{RECORDING_FORMAT}")
+
+    async def peak(self, ref: str) -> int | None:
+        """The loudest sample of a recording (0 to 32768), or None when there is no
+        readable file: a take whose peak is near 0 holds nothing said."""
+        return await asyncio.to_thread(self._peak, ref)
+
+    async def discard(self, ref: str) -> None:
+        """Delete a take that no answer stores (silent, or recorded again)."""
+        await asyncio.to_thread(self._discard, ref)
+
+    def _peak(self, ref: str) -> int | None:
+        path = self._resolve(ref)
+        try:
+            with wave.open(str(path.with_name(f"{path.name}.{RECORDING_FORMAT}")), "rb") as take:
+                if take.getsampwidth() != 2:
+                    return None
+                loudest = 0
+                while frames := take.readframes(8000):
+                    samples = array.array("h", frames[: len(frames) // 2 * 2])
+                    if sys.byteorder == "big":
+                        samples.byteswap()
+                    if samples:
+                        loudest = max(loudest, max(samples), -min(samples))
+                return loudest
+        except (OSError, EOFError, wave.Error):
+            return None
+
+    def _discard(self, ref: str) -> None:
+        path = self._resolve(ref)
+        path.with_name(f"{path.name}.{RECORDING_FORMAT}").unlink(missing_ok=True)
 
     def _make(self, ref: str) -> NewRecording:
         self._resolve(ref).parent.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ import phonenumbers
 
 __all__ = [
     "PhoneNumberError",
+    "caller_phone",
     "ivr_address",
     "mask_phone",
     "mask_phones_in",
@@ -123,6 +124,20 @@ def ivr_address(raw: str, default_region: str | None = None) -> str:
     if international:
         raise PhoneNumberError(f"IVR number '{raw}' is not a possible international number")
     return text
+
+
+def caller_phone(raw: str | None, default_region: str | None = None) -> str | None:
+    """The E.164 number of a voice caller from the caller ID Asterisk reports, or None
+    when it names no phone (hidden, `anonymous`, a PBX extension). The caller ID is
+    delivered by the network, so it is read like a dialled number: without its `+`,
+    national, or behind `00`, any possible number is accepted."""
+    if not raw:
+        return None
+    try:
+        address = ivr_address(raw, default_region)
+    except PhoneNumberError:
+        return None
+    return address if address.startswith("+") else None
 
 
 def mask_phone(e164: str) -> str:

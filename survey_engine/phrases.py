@@ -270,6 +270,26 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "sw": "Chagua moja moja: bonyeza namba yake, kisha alama ya reli. "
         "Ukimaliza, bonyeza alama ya reli peke yake.",
     },
+    # After a spoken answer is recorded: "To keep this answer, press 1. To record it
+    # again, press 2." (the digits are said from `system.digit.*`).
+    "keep_answer": {
+        "en": "To keep this answer, press",
+        "fr": "Pour garder cette réponse, appuyez sur",
+        "ar": "للاحتفاظ بهذه الإجابة، اضغط",
+        "sw": "Kuhifadhi jibu hili, bonyeza",
+    },
+    "record_again": {
+        "en": "To record it again, press",
+        "fr": "Pour l'enregistrer à nouveau, appuyez sur",
+        "ar": "لتسجيلها مرة أخرى، اضغط",
+        "sw": "Kurekodi tena, bonyeza",
+    },
+    "no_caller_id": {
+        "en": "We cannot see your phone number. Please call again without hiding it.",
+        "fr": "Nous ne voyons pas votre numéro. Rappelez sans le masquer, s'il vous plaît.",
+        "ar": "لا يظهر رقم هاتفك. يرجى الاتصال مجدداً دون إخفائه.",
+        "sw": "Hatuoni namba yako ya simu. Tafadhali piga tena bila kuificha.",
+    },
     "any_key": {
         "en": "Press any key to continue.",
         "fr": "Appuyez sur une touche pour continuer.",

@@ -207,3 +207,12 @@ class RecordingStore(Protocol):
         """The absolute path (without extension) of a stored `ref`; ValueError for a ref
         that is not shaped like one this store makes or that leads outside the folder."""
         ...
+
+    async def peak(self, ref: str) -> int | None:
+        """The loudest sample of the recording (16-bit), or None when it cannot be
+        read: a take near 0 holds nothing said."""
+        ...
+
+    async def discard(self, ref: str) -> None:
+        """Delete a take no answer stores (silent, or recorded again)."""
+        ...

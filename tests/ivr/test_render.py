@@ -28,6 +28,8 @@ from survey_engine.model import Survey
 from survey_engine.xlsform import load_markdown, load_xlsform
 from tests.audio.test_catalogue import every_prompt
 
+# Every key but `#` cuts a prompt short (a `#` after a menu choice is a habit).
+INTERRUPT = "0123456789*"
 TRACER = Path(__file__).resolve().parents[2] / "examples" / "graduate_tracer.xlsx"
 
 # The prompt kinds the sample survey lacks: several choices, a decimal, a date, eleven
@@ -111,7 +113,7 @@ def test_the_language_menu_names_each_language_in_its_own_voice(tracer):
         Sound("system.digit.1"),
     )
     assert Sound("system.language_name", "ar") in plan.sounds
-    assert plan.collect == Collect(InputKind.CHOICE, 1, "#")
+    assert plan.collect == Collect(InputKind.CHOICE, 1, "#", INTERRUPT)
     assert plan.back is None  # nothing before the menu: no "to go back"
     assert plan.repeat == "*"
 
@@ -129,7 +131,7 @@ def test_a_single_choice_question_says_each_choice_and_its_key_then_how_to_go_ba
         "system.digit.0",
     ]
     assert plan.back == "0"
-    assert plan.collect == Collect(InputKind.CHOICE, 1, "#")
+    assert plan.collect == Collect(InputKind.CHOICE, 1, "#", INTERRUPT)
 
 
 def test_a_notice_comes_first_and_the_hint_after_the_question(tracer):
@@ -158,7 +160,7 @@ def test_a_refused_number_says_why_first_and_how_to_hear_it_again_last(tracer):
         "system.key_star",
     ]
     assert voice_plan(refused).back == "#"
-    assert voice_plan(refused).collect == Collect(InputKind.INTEGER, 9, "#")
+    assert voice_plan(refused).collect == Collect(InputKind.INTEGER, 9, "#", INTERRUPT)
 
 
 def test_an_open_question_is_recorded_after_the_tone(tracer):
@@ -169,13 +171,15 @@ def test_an_open_question_is_recorded_after_the_tone(tracer):
         "system.go_back",
         "system.digit.0",
     ]
-    assert plan.collect == Record(silence_seconds=4, max_seconds=120, beep=True, end_key="#")
+    assert plan.collect == Record(
+        silence_seconds=4, max_seconds=120, beep=True, end_key="#", escape_digits=INTERRUPT
+    )
 
 
 def test_a_note_continues_on_any_key(tracer):
     plan = voice_plan(question(tracer, "skills_intro"))
     assert keys(plan)[-3:] == ["system.any_key", "system.go_back", "system.digit.0"]
-    assert plan.collect == Collect(InputKind.ANY, 1, None)
+    assert plan.collect == Collect(InputKind.ANY, 1, None, INTERRUPT)
 
 
 def test_several_choices_are_collected_one_at_a_time(kinds):
@@ -185,7 +189,7 @@ def test_several_choices_are_collected_one_at_a_time(kinds):
         *choices(("skills.choice.weld", "1"), ("skills.choice.wire", "2")),
         "system.one_at_a_time",
     ]
-    assert plan.collect == Collect(InputKind.CHOICES, 1, "#", one_at_a_time=True)
+    assert plan.collect == Collect(InputKind.CHOICES, None, "#", INTERRUPT, one_at_a_time=True)
 
 
 def test_a_decimal_says_which_key_is_the_point_and_a_date_how_many_digits(kinds):
@@ -201,7 +205,7 @@ def test_a_decimal_says_which_key_is_the_point_and_a_date_how_many_digits(kinds)
     ]
     date = voice_plan(question(kinds, "started", {"skills": "weld"}))
     assert keys(date)[1:3] == ["system.date_digits", "system.then_hash"]
-    assert date.collect == Collect(InputKind.DATE, 8, "#")
+    assert date.collect == Collect(InputKind.DATE, 8, "#", INTERRUPT)
 
 
 def test_piped_values_are_said_as_digits_and_choice_labels(kinds):
@@ -235,7 +239,7 @@ def test_choice_numbers_above_nine_are_said_digit_by_digit(kinds):
         "system.digit.1",
         "system.digit.1",
     ]
-    assert plan.collect == Collect(InputKind.CHOICE, 2, "#")
+    assert plan.collect == Collect(InputKind.CHOICE, 2, "#", INTERRUPT)
 
 
 def test_typed_text_no_prompt_can_say_is_skipped_and_counted(kinds):

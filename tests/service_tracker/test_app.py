@@ -12,7 +12,7 @@ import pytest
 
 from service_tracker.app import HEALTH_PROBE_SECONDS, create_app
 from service_tracker.config import Settings
-from service_tracker.keys import RECORDINGS
+from service_tracker.keys import AGI_SERVER, RECORDINGS
 from service_tracker.logs import MaskingFilter
 
 
@@ -21,7 +21,7 @@ async def test_health_is_503_naming_an_unreachable_database(aiohttp_client):
     client = await aiohttp_client(create_app(settings))
     response = await client.get("/healthz")
     assert response.status == 503
-    assert await response.json() == {"database": False, "sessions": True}
+    assert await response.json() == {"database": False, "sessions": True, "agi": True}
 
 
 async def test_health_is_503_naming_an_unreachable_session_store(
@@ -31,7 +31,7 @@ async def test_health_is_503_naming_an_unreachable_session_store(
     client = await aiohttp_client(create_app(settings))
     response = await client.get("/healthz")
     assert response.status == 503
-    assert await response.json() == {"database": True, "sessions": False}
+    assert await response.json() == {"database": True, "sessions": False, "agi": True}
 
 
 async def test_channels_get_the_recordings_folder_from_recordings_dir(tmp_path):
@@ -76,7 +76,7 @@ async def test_health_is_503_within_a_second_or_so_when_redis_never_answers(
     settings = Settings(database_url=sqlite_database_url, redis_url=f"redis://{hung_server}/0")
     client = await aiohttp_client(create_app(settings))
     status, body, took = await _health_within(client, 10)
-    assert (status, body) == (503, {"database": True, "sessions": False})
+    assert (status, body) == (503, {"database": True, "sessions": False, "agi": True})
     assert HEALTH_PROBE_SECONDS <= took < 2.5
 
 
@@ -86,7 +86,7 @@ async def test_health_is_503_within_a_second_or_so_when_the_database_never_answe
     settings = Settings(database_url=f"postgresql+asyncpg://postgres@{hung_server}/none")
     client = await aiohttp_client(create_app(settings))
     status, body, took = await _health_within(client, 10)
-    assert (status, body) == (503, {"database": False, "sessions": True})
+    assert (status, body) == (503, {"database": False, "sessions": True, "agi": True})
     assert took < 2.5
 
 
@@ -99,7 +99,7 @@ async def test_health_probes_run_together_so_two_hung_stores_still_answer_in_tim
     )
     client = await aiohttp_client(create_app(settings))
     status, body, took = await _health_within(client, 10)
-    assert (status, body) == (503, {"database": False, "sessions": False})
+    assert (status, body) == (503, {"database": False, "sessions": False, "agi": True})
     assert took < 2.5
 
 
@@ -157,3 +157,56 @@ async def test_without_a_gateway_token_the_endpoints_stay_open(aiohttp_client, s
     client = await aiohttp_client(create_app(Settings(database_url=sqlite_database_url)))
     response = await client.post("/ussd/africastalking", data=CALLBACK)
     assert response.status == 200
+
+
+async def test_the_service_answers_voice_calls_on_its_fastagi_port(
+    aiohttp_client, database_url, tmp_path
+):
+    """The composed service on SQLite and PostgreSQL: a call to the survey's IVR number
+    reaches FastAGI, the answers land in SQL, and /healthz reports the listener."""
+    from sqlalchemy import text
+
+    from audio.library import AudioLibrary
+    from storage.db import create_engine
+    from storage.surveys import import_survey
+    from survey_engine.xlsform import load_xlsform
+    from tests.conftest import empty_tables
+    from tests.ivr.caller import HANG_UP, SimulatedCall
+    from tests.ivr.test_channel import TRACER, write_test_audio
+
+    engine = create_engine(database_url)
+    await empty_tables(engine)
+    await import_survey(
+        engine,
+        TRACER.read_bytes(),
+        filename=TRACER.name,
+        ussd_code=None,
+        roster_only=False,
+        ivr_numbers=["+254201234567"],
+    )
+    write_test_audio(AudioLibrary(tmp_path / "audio"), load_xlsform(TRACER))
+    settings = Settings(
+        database_url=database_url,
+        audio_dir=str(tmp_path / "audio"),
+        recordings_dir=str(tmp_path / "answers"),
+    )
+    app = create_app(settings)
+    client = await aiohttp_client(app)
+    assert (await (await client.get("/healthz")).json())["agi"] is True
+
+    server = app[AGI_SERVER]
+    call = SimulatedCall(["1", "1", "2", HANG_UP], extension="254201234567")
+    seen = await call.run(server.port)
+    async with asyncio.timeout(5):
+        while server.active_calls:  # noqa: ASYNC110 (the server has no event)
+            await asyncio.sleep(0.005)
+    assert seen.missing == []
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            text("SELECT question, value, channel FROM answers ORDER BY question")
+        )
+        stored = [tuple(row) for row in rows]
+        status = (await conn.execute(text("SELECT status FROM responses"))).scalar_one()
+    await engine.dispose()
+    assert stored == [("consent", "yes", "ivr"), ("employed", "self", "ivr")]
+    assert status == "interrupted"

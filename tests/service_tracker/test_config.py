@@ -73,3 +73,25 @@ def test_local_session_records_default_and_can_be_turned_off() -> None:
     assert Settings.from_env({"LOCAL_SESSION_RECORDS": "0"}).local_session_records == 0
     with pytest.raises(ConfigError, match=r"LOCAL_SESSION_RECORDS='-1': expected a value"):
         Settings.from_env({"LOCAL_SESSION_RECORDS": "-1"})
+
+
+def test_fastagi_listens_on_loopback_4573_unless_told() -> None:
+    settings = Settings.from_env({})
+    assert (settings.agi_host, settings.agi_port, settings.agi_allow) == ("127.0.0.1", 4573, ())
+    told = Settings.from_env(
+        {"AGI_HOST": "0.0.0.0", "AGI_PORT": "4600", "AGI_ALLOW": "10.0.0.5, 10.0.1.0/24"}
+    )
+    assert (told.agi_host, told.agi_port) == ("0.0.0.0", 4600)
+    assert told.agi_allow == ("10.0.0.5", "10.0.1.0/24")
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"AGI_PORT": "99999"}, r"AGI_PORT='99999': expected a value from 1 to 65535"),
+        ({"AGI_ALLOW": "10.0.0.5,asterisk-1"}, r"AGI_ALLOW=.*'asterisk-1' is neither"),
+    ],
+)
+def test_unusable_fastagi_settings_name_the_variable(env: dict[str, str], expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        Settings.from_env(env)
