@@ -79,13 +79,13 @@ class AudioLibrary:
     def recording_file(self, form_id: str, language: str, key: str) -> Path:
         return self.language_dir(language) / "recorded" / _safe_segment(form_id) / f"{key}.wav"
 
-    def _index_file(self, form_id: str, language: str) -> Path:
+    def index_file(self, form_id: str, language: str) -> Path:
         return self.language_dir(language) / "surveys" / f"{_safe_segment(form_id)}.json"
 
     # -- the index --------------------------------------------------------------------
 
     def index(self, form_id: str, language: str) -> dict[str, IndexEntry]:
-        path = self._index_file(form_id, language)
+        path = self.index_file(form_id, language)
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -98,7 +98,7 @@ class AudioLibrary:
             return False
         plain = {key: index[key].to_plain() for key in sorted(index)}
         body = json.dumps(plain, ensure_ascii=False, indent=1).encode()
-        write_atomically(self._index_file(form_id, language), body)
+        write_atomically(self.index_file(form_id, language), body)
         return True
 
     def file_of(self, language: str, entry: IndexEntry) -> Path | None:
@@ -108,18 +108,9 @@ class AudioLibrary:
 
     def playable(self, form_id: str, language: str, key: str) -> Path | None:
         """The file to play for `key` in `language`, or None when there is none yet
-        (`sound_name` gives the name Asterisk wants)."""
+        (`PromptFiles` gives the name Asterisk plays)."""
         found = self.index(form_id, language).get(key)
         return self.file_of(language, found) if found is not None else None
-
-    def sound_name(self, form_id: str, language: str, key: str) -> str | None:
-        """What Asterisk's Playback / STREAM FILE takes when its sounds folder is the
-        audio root and the channel's language is `language`: the file's path inside the
-        language folder, without `.wav` (Asterisk looks in `<sounds>/<lang>/` first)."""
-        path = self.playable(form_id, language, key)
-        if path is None:
-            return None
-        return self.relative(language, path).removesuffix(".wav")
 
     def relative(self, language: str, path: Path) -> str:
         return path.relative_to(self.language_dir(language)).as_posix()
@@ -129,24 +120,26 @@ class PromptFiles:
     """Which file Asterisk plays for a prompt key, for a call in progress.
 
     The IVR asks for every sound of every prompt, so each survey's index is read once
-    and kept with the index file's modification time: a `render` or an upload that
-    rewrites the index is seen by the next prompt, at the cost of one `stat`. Files
+    and kept with the index file's identity: the index is replaced by a rename on every
+    change (a new inode), so a `render` or an upload is seen by the next prompt, at
+    the cost of one `stat`. Files
     are named by absolute path without `.wav`, as STREAM FILE and GET DATA take them
     (Asterisk must see AUDIO_DIR at the same path)."""
 
     def __init__(self, library: AudioLibrary) -> None:
         self.library = library
-        self._loaded: dict[tuple[str, str], tuple[int, dict[str, str]]] = {}
+        self._loaded: dict[tuple[str, str], tuple[tuple[int, int, int], dict[str, str]]] = {}
 
     def sounds(self, form_id: str, language: str) -> Mapping[str, str]:
         """key -> what to play, for the keys whose file exists; empty when the survey
         has no audio in `language` yet."""
-        index_file = self.library._index_file(form_id, language)
+        index_file = self.library.index_file(form_id, language)
         try:
-            stamp = index_file.stat().st_mtime_ns
+            found = index_file.stat()
         except FileNotFoundError:
             self._loaded.pop((form_id, language), None)
             return {}
+        stamp = (found.st_ino, found.st_mtime_ns, found.st_size)
         loaded = self._loaded.get((form_id, language))
         if loaded is not None and loaded[0] == stamp:
             return loaded[1]

@@ -12,7 +12,7 @@ import pytest
 
 from audio.catalogue import catalogue
 from audio.errors import AudioError, UploadRefused
-from audio.library import AudioLibrary, PromptSource
+from audio.library import AudioLibrary, PromptFiles, PromptSource
 from audio.render import coverage, render_survey, upload_recording
 from audio.tts import EspeakEngine, GttsEngine
 from survey_engine.xlsform import load_markdown
@@ -211,12 +211,20 @@ def test_uploads_for_an_unknown_key_or_language_or_of_bad_audio_are_refused(libr
     assert library.playable("tracer", "en", "consent.label") is None
 
 
-def test_asterisk_gets_the_file_name_relative_to_the_language_folder(library):
+def test_asterisk_gets_each_prompt_by_absolute_name_and_sees_a_new_render(library):
+    files = PromptFiles(library)
+    assert files.sounds("tracer", "en") == {}
     render_survey(survey(), library, engine="espeak", espeak=EspeakEngine(), languages=["en"])
-    name = library.sound_name("tracer", "en", "months.hint")
-    assert name is not None and name.startswith("tts/espeak/") and not name.endswith(".wav")
-    assert (library.root / "en" / f"{name}.wav").is_file()
-    assert library.sound_name("tracer", "en", "no.such.key") is None
+    name = files.sounds("tracer", "en")["months.hint"]
+    assert name.startswith(str(library.root.resolve() / "en" / "tts" / "espeak"))
+    assert not name.endswith(".wav") and Path(f"{name}.wav").is_file()
+    assert "no.such.key" not in files.sounds("tracer", "en")
+    # A recording uploaded later rewrites the index: the next prompt plays it.
+    voice = EspeakEngine().synthesize("How many months?", "en")  # stands in for a person
+    upload_recording(
+        survey(), library, key="months.hint", language="en", data=voice, filename="m.wav"
+    )
+    assert "/recorded/tracer/months.hint" in files.sounds("tracer", "en")["months.hint"]
 
 
 def test_a_language_gtts_lacks_falls_back_to_espeak_while_the_others_use_gtts(

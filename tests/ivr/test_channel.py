@@ -19,7 +19,7 @@ import pytest
 from audio.catalogue import catalogue
 from audio.library import AudioLibrary, IndexEntry, PromptFiles, PromptSource
 from interviews import Interviews, InterviewSettings
-from ivr.channel import IvrChannel
+from ivr.channel import IvrChannel, IvrSettings
 from ivr.server import AgiServer
 from storage.memory import MemoryResponseStore
 from storage.recordings import RecordingFolder
@@ -346,3 +346,35 @@ async def test_a_hash_pressed_after_a_menu_choice_is_not_the_next_answer(line: L
     latest = await line.latest()
     assert latest.answers["employed"] == "wage"
     assert latest.answers["months_to_job"] == "5"
+
+
+async def test_on_an_open_question_star_repeats_and_zero_goes_back_before_the_tone(line: Line):
+    before_suggestion = WAGE_EARNER[:-1]
+    seen = await line.call([*before_suggestion, "4", "!*", "!0", "3", HANG_UP])
+    heard = seen.played_keys()
+    # Said, said again (*), back (0) to the last skill, answered, said once more.
+    assert heard.count("suggestion.label") == 3
+    assert seen.recordings == []  # neither key started a recording
+    latest = await line.latest()
+    assert latest.answers["skill_problem_solving"] == "3"
+
+
+async def test_a_survey_for_the_roster_only_turns_away_a_number_not_on_it(line: Line):
+    line.store.bind("ivr", "5002", line.surveys["graduate_tracer"], roster_only=True)
+    seen = await line.call(["1"], extension="5002")
+    heard = seen.played_keys()
+    assert heard and all(key.startswith("system.not_on_roster") for key in heard)
+    assert await line.store.find_respondent(PHONE) is None
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"keep_key": "0"},
+        {"again_key": "#"},
+        {"keep_key": "2", "again_key": "2"},
+    ],
+)
+def test_keep_and_record_again_keys_are_two_different_digits(settings):
+    with pytest.raises(ValueError, match="IvrSettings"):
+        IvrSettings(**settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from survey_engine.phones import PhoneNumberError, ivr_address
+from survey_engine.phones import PhoneNumberError, caller_phone, ivr_address
 
 
 @pytest.mark.parametrize(
@@ -34,3 +34,20 @@ def test_what_is_no_dialled_number_is_refused_naming_it(raw: str) -> None:
     with pytest.raises(PhoneNumberError) as caught:
         ivr_address(raw, "KE")
     assert str(caught.value).startswith(f"IVR number '{raw}' is not")
+
+
+@pytest.mark.parametrize(
+    ("caller_id", "region", "expected"),
+    [
+        pytest.param("+254712345678", None, "+254712345678", id="e164"),
+        pytest.param("254712345678", None, "+254712345678", id="trunk-dropped-the-plus"),
+        pytest.param("00254712345678", None, "+254712345678", id="international-prefix"),
+        pytest.param("0712345678", "KE", "+254712345678", id="national-with-region"),
+        pytest.param("anonymous", None, None, id="hidden"),
+        pytest.param("", None, None, id="empty"),
+        pytest.param(None, None, None, id="absent"),
+        pytest.param("4001", None, None, id="pbx-extension"),
+    ],
+)
+def test_a_callers_number_is_read_like_a_dialled_one(caller_id, region, expected):
+    assert caller_phone(caller_id, region) == expected
