@@ -327,7 +327,8 @@ class _Call:
         if not keys:
             if timed_out:
                 return NoInput()
-            return Back() if plan.back == collect.terminator else Answer("")
+            ended_alone = plan.back is not None and plan.back == collect.terminator
+            return Back() if ended_alone else Answer("")
         if keys[0] == plan.repeat:
             return Repeat()
         if keys == plan.back:

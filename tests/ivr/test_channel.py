@@ -378,3 +378,11 @@ async def test_a_survey_for_the_roster_only_turns_away_a_number_not_on_it(line: 
 def test_keep_and_record_again_keys_are_two_different_digits(settings):
     with pytest.raises(ValueError, match="IvrSettings"):
         IvrSettings(**settings)
+
+
+async def test_hash_on_a_note_continues_rather_than_going_back(line: Line):
+    before_note = WAGE_EARNER[:10]
+    await line.call([*before_note, "#", "2", HANG_UP])
+    latest = await line.latest()
+    assert latest.answers["skill_confidence"] == "2"
+    assert latest.answers["satisfied"] == "agree"
