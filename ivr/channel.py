@@ -435,7 +435,7 @@ class _Call:
         )
         names = self._files(keep)
         for _ in range(2):
-            key = await self._play(names[:-1], KEYPAD)
+            key = await self._play(names[:-1], KEYPAD.replace(self.keys.end, ""))
             if key is None:
                 got = await self.agi.get_data(
                     names[-1] if names else SILENCE_SOUND, self.keys.timeout_ms, 1

@@ -206,7 +206,9 @@ class SimulatedCall:
                 return f"200 result={typed}"
             typed += key
             if len(typed) == max_digits:
-                self._consume(head[index + 1 :])
+                # The rest is already on its way: pressed during what comes next.
+                rest = head[index + 1 :]
+                self._consume("!" + rest if rest else "")
                 return f"200 result={typed}"
         self.actions.pop(0)
         return f"200 result={typed} (timeout)"
