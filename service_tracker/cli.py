@@ -10,6 +10,7 @@ simulate ussd --phone NUMBER [--url URL] [--code CODE]
 audio render --survey ID_OR_FORM_ID [--engine auto|gtts|espeak] [--language xx]
 audio upload --survey ID_OR_FORM_ID --key KEY --language xx FILE
 audio coverage --survey ID_OR_FORM_ID [--keys]
+call --survey ID_OR_FORM_ID --phone NUMBER
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service_tracker.audio_cli import add_audio_commands
+from service_tracker.call_cli import add_call_command
 from service_tracker.commands import no_survey, read_input, run_with_engine
 from service_tracker.config import ConfigError, Settings
 from service_tracker.logs import configure_logging
@@ -121,6 +123,7 @@ def _parser() -> argparse.ArgumentParser:
     ussd.set_defaults(run=_simulate_ussd)
 
     add_audio_commands(commands)
+    add_call_command(commands)
     return parser
 
 

@@ -21,6 +21,10 @@ DEFAULT_AGI_PORT = 4573  # FastAGI's registered port
 # Characters a URL carries as they are, so the token reads the same in the gateway's
 # dashboard and here; 16 of them at least, so it cannot be guessed.
 _GATEWAY_TOKEN = re.compile(r"[A-Za-z0-9._~-]{16,256}")
+# AMI values travel as header lines: no white space, nothing that ends a line.
+_AMI_VALUE = re.compile(r"[^\s\x00-\x1f\x7f]{1,255}")
+_DIALPLAN_NAME = re.compile(r"[A-Za-z0-9_.+*#-]{1,80}")
+_TRUNK = re.compile(r"[A-Za-z][A-Za-z0-9_]*/[^\s\x00-\x1f\x7f]+")
 
 
 class ConfigError(ValueError):
@@ -53,6 +57,17 @@ class Settings:
     # Required as `?token=` on every gateway callback; None: the gateway endpoints are
     # open to anyone who knows their URL (the demo). A secret: repr leaves it out.
     gateway_token: str | None = field(default=None, repr=False)
+    # Outbound calls through Asterisk's AMI (`service-tracker call`); unset username,
+    # secret or trunk: no outbound calls. The secret: repr leaves it out.
+    ami_host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_username: str | None = None
+    ami_secret: str | None = field(default=None, repr=False)
+    ivr_trunk: str | None = None  # a dial string with {number}: "PJSIP/{number}@trunk"
+    ivr_context: str = "survey"  # where an answered call goes (the IVR)
+    ivr_exten: str = "s"
+    ivr_ring_seconds: int = 45
+    ivr_max_calls: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -83,7 +98,25 @@ class Settings:
             agi_host=env.get("AGI_HOST") or "127.0.0.1",
             agi_port=_number(env, "AGI_PORT", DEFAULT_AGI_PORT, int, 1, 65535),
             agi_allow=_networks(env.get("AGI_ALLOW")),
+            ami_host=_ami_value(env, "AMI_HOST") or "127.0.0.1",
+            ami_port=_number(env, "AMI_PORT", 5038, int, 1, 65535),
+            ami_username=_ami_value(env, "AMI_USERNAME"),
+            ami_secret=_ami_secret(env.get("AMI_SECRET")),
+            ivr_trunk=_trunk(env.get("IVR_TRUNK")),
+            ivr_context=_dialplan_name(env, "IVR_CONTEXT", "survey"),
+            ivr_exten=_dialplan_name(env, "IVR_EXTEN", "s"),
+            ivr_ring_seconds=_number(env, "IVR_RING_SECONDS", 45, int, 5, 300),
+            ivr_max_calls=_number(env, "IVR_MAX_CALLS", 10, int, 1, 1000),
         )
+
+    def missing_for_calls(self) -> list[str]:
+        """The variables outbound calls need that are not set (empty: calls can go)."""
+        wanted = {
+            "AMI_USERNAME": self.ami_username,
+            "AMI_SECRET": self.ami_secret,
+            "IVR_TRUNK": self.ivr_trunk,
+        }
+        return [name for name, value in wanted.items() if value is None]
 
 
 def _number(
@@ -139,6 +172,49 @@ def _networks(raw: str | None) -> tuple[str, ...]:
                 f"such as 10.0.0.5,10.0.1.0/24 ({entry!r} is neither)"
             ) from None
     return entries
+
+
+def _ami_value(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name)
+    if not raw:
+        return None
+    if not _AMI_VALUE.fullmatch(raw):
+        raise ConfigError(f"{name}={raw!r}: expected up to 255 characters without spaces")
+    return raw
+
+
+def _ami_secret(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    if not _AMI_VALUE.fullmatch(raw):
+        # The value is a secret: the message describes it, never quotes it.
+        raise ConfigError(
+            f"AMI_SECRET (length {len(raw)}): expected up to 255 characters without "
+            "spaces or line breaks (manager.conf's `secret`)"
+        )
+    return raw
+
+
+def _trunk(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    if "{number}" not in raw or not _TRUNK.fullmatch(raw):
+        raise ConfigError(
+            f"IVR_TRUNK={raw!r}: expected a dial string with {{number}} where the "
+            "respondent's number goes, such as PJSIP/{number}@trunk"
+        )
+    return raw
+
+
+def _dialplan_name(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name)
+    if not raw:
+        return default
+    if not _DIALPLAN_NAME.fullmatch(raw):
+        raise ConfigError(
+            f"{name}={raw!r}: expected a dialplan name (letters, digits, '_', '-', '.', '+')"
+        )
+    return raw
 
 
 def _level(raw: str) -> str:

@@ -1,4 +1,5 @@
-"""`MemoryResponseStore`: the engine's `ResponseStore` port held in this process.
+"""`MemoryResponseStore`: the engine's `ResponseStore` port held in this process, and
+`MemoryCallLog`, its `CallLog`.
 
 For table tests of the interview layer (the same tests run on SQLite and PostgreSQL
 through `SqlResponseStore`) and for tools that need a survey without a database. It
@@ -30,6 +31,8 @@ from survey_engine.events import (
 )
 from survey_engine.model import Survey
 from survey_engine.ports import (
+    CallOutcome,
+    CallRecord,
     EntryPoint,
     NewResponse,
     RespondentRecord,
@@ -37,7 +40,7 @@ from survey_engine.ports import (
     SurveyVersionRef,
 )
 
-__all__ = ["MemoryResponseStore"]
+__all__ = ["MemoryCallLog", "MemoryResponseStore"]
 
 
 @dataclass(slots=True)
@@ -286,3 +289,47 @@ class MemoryResponseStore:
         for phone, respondent in self._respondents.items():
             if respondent.id == respondent_id and respondent.language is None:
                 self._respondents[phone] = replace(respondent, language=language)
+
+
+class MemoryCallLog:
+    """`CallLog` in a dictionary, with the SQL log's rules: an unanswered call ends with
+    its outcome, and an end already recorded is kept."""
+
+    def __init__(self) -> None:
+        self._ids = itertools.count(1)
+        self._calls: dict[int, CallRecord] = {}
+
+    async def call_placed(self, survey_id: int, phone: str, *, now: dt.datetime) -> int:
+        call_id = next(self._ids)
+        self._calls[call_id] = CallRecord(call_id, survey_id, phone, placed_at=now)
+        return call_id
+
+    async def call_outcome(
+        self,
+        call_id: int,
+        outcome: CallOutcome,
+        *,
+        reason: int | None,
+        unique_id: str | None,
+        channel: str | None,
+        error: str | None,
+        now: dt.datetime,
+    ) -> None:
+        call = self._calls[call_id]
+        self._calls[call_id] = replace(
+            call,
+            outcome=outcome,
+            reason=reason,
+            unique_id=unique_id,
+            channel=channel,
+            error=error,
+            ended_at=call.ended_at if outcome is CallOutcome.ANSWERED else now,
+        )
+
+    async def call_ended(self, call_id: int, *, now: dt.datetime) -> None:
+        call = self._calls[call_id]
+        if call.ended_at is None:
+            self._calls[call_id] = replace(call, ended_at=now)
+
+    async def get_call(self, call_id: int) -> CallRecord | None:
+        return self._calls.get(call_id)

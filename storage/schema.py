@@ -36,10 +36,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from survey_engine.events import AnswerKind, ResponseStatus
+from survey_engine.ports import CallOutcome
 
 __all__ = [
     "AnswerRow",
     "Base",
+    "CallRow",
     "EntryPointRow",
     "RespondentRow",
     "ResponseRow",
@@ -47,6 +49,7 @@ __all__ = [
     "SurveyVersionRow",
     "UtcDateTime",
     "answers",
+    "calls",
     "entry_points",
     "metadata",
     "respondents",
@@ -96,6 +99,7 @@ metadata = MetaData(
 
 _STATUSES = ", ".join(f"'{s.value}'" for s in ResponseStatus)
 _ANSWER_KINDS = ", ".join(f"'{k.value}'" for k in AnswerKind)
+_CALL_OUTCOMES = ", ".join(f"'{o.value}'" for o in CallOutcome)
 
 
 class Base(DeclarativeBase):
@@ -215,6 +219,31 @@ class AnswerRow(Base):
     updated_at: Mapped[dt.datetime]  # last changed (the respondent went back)
 
 
+class CallRow(Base):
+    """One outbound survey call placed through Asterisk's AMI (migration 0006): written
+    when it is placed, completed with the outcome, and ended at the hang-up."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        CheckConstraint(f"outcome IN ({_CALL_OUTCOMES})", name="outcome"),
+        # A respondent's calls are found (and deleted on request) by number.
+        Index("ix_calls_phone", "phone"),
+        Index("ix_calls_survey_id_placed_at", "survey_id", "placed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"))
+    phone: Mapped[str] = mapped_column(String(20))  # E.164
+    placed_at: Mapped[dt.datetime]
+    # The outcome's time for a call not answered; the hang-up for one that was.
+    ended_at: Mapped[dt.datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(16))  # a CallOutcome value
+    reason: Mapped[int | None] = mapped_column(Integer)  # OriginateResponse `Reason`
+    unique_id: Mapped[str | None] = mapped_column(String(150))  # Asterisk's Uniqueid
+    channel: Mapped[str | None] = mapped_column(String(255))  # Asterisk's channel name
+    error: Mapped[str | None] = mapped_column(Text)  # what went wrong on our side
+
+
 # The tables, for Core statements.
 surveys = cast(Table, SurveyRow.__table__)
 survey_versions = cast(Table, SurveyVersionRow.__table__)
@@ -222,3 +251,4 @@ entry_points = cast(Table, EntryPointRow.__table__)
 respondents = cast(Table, RespondentRow.__table__)
 responses = cast(Table, ResponseRow.__table__)
 answers = cast(Table, AnswerRow.__table__)
+calls = cast(Table, CallRow.__table__)

@@ -216,3 +216,67 @@ class RecordingStore(Protocol):
     async def discard(self, ref: str) -> None:
         """Delete a take no answer stores (silent, or recorded again)."""
         ...
+
+
+# -- outbound calls -----------------------------------------------------------------------
+
+
+class CallOutcome(enum.StrEnum):
+    """How an outbound survey call ended up, as the dialer read it from Asterisk. Stored
+    as its value."""
+
+    ANSWERED = "answered"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"  # rang until the ring time ran out
+    FAILED = "failed"  # congestion, no such number, unreachable: the reason says which
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One outbound call in the call log.
+
+    `outcome` is None while the call is being placed. `ended_at` is when it ended: the
+    outcome's time for a call that was not answered, the hang-up for one that was (None
+    while it lasts, or when nobody saw it end). `reason` is Asterisk's numeric reason of
+    the outcome (None when Asterisk never reported one); `unique_id` and `channel` are
+    Asterisk's names of the call, when known; `error` says what went wrong on our side
+    (the AMI connection lost, no answer from Asterisk in time)."""
+
+    id: int
+    survey_id: int
+    phone: str  # E.164
+    placed_at: dt.datetime
+    ended_at: dt.datetime | None = None
+    outcome: CallOutcome | None = None
+    reason: int | None = None
+    unique_id: str | None = None
+    channel: str | None = None
+    error: str | None = None
+
+
+class CallLog(Protocol):
+    """The record of outbound calls: one row per attempt, written as it goes."""
+
+    async def call_placed(self, survey_id: int, phone: str, *, now: dt.datetime) -> int:
+        """A call about to be placed to `phone` (E.164) for the survey: its id."""
+        ...
+
+    async def call_outcome(
+        self,
+        call_id: int,
+        outcome: CallOutcome,
+        *,
+        reason: int | None,
+        unique_id: str | None,
+        channel: str | None,
+        error: str | None,
+        now: dt.datetime,
+    ) -> None:
+        """The call's outcome; a call that was not answered has ended with it (`now`)."""
+        ...
+
+    async def call_ended(self, call_id: int, *, now: dt.datetime) -> None:
+        """An answered call hung up; a call that has already ended keeps its end."""
+        ...
+
+    async def get_call(self, call_id: int) -> CallRecord | None: ...

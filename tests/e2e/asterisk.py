@@ -80,10 +80,20 @@ def _run(args: list[str], timeout: int, hint: str) -> str:
     return done.stdout
 
 
-def start_sandbox(run_dir: Path, share: Path) -> AsteriskSandbox:
-    """Build the root if needed and start Asterisk with its run files under `run_dir`."""
+def start_sandbox(
+    run_dir: Path,
+    share: Path,
+    *,
+    agi_port: int | None = None,
+    ami_port: int | None = None,
+    ami_secret: str | None = None,
+) -> AsteriskSandbox:
+    """Build the root if needed and start Asterisk with its run files under `run_dir`,
+    on free ports unless told. Starting again with the ports and `ami_secret` of a
+    sandbox that was stopped restarts that Asterisk, as an AMI client sees it."""
     _run(["build"], BUILD_TIMEOUT, "sudo scripts/asterisk-sandbox build")
-    agi_port, ami_port = free_port(), free_port()
+    agi_port = agi_port or free_port()
+    ami_port = ami_port or free_port()
     start = [
         "start",
         *("--run-dir", str(run_dir)),
@@ -91,7 +101,10 @@ def start_sandbox(run_dir: Path, share: Path) -> AsteriskSandbox:
         *("--agi", f"127.0.0.1:{agi_port}"),
         *("--ami-port", str(ami_port)),
     ]
-    _run(start, START_TIMEOUT, "sudo scripts/asterisk-sandbox " + " ".join(start))
+    if ami_secret is not None:
+        start += ["--ami-secret", ami_secret]
+    shown = ["SECRET" if arg == ami_secret else arg for arg in start]
+    _run(start, START_TIMEOUT, "sudo scripts/asterisk-sandbox " + " ".join(shown))
     try:
         credentials = _run(["ami", "--run-dir", str(run_dir)], 30, "scripts/asterisk-sandbox ami")
         ami = dict(line.split("=", 1) for line in credentials.splitlines() if "=" in line)

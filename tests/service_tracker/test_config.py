@@ -95,3 +95,72 @@ def test_fastagi_listens_on_loopback_4573_unless_told() -> None:
 def test_unusable_fastagi_settings_name_the_variable(env: dict[str, str], expected: str) -> None:
     with pytest.raises(ConfigError, match=expected):
         Settings.from_env(env)
+
+
+def test_outbound_calls_default_to_a_local_ami_and_the_survey_context() -> None:
+    settings = Settings.from_env({})
+    assert (settings.ami_host, settings.ami_port) == ("127.0.0.1", 5038)
+    assert (settings.ami_username, settings.ami_secret, settings.ivr_trunk) == (None, None, None)
+    assert (settings.ivr_context, settings.ivr_exten) == ("survey", "s")
+    assert (settings.ivr_ring_seconds, settings.ivr_max_calls) == (45, 10)
+    assert settings.missing_for_calls() == ["AMI_USERNAME", "AMI_SECRET", "IVR_TRUNK"]
+
+
+def test_outbound_call_settings_are_read_and_the_secret_not_shown() -> None:
+    settings = Settings.from_env(
+        {
+            "AMI_HOST": "pbx.internal",
+            "AMI_PORT": "5039",
+            "AMI_USERNAME": "tracer",
+            "AMI_SECRET": "N0t-for-logs!",
+            "IVR_TRUNK": "PJSIP/{number}@safaricom",
+            "IVR_CONTEXT": "survey-out",
+            "IVR_EXTEN": "start",
+            "IVR_RING_SECONDS": "30",
+            "IVR_MAX_CALLS": "4",
+        }
+    )
+    assert settings.missing_for_calls() == []
+    assert (settings.ami_host, settings.ami_port, settings.ami_username) == (
+        "pbx.internal",
+        5039,
+        "tracer",
+    )
+    assert settings.ami_secret == "N0t-for-logs!"
+    assert "N0t-for-logs!" not in repr(settings)
+    assert settings.ivr_trunk == "PJSIP/{number}@safaricom"
+    assert (settings.ivr_context, settings.ivr_exten) == ("survey-out", "start")
+    assert (settings.ivr_ring_seconds, settings.ivr_max_calls) == (30, 4)
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "expected"),
+    [
+        ("AMI_PORT", "0", "AMI_PORT='0': expected a value from 1 to 65535"),
+        ("AMI_USERNAME", "tracer\r\nAction: Command", "AMI_USERNAME="),
+        ("AMI_HOST", "pbx internal", "AMI_HOST="),
+        (
+            "IVR_TRUNK",
+            "PJSIP/trunk",
+            r"IVR_TRUNK='PJSIP/trunk': expected a dial string with \{number\}",
+        ),
+        ("IVR_TRUNK", "{number}", "IVR_TRUNK="),
+        ("IVR_CONTEXT", "survey out", "IVR_CONTEXT="),
+        ("IVR_EXTEN", "s\n", "IVR_EXTEN="),
+        ("IVR_RING_SECONDS", "2", "IVR_RING_SECONDS='2': expected a value from 5 to 300"),
+        ("IVR_MAX_CALLS", "0", "IVR_MAX_CALLS='0': expected a value from 1 to 1000"),
+        ("IVR_MAX_CALLS", "many", "IVR_MAX_CALLS='many': expected a number"),
+    ],
+)
+def test_an_unusable_call_setting_is_refused_naming_the_variable(
+    name: str, raw: str, expected: str
+) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        Settings.from_env({name: raw})
+
+
+def test_an_unusable_ami_secret_is_refused_without_quoting_it() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"AMI_SECRET": "hunter2\r\nAction: Logoff"})
+    assert "AMI_SECRET" in str(caught.value)
+    assert "hunter2" not in str(caught.value)

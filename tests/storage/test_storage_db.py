@@ -14,7 +14,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import (
@@ -98,7 +98,7 @@ async def test_migrated_schema_matches_the_models(engine: AsyncEngine) -> None:
         tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
     assert tables == set(metadata.tables) | {"alembic_version"}
-    assert version == "0005"
+    assert version == "0006"
 
 
 async def test_upgrade_twice_is_harmless_and_works_inside_an_event_loop(
@@ -144,6 +144,7 @@ async def test_ping_is_false_when_postgresql_does_not_answer() -> None:
 
 
 def test_the_public_surface_of_storage_is_deliberate() -> None:
+    import storage.calls
     import storage.db
     import storage.exports
     import storage.recordings
@@ -155,6 +156,7 @@ def test_the_public_surface_of_storage_is_deliberate() -> None:
     assert {
         module.__name__: sorted(module.__all__)
         for module in (
+            storage.calls,
             storage.db,
             storage.exports,
             storage.recordings,
@@ -164,6 +166,7 @@ def test_the_public_surface_of_storage_is_deliberate() -> None:
             storage.surveys,
         )
     } == {
+        "storage.calls": ["SqlCallLog"],
         "storage.db": [
             "DEFAULT_POOL_BUDGET",
             "DEFAULT_POOL_SIZES",
@@ -314,3 +317,55 @@ def test_data_stored_at_0002_survives_the_upgrade_and_the_way_back(
     command.downgrade(config, "0002")
     row, _ = run_coroutine(lambda: run("SELECT * FROM answers"))
     assert len(row) == 6  # id, response_id, question, value, answered_at, updated_at
+
+
+def test_the_call_log_of_0006_comes_and_goes_leaving_earlier_data_alone(
+    unmigrated_url: str,
+) -> None:
+    config = alembic_config(unmigrated_url)
+    command.upgrade(config, "0005")
+    now = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)
+
+    async def run(*statements: str) -> list[tuple[object, ...]]:
+        engine = create_engine(unmigrated_url)
+        found: list[tuple[object, ...]] = []
+        try:
+            async with engine.begin() as conn:
+                for sql in statements:
+                    result = await conn.execute(text(sql), {"now": now} if ":now" in sql else {})
+                    if result.returns_rows:
+                        found.extend(tuple(row) for row in result)
+        finally:
+            await engine.dispose()
+        return found
+
+    run_coroutine(
+        lambda: run(
+            "INSERT INTO surveys (id, form_id, title, created_at) VALUES (1, 'tracer', '', :now)",
+            "INSERT INTO entry_points (channel, address, survey_id, roster_only)"
+            " VALUES ('ivr', '+254201234567', 1, false)",
+        )
+    )
+    command.upgrade(config, "0006")
+    run_coroutine(
+        lambda: run(
+            "INSERT INTO calls (survey_id, phone, placed_at, outcome, reason)"
+            " VALUES (1, '+254712345678', :now, 'busy', 5)"
+        )
+    )
+    assert run_coroutine(lambda: run("SELECT survey_id, phone, outcome, reason FROM calls")) == [
+        (1, "+254712345678", "busy", 5)
+    ]
+    with pytest.raises(IntegrityError):
+        run_coroutine(lambda: run("UPDATE calls SET outcome = 'voicemail'"))
+    with pytest.raises(IntegrityError):  # a call belongs to a survey
+        run_coroutine(
+            lambda: run(
+                "INSERT INTO calls (survey_id, phone, placed_at) VALUES (9, '+254712345678', :now)"
+            )
+        )
+
+    command.downgrade(config, "0005")
+    assert run_coroutine(lambda: run("SELECT address FROM entry_points")) == [("+254201234567",)]
+    with pytest.raises((OperationalError, ProgrammingError)):  # no such table
+        run_coroutine(lambda: run("SELECT * FROM calls"))

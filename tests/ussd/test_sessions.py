@@ -282,7 +282,7 @@ async def test_a_malformed_callback_is_answered_400_naming_the_field(service, fo
 async def test_health_reports_database_and_sessions(service):
     response = await service.client.get("/healthz")
     assert response.status == 200
-    assert await response.json() == {"database": True, "sessions": True}
+    assert await response.json() == {"database": True, "sessions": True, "agi": True}
 
 
 @pytest.mark.parametrize(
