@@ -294,3 +294,32 @@ async def test_a_response_begun_on_ussd_is_finished_by_voice(line: Line):
     assert answers["months_to_job"] == ("2", "ivr")
     assert answers["suggestion"][1] == "ivr"
     assert (await line.status())[1] == "complete"
+
+
+async def test_the_survey_calls_a_graduate_through_ami_and_they_answer(line: Line):
+    from ivr.dialer import CallOutcome, CallRequest, Dialer, DialerSettings
+    from storage.calls import SqlCallLog
+
+    settings = DialerSettings(
+        username=line.asterisk.ami_user,
+        secret=line.asterisk.ami_secret,
+        host=line.asterisk.ami_host,
+        port=line.asterisk.ami_port,
+        trunk="Local/{number}@respondent-called",
+        ring_seconds=10,
+    )
+    calls = SqlCallLog(line.engine)
+    server = line.client.server.app[AGI_SERVER]
+    async with Dialer(settings, calls) as dialer:
+        result = await dialer.place(CallRequest(line.ussd.survey_id, "+254744000222", IVR_NUMBER))
+        assert result.outcome is CallOutcome.ANSWERED, result
+        async with asyncio.timeout(60):
+            while server.active_calls == 0:  # noqa: ASYNC110 (polling another process)
+                await asyncio.sleep(0.05)
+            while server.active_calls:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+    # The respondent is the number called (ST_PHONE), not the Local channel's caller ID.
+    answers = await line.answers("+254744000222")
+    assert answers == {"consent": ("yes", "ivr"), "employed": ("not_working", "ivr")}
+    record = await calls.get_call(result.call_id)
+    assert record is not None and record.outcome is CallOutcome.ANSWERED
