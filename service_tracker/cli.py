@@ -40,6 +40,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DEMO_SURVEY = EXAMPLES / "graduate_tracer.xlsx"
 DEMO_ROSTER = EXAMPLES / "roster.csv"
 DEMO_USSD_CODE = "*384*123#"
+DEMO_IVR_NUMBER = "4000"  # an extension of the demo PBX
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -328,11 +329,17 @@ def _export_answers(settings: Settings, args: argparse.Namespace) -> int:
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
     print("Preparing the database ...")
     _db_upgrade(settings, args)
-    print(f"Loading the sample survey {DEMO_SURVEY.name} on USSD code {DEMO_USSD_CODE} ...")
+    print(
+        f"Loading the sample survey {DEMO_SURVEY.name} on USSD code {DEMO_USSD_CODE} "
+        f"and IVR number {DEMO_IVR_NUMBER} ..."
+    )
     code = _survey_import(
         settings,
         argparse.Namespace(
-            file=DEMO_SURVEY, ussd_code=DEMO_USSD_CODE, ivr_number=[], roster_only=False
+            file=DEMO_SURVEY,
+            ussd_code=DEMO_USSD_CODE,
+            ivr_number=[DEMO_IVR_NUMBER],
+            roster_only=False,
         ),
     )
     if code != 0:
@@ -354,6 +361,8 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
         f"    .venv/bin/service-tracker simulate ussd --phone +254712345678 --url {base}\n"
         "  voice prompts for the survey, in its four languages (into AUDIO_DIR):\n"
         "    .venv/bin/service-tracker audio render --survey graduate_tracer\n"
+        f"  FastAGI for Asterisk (calls to {DEMO_IVR_NUMBER} reach the survey):\n"
+        f"    AGI(agi://{settings.agi_host}:{settings.agi_port}/survey)\n"
         "Press Ctrl-C to stop.\n",
         flush=True,
     )
