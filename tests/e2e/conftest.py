@@ -6,9 +6,11 @@ command to run by hand.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from panoramisk import Manager
 
 from tests.e2e.asterisk import AsteriskSandbox, SandboxUnavailable, start_sandbox, stop_sandbox
 
@@ -26,3 +28,23 @@ def asterisk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AsteriskSandb
         yield sandbox
     finally:
         stop_sandbox(run_dir)
+
+
+@pytest.fixture
+async def ami(asterisk: AsteriskSandbox) -> AsyncIterator[Manager]:
+    """An AMI client logged in to the session's Asterisk (panoramisk)."""
+    manager = Manager(
+        loop=asyncio.get_running_loop(),
+        host=asterisk.ami_host,
+        port=asterisk.ami_port,
+        username=asterisk.ami_user,
+        secret=asterisk.ami_secret,
+        ping_delay=3600,  # a test's own Ping is the one under test
+    )
+    await manager.connect()
+    login = manager.authenticated_future
+    if login is not None:
+        await asyncio.wait_for(login, 10)
+    assert manager.authenticated, "AMI refused the sandbox's own credentials"
+    yield manager
+    manager.close()

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from panoramisk import Manager
@@ -12,25 +11,6 @@ from panoramisk import Manager
 from tests.e2e.asterisk import AsteriskSandbox
 
 pytestmark = pytest.mark.asterisk
-
-
-@pytest.fixture
-async def ami(asterisk: AsteriskSandbox) -> AsyncIterator[Manager]:
-    manager = Manager(
-        loop=asyncio.get_running_loop(),
-        host=asterisk.ami_host,
-        port=asterisk.ami_port,
-        username=asterisk.ami_user,
-        secret=asterisk.ami_secret,
-        ping_delay=3600,  # the test's own Ping is the one under test
-    )
-    await manager.connect()
-    login = manager.authenticated_future
-    if login is not None:
-        await asyncio.wait_for(login, 10)
-    assert manager.authenticated, "AMI refused the sandbox's own credentials"
-    yield manager
-    manager.close()
 
 
 def _originate(channel: str, context: str, variables: dict[str, str]) -> dict[str, object]:

@@ -33,6 +33,8 @@ from storage.surveys import import_survey
 from survey_engine.xlsform import load_xlsform
 from tests.conftest import empty_tables
 from tests.e2e.asterisk import AsteriskSandbox
+from tests.ivr.caller import calls_over
+from tests.ivr.test_channel import WAGE_ANSWERS
 from tests.ussd.phones import Handset, Service
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.postgres]
@@ -121,11 +123,7 @@ class Line:
         )
         outcome = [m for m in messages if m.get("Event") == "OriginateResponse"]
         assert [m.get("Response") for m in outcome] == ["Success"], messages
-        async with asyncio.timeout(within):
-            while server.active_calls == 0:  # noqa: ASYNC110 (polling another process)
-                await asyncio.sleep(0.05)
-            while server.active_calls:  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
+        await calls_over(server, placed=True, within=within)
 
     async def answers(self, phone: str = "+254712345678") -> dict[str, tuple[str, str]]:
         """question -> (value, channel) of the respondent's latest response."""
@@ -154,23 +152,6 @@ class Line:
             found = row.first()
             assert found is not None, f"no response for {phone}"
             return found[0], found[1]
-
-
-@pytest.fixture
-async def ami(asterisk: AsteriskSandbox) -> AsyncIterator[Manager]:
-    manager = Manager(
-        loop=asyncio.get_running_loop(),
-        host=asterisk.ami_host,
-        port=asterisk.ami_port,
-        username=asterisk.ami_user,
-        secret=asterisk.ami_secret,
-        ping_delay=3600,
-    )
-    await manager.connect()
-    if manager.authenticated_future is not None:
-        await asyncio.wait_for(manager.authenticated_future, 10)
-    yield manager
-    manager.close()
 
 
 @pytest.fixture
@@ -235,21 +216,8 @@ async def test_two_graduates_answer_the_whole_survey_by_voice_in_two_languages(l
         line.call(FRENCH_LOOKING, caller="254733000111"),
     )
     english = await line.answers()
-    assert {q: v for q, (v, _) in english.items() if q not in ("suggestion", "skills_intro")} == {
-        "consent": "yes",
-        "employed": "wage",
-        "months_to_job": "3",
-        "job_related": "yes",
-        "job_formality": "formal",
-        "income_band": "average",
-        "further_education": "no",
-        "training_relevant": "agree",
-        "satisfied": "agree",
-        "skill_confidence": "4",
-        "skill_communication": "4",
-        "skill_teamwork": "4",
-        "skill_problem_solving": "4",
-    }
+    said = {q: v for q, (v, _) in english.items() if q not in ("suggestion", "skills_intro")}
+    assert said == WAGE_ANSWERS
     assert {c for _, c in english.values()} == {"ivr"}
     french = await line.answers("+254733000111")
     assert french["employed"][0] == "not_working"
@@ -313,11 +281,7 @@ async def test_the_survey_calls_a_graduate_through_ami_and_they_answer(line: Lin
     async with Dialer(settings, calls) as dialer:
         result = await dialer.place(CallRequest(line.ussd.survey_id, "+254744000222", IVR_NUMBER))
         assert result.outcome is CallOutcome.ANSWERED, result
-        async with asyncio.timeout(60):
-            while server.active_calls == 0:  # noqa: ASYNC110 (polling another process)
-                await asyncio.sleep(0.05)
-            while server.active_calls:  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
+        await calls_over(server, placed=True, within=60)
     # The respondent is the number called (ST_PHONE), not the Local channel's caller ID.
     answers = await line.answers("+254744000222")
     assert answers == {"consent": ("yes", "ivr"), "employed": ("not_working", "ivr")}

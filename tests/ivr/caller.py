@@ -39,6 +39,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ivr.server import AgiServer
 from tests.ivr.agi_peer import agi_environment, environment_block
 
 SILENCE = ""
@@ -258,3 +259,15 @@ def _write_take(path: Path, loud: bool, seconds: float = 1.0) -> None:
         out.setsampwidth(2)
         out.setframerate(8000)
         out.writeframes(b"".join(struct.pack("<h", s) for s in samples))
+
+
+async def calls_over(server: AgiServer, *, placed: bool = False, within: float = 10) -> None:
+    """Return once `server` has no call in progress. The caller may hang up before the
+    server has finished with a call; `placed`: a call was placed elsewhere (through
+    Asterisk) and may not have reached the server yet, so wait for it to arrive first."""
+    async with asyncio.timeout(within):
+        # The server counts calls but signals nothing: poll it.
+        while placed and server.active_calls == 0:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        while server.active_calls:  # noqa: ASYNC110
+            await asyncio.sleep(0.005)

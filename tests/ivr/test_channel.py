@@ -7,7 +7,6 @@ played name the prompt parts a caller heard, in order."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator
@@ -37,6 +36,7 @@ from tests.ivr.caller import (
     SPEAK_THEN_HANG_UP,
     CallSeen,
     SimulatedCall,
+    calls_over,
 )
 from tests.ivr.test_render import KINDS_FORM, TRACER
 
@@ -78,10 +78,7 @@ class Line:
         options.setdefault("caller_id", CALLER_ID)
         options.setdefault("extension", TRACER_NUMBER)
         seen = await SimulatedCall(actions, **options).run(self.server.port)  # type: ignore[arg-type]
-        # The caller may hang up before the server has finished with the call.
-        async with asyncio.timeout(5):
-            while self.server.active_calls:  # noqa: ASYNC110 (the server has no event)
-                await asyncio.sleep(0.005)
+        await calls_over(self.server)
         return seen
 
     async def latest(self, form_id: str = "graduate_tracer", phone: str = PHONE) -> ResponseRecord:

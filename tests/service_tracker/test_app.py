@@ -171,7 +171,7 @@ async def test_the_service_answers_voice_calls_on_its_fastagi_port(
     from storage.surveys import import_survey
     from survey_engine.xlsform import load_xlsform
     from tests.conftest import empty_tables
-    from tests.ivr.caller import HANG_UP, SimulatedCall
+    from tests.ivr.caller import HANG_UP, SimulatedCall, calls_over
     from tests.ivr.test_channel import TRACER, write_test_audio
 
     engine = create_engine(database_url)
@@ -197,9 +197,7 @@ async def test_the_service_answers_voice_calls_on_its_fastagi_port(
     server = app[AGI_SERVER]
     call = SimulatedCall(["1", "1", "2", HANG_UP], extension="254201234567")
     seen = await call.run(server.port)
-    async with asyncio.timeout(5):
-        while server.active_calls:  # noqa: ASYNC110 (the server has no event)
-            await asyncio.sleep(0.005)
+    await calls_over(server)
     assert seen.missing == []
     async with engine.connect() as conn:
         rows = await conn.execute(
