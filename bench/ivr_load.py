@@ -612,6 +612,12 @@ def report(bench: Bench) -> list[Check]:
             f"commands a call, {result['call_seconds']['p50'] / 1000:.1f} s at p50; "
             f"{result['calls_completed']} completed in all)"
         )
+    if bench.runs:
+        by_name = bench.runs[-1].result["commands_by_name"]
+        print(
+            "commands a call: "
+            + ", ".join(f"{name} {count:.0f}" for name, count in by_name.items())
+        )
     base = next((r for r in bench.runs if r.calls == 1), None)
     top = next((r for r in bench.runs if r.calls == args.calls and r.calls != 1), None)
     ratios: dict[str, float] = {}
@@ -620,12 +626,13 @@ def report(bench: Bench) -> list[Check]:
         for label, key in TURN_ROWS:
             b, t = base.result["turnaround_ms"][key], top.result["turnaround_ms"][key]
             for stat in ("p50", "p99"):
-                if b[stat] > 0:
+                if b[stat] > 0 and t["n"]:
                     ratios[f"{key} {stat}"] = t[stat] / b[stat]
-            print(
-                f"  {label:<18} p50 x{ratios.get(key + ' p50', 0):.1f}, "
-                f"p99 x{ratios.get(key + ' p99', 0):.1f}"
-            )
+            shown = [
+                f"{stat} x{ratios[f'{key} {stat}']:.1f}" if f"{key} {stat}" in ratios else "n/a"
+                for stat in ("p50", "p99")
+            ]
+            print(f"  {label:<18} {', '.join(shown)}")
     if bench.real is not None:
         real = bench.real
         print(

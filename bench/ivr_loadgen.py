@@ -118,6 +118,7 @@ class Stats:
     refused: int = 0  # calls the server closed before a command
     active: int = 0  # calls in progress now: the server has sent a command, not ended
     active_samples: list[int] = field(default_factory=list)
+    by_command: dict[str, int] = field(default_factory=dict)  # commands received, by name
     missing_files: int = 0
     # Turnaround in seconds, per kind of turn, inside the window.
     turnaround: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in TURN_KINDS})
@@ -181,6 +182,9 @@ class CallProtocol(asyncio.Protocol):
         if self.commands == 1:
             stats.active += 1
         stats.commands_total += 1
+        words = line.split(" ", 2)
+        name = words[0] if len(words) == 1 or not words[1].isupper() else " ".join(words[:2])
+        stats.by_command[name] = stats.by_command.get(name, 0) + 1
         if self.replied_at is not None and stats.in_window(now):
             stats.commands_window += 1
             stats.turnaround[self.kind].append(now - self.replied_at)
@@ -434,6 +438,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "errors": stats.errors,
         "errors_window": stats.errors_window,
         "refused": stats.refused,
+        "commands_by_name": {
+            name: count / max(1, stats.calls_completed)
+            for name, count in sorted(stats.by_command.items(), key=lambda item: -item[1])
+        },
         "in_progress": {
             "mean": sum(stats.active_samples) / max(1, len(stats.active_samples)),
             "min": min(stats.active_samples, default=0),
