@@ -629,7 +629,7 @@ def report(bench: Bench) -> list[Check]:
                 if b[stat] > 0 and t["n"]:
                     ratios[f"{key} {stat}"] = t[stat] / b[stat]
             shown = [
-                f"{stat} x{ratios[f'{key} {stat}']:.1f}" if f"{key} {stat}" in ratios else "n/a"
+                f"{stat} x{ratios[f'{key} {stat}']:.2f}" if f"{key} {stat}" in ratios else "n/a"
                 for stat in ("p50", "p99")
             ]
             print(f"  {label:<18} {', '.join(shown)}")
