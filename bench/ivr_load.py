@@ -262,7 +262,6 @@ def expected_answers() -> dict[str, str | None]:
     survey = load_xlsform(WORKBOOK)
     turn = start(survey)
     given: dict[str, str | None] = {}
-    spoken: set[str] = set()
     script = list(SCRIPT)
     # The key after the spoken answer keeps the take: the channel's, not the engine's.
     script = script[: script.index(SPEAK) + 1]
@@ -272,8 +271,6 @@ def expected_answers() -> dict[str, str | None]:
         for event in turn.events:
             if isinstance(event, AnswerGiven):
                 given[event.question] = None if action == SPEAK else event.value
-                if action == SPEAK:
-                    spoken.add(event.question)
     assert turn.ended is not None, "SCRIPT does not reach the end of the survey"
     return given
 
@@ -295,7 +292,7 @@ def check_responses(
     the calls whose session refs are `refs`."""
     rows = _sql(
         bench.dsn,
-        "SELECT r.session_ref, r.status, r.channel AS rchannel, a.question, a.value, a.kind, "
+        "SELECT r.session_ref, r.status, a.question, a.value, a.kind, "
         "a.channel FROM responses r LEFT JOIN answers a ON a.response_id = r.id "
         "WHERE r.session_ref = ANY($1::text[])",
         refs,
@@ -521,7 +518,7 @@ def real_section(bench: Bench, sandbox: Any, server: subprocess.Popen[bytes]) ->
     missing_files = log.count("does not exist")
     if missing_files:
         errors.append(f"{missing_files} 'does not exist' lines in Asterisk's log")
-    completed = len(placed) - len(wrong) - 0
+    completed = len(placed) - len(wrong)
     run = RealRun(
         calls=calls,
         placed=len(placed),
