@@ -21,6 +21,7 @@ from service_tracker.keys import (
     AGI_SERVER,
     DATABASE,
     INTERVIEWS,
+    IVR_INTERVIEWS,
     RECORDINGS,
     RESPONSES,
     SESSIONS,
@@ -96,6 +97,17 @@ async def _interviews(app: web.Application) -> AsyncIterator[None]:
     )
     app[INTERVIEWS] = interviews
     app[USSD_CHANNEL] = UssdChannel(interviews)
+    # A call lives on one connection of one worker from its first turn to its last,
+    # so its live record needs no sharing: it stays in this worker's memory, which
+    # spares every voice turn a Redis write. SQL holds every answer, as for USSD.
+    app[IVR_INTERVIEWS] = Interviews(
+        app[RESPONSES],
+        MemorySessionStore(),
+        InterviewSettings(
+            session_ttl_seconds=settings.session_ttl_seconds,
+            resume_window=dt.timedelta(hours=settings.resume_window_hours),
+        ),
+    )
     yield
 
 
@@ -104,7 +116,7 @@ async def _agi(app: web.Application) -> AsyncIterator[None]:
     Several workers share its port (SO_REUSEPORT), as they share HTTP's."""
     settings = app[SETTINGS]
     channel = IvrChannel(
-        app[INTERVIEWS],
+        app[IVR_INTERVIEWS],
         PromptFiles(AudioLibrary(Path(settings.audio_dir))),
         app[RECORDINGS],
         IvrSettings(default_region=settings.default_phone_region),
@@ -114,6 +126,7 @@ async def _agi(app: web.Application) -> AsyncIterator[None]:
         host=settings.agi_host,
         port=settings.agi_port,
         allow=settings.agi_allow,
+        max_calls=settings.agi_max_calls,
         reuse_port=settings.agi_port != 0,
     )
     try:

@@ -54,6 +54,9 @@ class Settings:
     agi_port: int = 0
     # Asterisk servers allowed to connect besides loopback: FastAGI has no password.
     agi_allow: tuple[str, ...] = ()
+    # Calls one worker serves at once; a call beyond them is refused at once, so
+    # Asterisk's dialplan goes on (AGISTATUS=FAILURE) rather than leaving it in silence.
+    agi_max_calls: int = 1000
     # Required as `?token=` on every gateway callback; None: the gateway endpoints are
     # open to anyone who knows their URL (the demo). A secret: repr leaves it out.
     gateway_token: str | None = field(default=None, repr=False)
@@ -98,6 +101,7 @@ class Settings:
             agi_host=env.get("AGI_HOST") or "127.0.0.1",
             agi_port=_number(env, "AGI_PORT", DEFAULT_AGI_PORT, int, 1, 65535),
             agi_allow=_networks(env.get("AGI_ALLOW")),
+            agi_max_calls=_number(env, "AGI_MAX_CALLS", 1000, int, 1, 100_000),
             ami_host=_ami_value(env, "AMI_HOST") or "127.0.0.1",
             ami_port=_number(env, "AMI_PORT", 5038, int, 1, 65535),
             ami_username=_ami_value(env, "AMI_USERNAME"),

@@ -16,5 +16,7 @@ DATABASE = web.AppKey("database", AsyncEngine)
 RESPONSES = web.AppKey("responses", SqlResponseStore)
 SESSIONS = web.AppKey("sessions", SessionStore)
 INTERVIEWS = web.AppKey("interviews", Interviews)
+# The voice channel's: live records in the worker's memory (see app._interviews).
+IVR_INTERVIEWS = web.AppKey("ivr_interviews", Interviews)
 RECORDINGS = web.AppKey("recordings", RecordingStore)
 AGI_SERVER = web.AppKey("agi_server", AgiServer)

@@ -82,6 +82,8 @@ def test_fastagi_listens_on_loopback_4573_unless_told() -> None:
         {"AGI_HOST": "0.0.0.0", "AGI_PORT": "4600", "AGI_ALLOW": "10.0.0.5, 10.0.1.0/24"}
     )
     assert (told.agi_host, told.agi_port) == ("0.0.0.0", 4600)
+    assert settings.agi_max_calls == 1000
+    assert Settings.from_env({"AGI_MAX_CALLS": "50"}).agi_max_calls == 50
     assert told.agi_allow == ("10.0.0.5", "10.0.1.0/24")
 
 
