@@ -16,18 +16,25 @@ call in progress) never sees half a file.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import hashlib
+import io
 import json
+import logging
 import os
 import tempfile
-from collections.abc import Mapping
+import wave
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from audio.catalogue import CatalogueEntry
 
 __all__ = ["AudioLibrary", "IndexEntry", "PromptFiles", "PromptSource"]
+
+log = logging.getLogger(__name__)
 
 
 class PromptSource(enum.Enum):
@@ -122,13 +129,26 @@ class PromptFiles:
     The IVR asks for every sound of every prompt, so each survey's index is read once
     and kept with the index file's identity: the index is replaced by a rename on every
     change (a new inode), so a `render` or an upload is seen by the next prompt, at
-    the cost of one `stat`. Files
-    are named by absolute path without `.wav`, as STREAM FILE and GET DATA take them
-    (Asterisk must see AUDIO_DIR at the same path)."""
+    the cost of one `stat`. Files are named by absolute path without `.wav`, as STREAM
+    FILE and GET DATA take them (Asterisk must see AUDIO_DIR at the same path).
 
-    def __init__(self, library: AudioLibrary) -> None:
+    `joined` makes one file of several, so a prompt ("For", "yes", "press", "1", ...)
+    is one STREAM FILE instead of a dozen: a dozen fewer round trips to Asterisk and no
+    gap between the words. Joined files are a cache under `<AUDIO_DIR>/joined/`, named
+    by the files they join and each one's identity (a re-recorded prompt makes a new
+    one), written once and shared by every worker; the folder may be emptied at any
+    time."""
+
+    def __init__(self, library: AudioLibrary, *, join: bool = True, remember: int = 20_000) -> None:
         self.library = library
+        self.join = join
         self._loaded: dict[tuple[str, str], tuple[tuple[int, int, int], dict[str, str]]] = {}
+        self._identity: dict[str, str] = {}  # name -> "inode:size:mtime" when loaded
+        self._remember = remember
+        self._joined: OrderedDict[tuple[str, ...], str] = OrderedDict()
+        # joined name -> the names it joins (for logs and tests), as long as remembered
+        self.parts: dict[str, tuple[str, ...]] = {}
+        self._refused: set[tuple[str, ...]] = set()
 
     def sounds(self, form_id: str, language: str) -> Mapping[str, str]:
         """key -> what to play, for the keys whose file exists; empty when the survey
@@ -147,10 +167,74 @@ class PromptFiles:
         names: dict[str, str] = {}
         for key, entry in self.library.index(form_id, language).items():
             path = folder / entry.file
-            if path.is_file():
-                names[key] = str(path.with_suffix(""))
+            try:
+                file = path.stat()
+            except OSError:
+                continue
+            name = str(path.with_suffix(""))
+            names[key] = name
+            self._identity[name] = f"{file.st_ino}:{file.st_size}:{file.st_mtime_ns}"
         self._loaded[(form_id, language)] = (stamp, names)
         return names
+
+    def _identity_of(self, name: str) -> str:
+        known = self._identity.get(name)
+        if known is None:
+            try:
+                file = os.stat(f"{name}.wav")
+                known = f"{file.st_ino}:{file.st_size}:{file.st_mtime_ns}"
+            except OSError:
+                known = ""
+            self._identity[name] = known
+        return known
+
+    async def joined(self, names: Sequence[str]) -> list[str]:
+        """`names` as one file to play, or as they are when there is one, joining is
+        off, or they cannot be joined (a file unreadable or in another format: logged
+        once)."""
+        key = tuple(names)
+        if not self.join or len(key) < 2 or key in self._refused:
+            return list(key)
+        found = self._joined.get(key)
+        if found is not None:
+            self._joined.move_to_end(key)
+            return [found]
+        signature = "\n".join(f"{n}|{self._identity_of(n)}" for n in key)
+        digest = hashlib.sha256(signature.encode()).hexdigest()[:32]
+        target = (self.library.root / "joined" / f"{digest}.wav").resolve()
+        if not target.is_file():
+            try:
+                await asyncio.to_thread(_join_wavs, key, target)
+            except (OSError, EOFError, wave.Error, ValueError) as error:
+                self._refused.add(key)
+                log.warning("prompt files not joined, played one by one: %s", error)
+                return list(key)
+        name = str(target.with_suffix(""))
+        self._joined[key] = name
+        self.parts[name] = key
+        while len(self._joined) > self._remember:
+            self.parts.pop(self._joined.popitem(last=False)[1], None)
+        return [name]
+
+
+_PROMPT_FORMAT = (1, 2, 8000)  # mono, 16-bit, 8 kHz: every file of the library
+
+
+def _join_wavs(names: Sequence[str], target: Path) -> None:
+    frames: list[bytes] = []
+    for name in names:
+        with wave.open(f"{name}.wav", "rb") as part:
+            shape = (part.getnchannels(), part.getsampwidth(), part.getframerate())
+            if shape != _PROMPT_FORMAT:
+                raise ValueError(f"{name}.wav is {shape}, not {_PROMPT_FORMAT}")
+            frames.append(part.readframes(part.getnframes()))
+    out = io.BytesIO()
+    with wave.open(out, "wb") as whole:
+        whole.setnchannels(1)
+        whole.setsampwidth(2)
+        whole.setframerate(8000)
+        whole.writeframes(b"".join(frames))
+    write_atomically(target, out.getvalue())
 
 
 def write_atomically(path: Path, data: bytes) -> None:

@@ -238,7 +238,7 @@ class _Call:
         await self._close(closing_plan(phrase_speech(closed.phrase, language), language))
 
     async def _close(self, plan: VoicePlan) -> None:
-        for name in self._files(plan):
+        for name in await self.channel.prompts.joined(self._files(plan)):
             await self.agi.stream_file(name)
         await self.agi.hangup()
 
@@ -291,8 +291,9 @@ class _Call:
         return names
 
     async def _play(self, names: Sequence[str], escape: str) -> str | None:
-        """Play `names` in order; the key that interrupted them, if any."""
-        for name in names:
+        """Play `names` in order, joined into one file; the key that interrupted them,
+        if any."""
+        for name in await self.channel.prompts.joined(names):
             reply = await self.agi.stream_file(name, escape)
             if reply.digit is not None:
                 return reply.digit

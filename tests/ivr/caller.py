@@ -67,12 +67,24 @@ class CallSeen:
 
     commands: list[str] = field(default_factory=list)
     played: list[str] = field(default_factory=list)  # every file, in order
+    interrupted: list[bool] = field(default_factory=list)  # per file: a key stopped it
     missing: list[str] = field(default_factory=list)  # files that "do not exist"
     recordings: list[Path] = field(default_factory=list)
     unused: list[str] = field(default_factory=list)  # actions left when the call ended
     hung_up_by_server: bool = False
     hung_up_by_caller: bool = False
     turnaround: list[float] = field(default_factory=list)  # seconds per command
+
+    def expand(self, parts: Mapping[str, Sequence[str]]) -> None:
+        """Joined prompt files (`PromptFiles.parts`) as the files they join, in `played`
+        (only the first, where a key stopped it) and in `commands` (`a+b+c`)."""
+        played: list[str] = []
+        for name, stopped in zip(self.played, self.interrupted, strict=True):
+            joined = parts.get(name, (name,))
+            played.extend(joined[:1] if stopped else joined)
+        self.played = played
+        for joined, names in parts.items():
+            self.commands = [c.replace(joined, "+".join(names)) for c in self.commands]
 
     def played_keys(self) -> list[str]:
         """Played files by name without folders (the test audio names files by key)."""
@@ -171,6 +183,7 @@ class SimulatedCall:
 
     def _stream(self, name: str, escape: str) -> str:
         self.seen.played.append(name)
+        self.seen.interrupted.append(False)
         if not self._exists(name):
             self.seen.missing.append(name)
             return "200 result=-1 endpos=0"
@@ -182,6 +195,7 @@ class SimulatedCall:
             if not self.actions[0]:
                 self.actions.pop(0)
             if key in escape:
+                self.seen.interrupted[-1] = True
                 return f"200 result={ord(key)} endpos=1200"
             head = self.actions[0] if self.actions else None
         return "200 result=0 endpos=8000"
@@ -189,6 +203,7 @@ class SimulatedCall:
     def _get_data(self, args: list[str]) -> str | None:
         name = args[0]
         self.seen.played.append(name)
+        self.seen.interrupted.append(False)
         if not self._exists(name):
             self.seen.missing.append(name)
         max_digits = int(args[2]) if len(args) > 2 else 1024
@@ -239,7 +254,7 @@ class SimulatedCall:
         if action == HANG_UP:
             return None
         loud = action in (SPEAK, SPEAK_THEN_HANG_UP)
-        _write_take(path, loud)
+        write_take(path, loud)
         self.seen.recordings.append(path)
         if action == SPEAK_THEN_HANG_UP:
             return None
@@ -248,7 +263,7 @@ class SimulatedCall:
         return "200 result=0 (timeout) endpos=8000"
 
 
-def _write_take(path: Path, loud: bool, seconds: float = 1.0) -> None:
+def write_take(path: Path, loud: bool, seconds: float = 1.0) -> None:
     """A WAV as Asterisk's `wav` format writes it: 8 kHz, 16-bit, mono."""
     frames = int(8000 * seconds)
     amplitude = 8000 if loud else 0

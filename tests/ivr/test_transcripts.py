@@ -2,7 +2,8 @@
 
 Each case is what a caller does (`tests/ivr/caller.py` actions); the transcript records
 every AGI command the service sent, with each prompt file written as
-`<language>:<catalogue key>` and each take as `<take>`, the caller's actions, and the
+`<language>:<catalogue key>` (files joined into one for playing as `a+b+c`) and each
+take as `<take>`, the caller's actions, and the
 answers stored at the end, in `tests/transcripts/<survey>.ivr.<case>.yaml`. A change in
 what a caller hears shows up as a text diff. Regenerate on purpose with
 `pytest tests/ivr/test_transcripts.py --update-transcripts` and read the diff.
@@ -41,7 +42,7 @@ CASES: dict[str, tuple[str, str, list[str]]] = {
     ),
 }
 
-_AUDIO = re.compile(r"\S*/audio/(?P<lang>[a-z]+)/test/(?P<key>\S+)")
+_AUDIO = re.compile(r"[^\s+]*/audio/(?P<lang>[a-z]+)/test/(?P<key>[^\s+]+)")
 _TAKE = re.compile(r"\S*/rec/\S+")
 
 
