@@ -1,7 +1,7 @@
 """IVR load benchmark: simulated FastAGI calls, then real calls through Asterisk.
 
-    .venv/bin/python -m bench.ivr_load [--calls 500] [--duration 20] [--play-ms 20]
-                                       [--think-ms 50] [--no-real] [--real-calls 50]
+    .venv/bin/python -m bench.ivr_load [--calls 500] [--duration 40] [--speed 20]
+                                       [--think-ms 2000] [--no-real] [--real-calls 50]
 
 The service runs as in production: `service-tracker serve` on PostgreSQL and Redis,
 after `db upgrade`, `survey import examples/graduate_tracer.xlsx --ivr-number 5000` and
@@ -9,8 +9,9 @@ after `db upgrade`, `survey import examples/graduate_tracer.xlsx --ivr-number 50
 
 (a) Simulated calls. `bench.ivr_loadgen` (its own process) keeps `--calls` calls in
 progress, each the whole sample survey (English, wage earner, the suggestion spoken
-and kept), back to back, paced like a person but compressed (`--play-ms` per sound,
-`--think-ms` before keys, `--speak-ms` per spoken answer). The same run is made with 1
+and kept), back to back, paced like a person but `--speed` times faster (each prompt
+plays its file's length, keys come `--think-ms` after it, a spoken answer lasts
+`--speak-ms`, all divided by `--speed`). The same run is made with 1
 call first: the baseline. Printed per run: the server's turnaround (our reply to its
 next command) for the command after an answer (the engine's turn, committed to SQL
 before the next prompt), after ANSWER (the interview opened), after a recording, and
@@ -350,7 +351,7 @@ def load(
         "--calls", str(calls),
         "--warmup", str(args.warmup),
         "--duration", str(args.duration),
-        "--play-ms", str(args.play_ms),
+        "--speed", str(args.speed),
         "--think-ms", str(args.think_ms),
         "--speak-ms", str(args.speak_ms),
         "--phone-base", str(index * PHONES_PER_RUN),
@@ -569,9 +570,10 @@ def report(bench: Bench) -> list[Check]:
     print()
     print(
         f"IVR load, simulated FastAGI calls: {args.duration:g} s measured after "
-        f"{args.warmup:g} s warm-up per run; pacing: a sound plays {args.play_ms:g} ms, keys "
-        f"after {args.think_ms:g} ms, a spoken answer {args.speak_ms:g} ms (each x0.5-1.5); "
-        f"service with {args.workers} worker(s)"
+        f"{args.warmup:g} s warm-up per run; pacing {args.speed:g} times a real call: "
+        f"each prompt for its file's length, keys {args.think_ms:g} ms after it, a spoken "
+        f"answer {args.speak_ms:g} ms (people's times x0.5-1.5), all divided by "
+        f"{args.speed:g}; service with {args.workers} worker(s)"
     )
     print(
         f"CPU in % of one core during the window (this machine: {cores} cores = "
@@ -763,11 +765,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="IVR benchmark: simulated FastAGI calls, then real calls through Asterisk."
     )
     parser.add_argument("--calls", type=int, default=500, help="concurrent simulated calls")
-    parser.add_argument("--duration", type=float, default=20.0, help="measured seconds per run")
-    parser.add_argument("--warmup", type=float, default=8.0, help="warm-up seconds per run")
-    parser.add_argument("--play-ms", type=float, default=20.0, help="a sound's length")
-    parser.add_argument("--think-ms", type=float, default=50.0, help="pause before keys")
-    parser.add_argument("--speak-ms", type=float, default=200.0, help="a spoken answer")
+    parser.add_argument("--duration", type=float, default=40.0, help="measured seconds per run")
+    parser.add_argument("--warmup", type=float, default=10.0, help="warm-up seconds per run")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=20.0,
+        help="times faster than real calls: prompts play their length / SPEED, people "
+        "press keys and speak in their time / SPEED (20: 500 calls load the server like "
+        "10,000 real ones)",
+    )
+    parser.add_argument("--think-ms", type=float, default=2000.0, help="before keys, real time")
+    parser.add_argument("--speak-ms", type=float, default=5000.0, help="a spoken answer, real time")
     parser.add_argument("--workers", type=int, default=1, help="service worker processes")
     parser.add_argument(
         "--no-real", dest="real", action="store_false", help="skip (b), the real Asterisk"

@@ -5,12 +5,13 @@ Each line holds one call at a time. A call is what Asterisk 22 sends for a Local
 channel that reached ``AGI(agi://HOST:PORT/survey)`` from extension `--extension`: the
 ``agi_*`` block, then a reply to each command, paced like a person but compressed:
 
-- STREAM FILE "plays" for `--play-ms` (each between half and one and a half times it,
-  so calls do not stay in step) and ends without a key: the caller listens to every
-  prompt to its end;
-- GET DATA and WAIT FOR DIGIT reply after `--think-ms` with the next keys of the
-  script;
-- RECORD FILE "speaks" for `--speak-ms`, writes a real WAV (8 kHz, 16-bit, a 440 Hz
+- STREAM FILE "plays" for its file's real length divided by `--speed` and ends without
+  a key: the caller listens to every prompt to its end;
+- GET DATA plays its prompt the same way, then replies after `--think-ms` (a person's
+  time, divided by `--speed`, each between half and one and a half times it, so calls
+  do not stay in step) with the next keys of the script; WAIT FOR DIGIT likewise;
+- RECORD FILE "speaks" for `--speak-ms` (divided by `--speed`), writes a real WAV
+  (8 kHz, 16-bit, a 440 Hz
   tone, as Asterisk's `wav` format does) at the path it names, and ends with ``#``;
 - GET VARIABLE says the variable is not set (an inbound call), ANSWER and HANGUP
   succeed; after HANGUP the server closes the connection and the call is over.
@@ -239,6 +240,7 @@ class Line:
         self.wav = wav
         self.rng = random.Random(counter[0] ^ id(self))
         self.known_files: set[str] = set()
+        self.lengths: dict[str, float] = {}  # file -> seconds it plays in real time
 
     async def run(self, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -280,14 +282,27 @@ class Line:
                 stats.calls_completed_window += 1
 
     def _pause(self, base_ms: float) -> float:
-        return base_ms * self.rng.uniform(0.5, 1.5) / 1000.0
+        return base_ms * self.rng.uniform(0.5, 1.5) / 1000.0 / self.args.speed
+
+    def _playing(self, name: str) -> float:
+        """Seconds `name` plays at `--speed`: a prompt file's length from its size
+        (8 kHz, 16-bit, mono after a 44-byte header), one second for Asterisk's own."""
+        seconds = self.lengths.get(name)
+        if seconds is None:
+            try:
+                seconds = max(0.0, (os.stat(f"{name}.wav").st_size - 44) / 16000)
+            except OSError:
+                seconds = 1.0
+            self.lengths[name] = seconds
+        return seconds / self.args.speed
 
     def reply(self, line: str, actions: list[str]) -> tuple[bytes, str, float]:
         """(reply line, kind of turn it asks of the server, seconds to wait first)."""
         args = self.args
         if line.startswith("STREAM FILE "):
-            self.check_file(_arguments(line)[2])
-            return b"200 result=0 endpos=8000\n", "sound", self._pause(args.play_ms)
+            name = _arguments(line)[2]
+            self.check_file(name)
+            return b"200 result=0 endpos=8000\n", "sound", self._playing(name)
         if line.startswith("GET DATA "):
             parts = _arguments(line)
             self.check_file(parts[2])
@@ -295,7 +310,7 @@ class Line:
             typed, ended = _type_keys(actions, max_digits)
             suffix = "" if ended else " (timeout)"
             reply = f"200 result={typed}{suffix}\n".encode()
-            return reply, "answer", self._pause(args.think_ms)
+            return reply, "answer", self._playing(parts[2]) + self._pause(args.think_ms)
         if line.startswith("RECORD FILE "):
             if not actions or actions[0] != SPEAK:
                 raise CallFailed(f"RECORD FILE with the script at {actions[:1]}")
@@ -420,7 +435,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     everything = [v for values in stats.turnaround.values() for v in values]
     return {
         "calls": args.calls,
-        "pacing": {"play_ms": args.play_ms, "think_ms": args.think_ms, "speak_ms": args.speak_ms},
+        "pacing": {"speed": args.speed, "think_ms": args.think_ms, "speak_ms": args.speak_ms},
         "warmup_s": args.warmup,
         "window_s": args.duration,
         "calls_started": stats.calls_started,
@@ -466,9 +481,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--calls", type=int, default=500, help="concurrent calls")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring")
     parser.add_argument("--duration", type=float, default=20.0, help="measured seconds")
-    parser.add_argument("--play-ms", type=float, default=20.0, help="a STREAM FILE's length")
-    parser.add_argument("--think-ms", type=float, default=50.0, help="before keys are typed")
-    parser.add_argument("--speak-ms", type=float, default=200.0, help="a spoken answer")
+    parser.add_argument(
+        "--speed", type=float, default=20.0, help="times faster than a real call (sounds, people)"
+    )
+    parser.add_argument("--think-ms", type=float, default=2000.0, help="before keys, in real time")
+    parser.add_argument("--speak-ms", type=float, default=5000.0, help="a spoken answer, real time")
     parser.add_argument(
         "--phone-base",
         type=int,
