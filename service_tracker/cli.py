@@ -4,6 +4,7 @@ serve [--host H] [--port P] [--workers N]
 demo
 db upgrade
 survey import FILE.xlsx [--ussd-code CODE] [--ivr-number NUMBER]... [--roster-only]
+              [--skip-unaskable]
 respondents import FILE.csv|FILE.xlsx
 export answers --survey ID_OR_FORM_ID
 simulate ussd --phone NUMBER [--url URL] [--code CODE]
@@ -100,6 +101,12 @@ def _parser() -> argparse.ArgumentParser:
         "--roster-only",
         action="store_true",
         help="answer numbers that are not on the roster with a polite END",
+    )
+    survey_import.add_argument(
+        "--skip-unaskable",
+        action="store_true",
+        help="leave out the questions a phone cannot ask (geopoint, image, audio...), "
+        "listing each, instead of refusing the form",
     )
     survey_import.set_defaults(run=_survey_import)
 
@@ -265,6 +272,7 @@ def _survey_import(settings: Settings, args: argparse.Namespace) -> int:
             roster_only=args.roster_only,
             ivr_numbers=args.ivr_number,
             default_region=settings.default_phone_region,
+            skip_unaskable=args.skip_unaskable,
         )
 
     try:
@@ -277,6 +285,10 @@ def _survey_import(settings: Settings, args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"{path.name}: {error}", file=sys.stderr)
         return 1
+    if imported.warnings:
+        print(f"{path.name}: {len(imported.warnings)} warning(s):", file=sys.stderr)
+        for warning in imported.warnings:
+            print(f"  {warning}", file=sys.stderr)
     state = "imported" if imported.created else "already imported"
     print(
         f"survey id={imported.survey_id} form_id={imported.form_id} "

@@ -52,6 +52,7 @@ from storage.schema import (
     survey_versions,
     surveys,
 )
+from storage.surveys import load_stored_form
 from survey_engine.errors import EngineError
 from survey_engine.events import (
     AnswerGiven,
@@ -73,7 +74,6 @@ from survey_engine.ports import (
     ResponseRecord,
     SurveyVersionRef,
 )
-from survey_engine.xlsform import load_xlsform
 
 __all__ = ["SqlResponseStore"]
 
@@ -574,7 +574,7 @@ class SqlResponseStore:
         if row is None:
             raise EngineError("unknown_survey_version", f"no survey version with id {version_id}")
         # Compiling a form takes milliseconds of CPU: keep the event loop answering.
-        survey = await asyncio.to_thread(load_xlsform, row.source, fallback_form_id=row.form_id)
+        survey = await asyncio.to_thread(load_stored_form, row.source, row.form_id)
         self._surveys[version_id] = survey
         return survey
 

@@ -20,6 +20,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import PurePath
 
 from sqlalchemy import func, select
@@ -27,7 +28,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.schema import entry_points, survey_versions, surveys
-from survey_engine.errors import SurveyLoadError
+from survey_engine.errors import FormWarning, SurveyLoadError
+from survey_engine.model import Survey
 from survey_engine.phones import ivr_address
 from survey_engine.ports import SurveyVersionRef
 from survey_engine.xlsform import load_xlsform
@@ -41,6 +43,7 @@ __all__ = [
     "find_survey",
     "import_survey",
     "list_surveys",
+    "load_stored_form",
     "parse_ussd_code",
     "unloadable_versions",
 ]
@@ -62,6 +65,7 @@ class ImportedSurvey:
     version: str
     created: bool  # False: this exact file was already imported
     ivr_numbers: tuple[str, ...] = ()  # bound by this import, as stored (`ivr_address`)
+    warnings: tuple[FormWarning, ...] = ()  # the loader's, e.g. questions left out
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +121,7 @@ async def import_survey(
     roster_only: bool,
     ivr_numbers: Sequence[str] = (),
     default_region: str | None = None,
+    skip_unaskable: bool = False,
 ) -> ImportedSurvey:
     """Store an XLSForm upload as a survey version and optionally bind a USSD code and
     IVR numbers to it (`roster_only` applies to each).
@@ -125,11 +130,16 @@ async def import_survey(
     An IVR number is stored as `ivr_address` reads it in `default_region` (an E.164
     number, or an extension's digits). Binding a code or number that reached another
     survey moves it to this one. Every code and number is checked before anything is
-    stored."""
+    stored. With `skip_unaskable`, the questions a phone cannot ask are left out instead
+    of refusing the form (`ImportedSurvey.warnings` names each)."""
     binding = parse_ussd_code(ussd_code) if ussd_code else None
     ivr_addresses = tuple(dict.fromkeys(ivr_address(n, default_region) for n in ivr_numbers))
     fallback_form_id = PurePath(filename).stem or "survey"
-    survey = await asyncio.to_thread(load_xlsform, source, fallback_form_id=fallback_form_id)
+    survey = await asyncio.to_thread(
+        partial(load_xlsform, skip_unaskable=skip_unaskable),
+        source,
+        fallback_form_id=fallback_form_id,
+    )
     digest = hashlib.sha256(source).hexdigest()
     now = dt.datetime.now(dt.UTC)
 
@@ -179,8 +189,21 @@ async def import_survey(
             await _bind(conn, "ivr", address, survey_id=survey_id, roster_only=roster_only)
 
     return ImportedSurvey(
-        survey_id, version_id, survey.form_id, survey.version, created, ivr_addresses
+        survey_id,
+        version_id,
+        survey.form_id,
+        survey.version,
+        created,
+        ivr_addresses,
+        survey.warnings,
     )
+
+
+def load_stored_form(source: bytes, form_id: str) -> Survey:
+    """Compile a stored version's source, as sessions and `serve` do. Questions a phone
+    cannot ask are left out: a version imported without `--skip-unaskable` has none
+    (it would have been refused), one imported with it must load as it was imported."""
+    return load_xlsform(source, fallback_form_id=form_id, skip_unaskable=True)
 
 
 async def _survey_id(conn: AsyncConnection, form_id: str, title: str, now: dt.datetime) -> int:
@@ -234,7 +257,7 @@ async def unloadable_versions(engine: AsyncEngine) -> list[str]:
     problems = []
     for row in rows:
         try:
-            await asyncio.to_thread(load_xlsform, row.source, fallback_form_id=row.form_id)
+            await asyncio.to_thread(load_stored_form, row.source, row.form_id)
         except SurveyLoadError as error:
             first = str(error).strip().splitlines()[0] if str(error).strip() else "cannot load"
             problems.append(f"survey {row.form_id} version {row.version}: {first}")

@@ -3,6 +3,9 @@
     EngineError              a caller misused the engine (bad state bytes, unknown survey)
     SurveyLoadError          an XLSForm could not be compiled; carries FormErrors
 
+A form that compiles may still carry `FormWarning`s (located like errors) on
+`Survey.warnings`: what the loader left out or read in a way the author should know.
+
 A *broken survey at run time* (an expression that fails on real answers, a skip
 loop) never raises: the session ends as failed with a `Failed` event, so the
 channel can still answer the respondent politely.
@@ -44,6 +47,12 @@ class FormError:
             where.append(f"column '{self.column}'")
         prefix = f"{', '.join(where)}: " if where else ""
         return f"[{self.code}] {prefix}{self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class FormWarning(FormError):
+    """Something the author should know about a form that compiled, located the same
+    way (e.g. a question a phone cannot ask, left out by `--skip-unaskable`)."""
 
 
 class SurveyLoadError(Exception):

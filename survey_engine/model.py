@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from survey_engine.errors import FormWarning
     from survey_engine.expressions import Expression
 
 
@@ -110,6 +111,8 @@ class Survey:
     default_language: str  # a code from `languages`
     questions: tuple[Question, ...]
     max_attempts: int = MAX_ATTEMPTS
+    # What the loader wants the author to know (questions left out...); not compared.
+    warnings: tuple[FormWarning, ...] = field(default=(), compare=False)
     _index: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
     # What the engine derives once per (question, language) and reuses on every hop.
     memo: dict[object, object] = field(default_factory=dict, init=False, repr=False, compare=False)

@@ -39,9 +39,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from pyxform.errors import PyXFormError, PyXFormReadError
+from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
 from pyxform.xls2json_backends import md_to_dict, xlsx_to_dict
 
-from survey_engine.errors import FormError, SurveyLoadError
+from survey_engine.errors import FormError, FormWarning, SurveyLoadError
 from survey_engine.expressions import (
     NAME_PATTERN,
     Expression,
@@ -73,7 +74,9 @@ class FormErrorCode(enum.StrEnum):
     # type/name/label/list_name, or one language's label; `column` is the header expected
     MISSING_COLUMN = "missing_column"
     UNKNOWN_TYPE = "unknown_type"  # a type we do not know, or content with no type
-    UNSUPPORTED_TYPE = "unsupported_type"  # XLSForm knows it, USSD/voice cannot ask it
+    UNSUPPORTED_TYPE = "unsupported_type"  # XLSForm knows it, we do not ask it (yet)
+    # asks for what a phone cannot give (geopoint, image...): see --skip-unaskable
+    UNASKABLE_TYPE = "unaskable_type"
     INVALID_NAME = "invalid_name"  # missing or malformed name (question, choice, list)
     DUPLICATE_NAME = "duplicate_name"  # two questions with one name
     UNDEFINED_REFERENCE = "undefined_reference"  # ${x} that is not a question
@@ -91,6 +94,10 @@ class FormErrorCode(enum.StrEnum):
     DOT_OUTSIDE_CONSTRAINT = "dot_outside_constraint"  # `.` outside a constraint
     BARE_NAME_OUTSIDE_CHOICE_FILTER = "bare_name_outside_choice_filter"
     UNBALANCED_GROUP = "unbalanced_group"  # end group without begin, or never ended
+    OR_OTHER_WITH_CHOICE_FILTER = "or_other_with_choice_filter"  # as pyxform refuses it
+    # Warnings (`Survey.warnings`), not errors:
+    UNASKABLE_SKIPPED = "unaskable_skipped"  # left out by --skip-unaskable
+    UNASKABLE_REFERENCE = "unaskable_reference"  # ${x} of a question left out: empty
 
 
 Code = FormErrorCode
@@ -150,15 +157,6 @@ _METADATA_TYPES = frozenset(
 _UNSUPPORTED_TYPES = frozenset(
     {
         "calculate",
-        "geopoint",
-        "geotrace",
-        "geoshape",
-        "start-geopoint",
-        "image",
-        "audio",
-        "video",
-        "file",
-        "barcode",
         "acknowledge",
         "time",
         "datetime",
@@ -168,14 +166,47 @@ _UNSUPPORTED_TYPES = frozenset(
         "trigger",
         "xml-external",
         "csv-external",
-        "background-audio",
-        "background-geopoint",
         "select_one_from_file",
         "select_multiple_from_file",
         "select_one_external",
         "select_multiple_external",
     }
 )
+# What a phone cannot give, by pyxform's bind type (and media type for `binary`).
+_UNASKABLE_BINDS = {
+    "geopoint": "a GPS location",
+    "geotrace": "a line of GPS points",
+    "geoshape": "an area of GPS points",
+    "barcode": "a barcode scan",
+    "image/*": "a photo",
+    "audio/*": "an audio recording",
+    "video/*": "a video",
+    "application/*": "a file",
+    "osm/*": "an OpenStreetMap feature",
+}
+_UNASKABLE_ACTIONS = {"action", "trigger"}  # start-geopoint, background-audio/-geopoint
+
+
+def _unaskable_types() -> dict[str, str]:
+    """Type (every spelling pyxform accepts, casefolded) -> what it asks for, for the
+    types a phone cannot ask; from pyxform's own type table, so aliases (`gps`,
+    `photo`, `add location prompt`) are included. Types without a control (`audit`)
+    are metadata, not questions."""
+    found = {}
+    for name, definition in QUESTION_TYPE_DICT.items():
+        bind, control = definition.get("bind", {}), definition.get("control", {})
+        kind = bind.get("type")
+        if kind == "binary":  # background-audio has no media type
+            kind = control.get("mediatype") or f"{name.rpartition('-')[2]}/*"
+        what = _UNASKABLE_BINDS.get(kind or "")
+        if what is not None and control.get("tag"):
+            if control.get("tag") in _UNASKABLE_ACTIONS:
+                what = f"{what}, taken by the device in the background"
+            found[name.casefold()] = what
+    return found
+
+
+_UNASKABLE_TYPES = _unaskable_types()
 _TRUE_WORDS = frozenset({"yes", "y", "true", "true()", "1"})
 _FALSE_WORDS = frozenset({"no", "n", "false", "false()", "0", ""})
 
@@ -236,11 +267,16 @@ _ENGLISH = Language("en", "English")
 
 
 def load_xlsform(
-    source: bytes | str | os.PathLike[str], *, fallback_form_id: str = "survey"
+    source: bytes | str | os.PathLike[str],
+    *,
+    fallback_form_id: str = "survey",
+    skip_unaskable: bool = False,
 ) -> Survey:
     """Compile an .xlsx workbook (its bytes, or a path to it) into a Survey.
 
-    Raises SurveyLoadError listing every problem found.
+    Raises SurveyLoadError listing every problem found. A question a phone cannot ask
+    (a geopoint, a photo...) is an error, or with `skip_unaskable` left out, each such
+    question and each reference to it named in `Survey.warnings`.
     """
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
@@ -259,16 +295,18 @@ def load_xlsform(
         _fail(f"{error}.")
     except Exception:  # foreign bytes can make openpyxl raise nearly anything
         _fail("This file is not an Excel workbook (.xlsx), or it is damaged.")
-    return _build(book, data, fallback_form_id)
+    return _build(book, data, fallback_form_id, skip_unaskable)
 
 
-def load_markdown(md: str, *, fallback_form_id: str = "survey") -> Survey:
+def load_markdown(
+    md: str, *, fallback_form_id: str = "survey", skip_unaskable: bool = False
+) -> Survey:
     """Compile a form written in pyxform's markdown-table notation (used by tests)."""
     try:
         book = md_to_dict(md)
     except Exception as error:  # pyxform's md reader raises IndexError etc. on odd tables
         _fail(f"The form's tables cannot be read: {error}")
-    return _build(book, md.encode("utf-8"), fallback_form_id)
+    return _build(book, md.encode("utf-8"), fallback_form_id, skip_unaskable)
 
 
 def _fail(message: str) -> NoReturn:
@@ -332,6 +370,21 @@ def _sheet(book: Mapping[str, Any], name: str) -> _Sheet:
 @dataclass(slots=True)
 class _Context:
     errors: list[FormError] = field(default_factory=list)
+    warnings: list[FormWarning] = field(default_factory=list)
+    skip_unaskable: bool = False
+    left_out: dict[str, int] = field(default_factory=dict)  # unaskable question -> row
+
+    def warn(
+        self,
+        code: FormErrorCode,
+        message: str,
+        sheet: str,
+        row: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        warning = FormWarning(code.value, message, sheet, row, column)
+        if warning not in self.warnings:
+            self.warnings.append(warning)
 
     def add(
         self,
@@ -358,8 +411,10 @@ class _Context:
 # --------------------------------------------------------------------------------------
 
 
-def _build(book: Mapping[str, Any], data: bytes, fallback_form_id: str) -> Survey:
-    ctx = _Context()
+def _build(
+    book: Mapping[str, Any], data: bytes, fallback_form_id: str, skip_unaskable: bool = False
+) -> Survey:
+    ctx = _Context(skip_unaskable=skip_unaskable)
     survey_sheet = _sheet(book, SURVEY)
     choices_sheet = _sheet(book, CHOICES)
     settings_sheet = _sheet(book, SETTINGS)
@@ -381,6 +436,7 @@ def _build(book: Mapping[str, Any], data: bytes, fallback_form_id: str) -> Surve
         default_language=languages.default.code,
         questions=tuple(questions),
         max_attempts=_attempts(settings.get("max_attempts")) or MAX_ATTEMPTS,
+        warnings=tuple(ctx.warnings),
     )
 
 
@@ -789,7 +845,8 @@ def _read_survey(
         ctx,
         sheet,
         languages,
-        names=frozenset(r.name for r in rows if r.name),
+        # A question left out by --skip-unaskable is still a name: its value is empty.
+        names=frozenset(r.name for r in rows if r.name) | ctx.left_out.keys(),
         choice_columns=frozenset(
             {"name"} | {c.header for c in choices_sheet.columns if _is_choice_data(c)}
         ),
@@ -853,6 +910,8 @@ def _survey_rows(
             continue
         if len(words) == 1 and words[0].lower() in _METADATA_TYPES:
             continue
+        if _left_out_unaskable(ctx, sheet, number, row, words, name, seen):
+            continue
         question_type, list_name, problem = _question_type(words)
         if problem is not None:
             report(problem[0], problem[1], column=type_header)
@@ -882,6 +941,53 @@ def _survey_rows(
             type_header,
         )
     return rows, groups
+
+
+def _left_out_unaskable(
+    ctx: _Context,
+    sheet: _Sheet,
+    number: int,
+    row: Mapping[str, str],
+    words: list[str],
+    name: str,
+    seen: dict[str, int],
+) -> bool:
+    """True when the row asks what a phone cannot give: an error, or with
+    --skip-unaskable a warning, and the question is left out."""
+    written = " ".join(words)
+    appearance = row.get(sheet.column("appearance") or "", "").lower().split()
+    what = _UNASKABLE_TYPES.get(written.casefold()) or _UNASKABLE_TYPES.get(
+        words[0].casefold() if words[0].casefold() == "osm" else ""
+    )
+    if what == "a photo" and "signature" in appearance:
+        what = "a signature"
+    elif written.casefold() == "range" and "picker" not in appearance:
+        what = "a position on a slider"
+    if what is None:
+        return False
+    header = sheet.column("type")
+    if name and name not in seen:  # the name is taken, and known to expressions
+        seen[name] = number
+        ctx.left_out[name] = number
+    if not ctx.skip_unaskable:
+        ctx.add(
+            Code.UNASKABLE_TYPE,
+            f"type '{written}' asks for {what}, which a phone cannot give over USSD or "
+            "voice: remove the question, or import with --skip-unaskable to leave it out",
+            sheet.title,
+            number,
+            header,
+        )
+        return True
+    shown = f"'{name}'" if name else "this question"
+    ctx.warn(
+        Code.UNASKABLE_SKIPPED,
+        f"{shown} (type '{written}') is left out: it asks for {what}, which a phone cannot give",
+        sheet.title,
+        number,
+        header,
+    )
+    return True
 
 
 def _question_type(
@@ -1005,6 +1111,7 @@ class _QuestionBuilder:
                     number,
                     header,
                 )
+            self.warn_left_out(number, header, [name])
             parts.append(Pipe(name))
             position = match.end()
         if position < len(raw):
@@ -1051,11 +1158,26 @@ class _QuestionBuilder:
         for name in sorted(expression.references - self.names):
             ok = False
             add(Code.UNDEFINED_REFERENCE, f"'${{{name}}}' is not a question of this form")
+        self.warn_left_out(number, header, sorted(expression.references))
         if role == "choice_filter":
             for name in sorted(expression.bare_names - self.choice_columns):
                 ok = False
                 add(Code.UNDEFINED_REFERENCE, f"'{name}' is not a column of the choices sheet")
         return expression if ok else None
+
+    def warn_left_out(self, number: int, header: str, names: Iterable[str]) -> None:
+        if not self.ctx.skip_unaskable:
+            return  # the form is refused for the question itself
+        for name in names:
+            if name in self.ctx.left_out:
+                self.ctx.warn(
+                    Code.UNASKABLE_REFERENCE,
+                    f"'${{{name}}}' is left out (row {self.ctx.left_out[name]}: a phone cannot "
+                    "ask it), so here it is always empty",
+                    self.sheet.title,
+                    number,
+                    header,
+                )
 
     def check_group(self, group: _Group) -> None:
         if group.relevant and group.relevant_header:

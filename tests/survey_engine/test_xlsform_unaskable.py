@@ -1,0 +1,155 @@
+"""What a phone cannot ask (a GPS location, a photo, a recording...): refused by default,
+one located line per question naming its type; left out with `skip_unaskable`, each
+question and each reference to it named in `Survey.warnings`."""
+
+from __future__ import annotations
+
+import pytest
+
+from survey_engine.events import Prompt
+from survey_engine.inputs import Answer
+from survey_engine.machine import advance, start
+from survey_engine.model import QuestionType
+from survey_engine.xlsform import FormErrorCode, load_markdown
+from tests.survey_engine.test_xlsform import form_errors, located
+
+
+@pytest.mark.parametrize(
+    ("written", "appearance", "named"),
+    [
+        ("geopoint", "", "a GPS location"),
+        ("geotrace", "", "a line of GPS points"),
+        ("geoshape", "", "an area of GPS points"),
+        ("gps", "", "a GPS location"),  # pyxform's alias
+        ("image", "", "a photo"),
+        ("photo", "", "a photo"),
+        ("image", "signature", "a signature"),
+        ("audio", "", "an audio recording"),
+        ("video", "", "a video"),
+        ("file", "", "a file"),
+        ("barcode", "", "a barcode scan"),
+        ("osm", "", "an OpenStreetMap feature"),
+        ("range", "", "a position on a slider"),
+        ("range", "vertical", "a position on a slider"),
+        ("start-geopoint", "", "a GPS location"),
+        ("background-audio", "", "an audio recording"),
+        ("background-geopoint", "", "a GPS location"),
+    ],
+)
+def test_what_a_phone_cannot_ask_is_refused_naming_the_type(
+    written: str, appearance: str, named: str
+) -> None:
+    errors = form_errors(
+        f"""
+        | survey |
+        | | type | name | label | appearance |
+        | | text | first | First | |
+        | | {written} | q | Question | {appearance} |
+        """
+    )
+    assert [(e.code, e.sheet, e.row, e.column) for e in errors] == [
+        ("unaskable_type", "survey", 3, "type")
+    ]
+    assert f"type '{written}' asks for {named}" in errors[0].message
+    assert "--skip-unaskable" in errors[0].message
+
+
+def test_a_range_with_the_picker_appearance_is_not_a_slider_but_not_supported_yet() -> None:
+    assert located(
+        """
+        | survey |
+        | | type | name | label | appearance |
+        | | range | q | How many? | picker |
+        """
+    ) == [("unsupported_type", "survey", 2, "type")]
+
+
+def test_every_unaskable_question_is_listed_with_the_forms_other_errors() -> None:
+    assert located(
+        """
+        | survey |
+        | | type | name | label | relevant |
+        | | geopoint | where | Where? | |
+        | | integer | age | Age? | ${agee} > 3 |
+        | | image | face | Photo? | |
+        """
+    ) == [
+        ("unaskable_type", "survey", 2, "type"),
+        ("undefined_reference", "survey", 3, "relevant"),
+        ("unaskable_type", "survey", 4, "type"),
+    ]
+
+
+FIELD_VISIT = """
+| survey |
+| | type | name | label | relevant | constraint |
+| | text | shop | Name of your shop? | | |
+| | geopoint | where | Where is it? | | |
+| | begin group | pics | | | |
+| | image | front | Photo of the front | | |
+| | end group | | | | |
+| | note | seen | Photo: ${front} | | |
+| | integer | staff | Staff? | ${where} = '' | . > 0 or ${front} != '' |
+| | text | why | Why no location? | ${where} != '' | |
+"""
+
+
+def test_skipping_leaves_them_out_and_says_which_and_where_they_were_used() -> None:
+    survey = load_markdown(FIELD_VISIT, skip_unaskable=True)
+    assert [q.name for q in survey.questions] == ["shop", "seen", "staff", "why"]
+    assert [(w.code, w.sheet, w.row, w.column) for w in survey.warnings] == [
+        ("unaskable_skipped", "survey", 3, "type"),
+        ("unaskable_skipped", "survey", 5, "type"),
+        ("unaskable_reference", "survey", 7, "label"),
+        ("unaskable_reference", "survey", 8, "relevant"),
+        ("unaskable_reference", "survey", 8, "constraint"),
+        ("unaskable_reference", "survey", 9, "relevant"),
+    ]
+    skipped, _, reference, *_ = survey.warnings
+    assert "'where' (type 'geopoint') is left out" in skipped.message
+    assert "'${front}' is left out (row 5" in reference.message
+    assert "always empty" in reference.message
+    assert FormErrorCode.UNASKABLE_SKIPPED == "unaskable_skipped"
+
+
+def test_a_question_left_out_reads_as_empty_in_labels_and_logic() -> None:
+    survey = load_markdown(FIELD_VISIT, skip_unaskable=True)
+    turn = start(survey, language=None)
+    assert isinstance(turn.prompt, Prompt) and turn.prompt.key == "shop"
+    turn = advance(survey, turn.state, Answer("Mama Njeri"))
+    assert turn.prompt is not None and turn.prompt.text == "Photo: "
+    turn = advance(survey, turn.state, Answer("1"))
+    # `${where} = ''` holds; the constraint's `${front} != ''` does not help a 0.
+    assert turn.prompt is not None and turn.prompt.key == "staff"
+    turn = advance(survey, turn.state, Answer("0"))
+    assert turn.prompt is not None and turn.prompt.key == "staff" and turn.prompt.error
+    turn = advance(survey, turn.state, Answer("3"))
+    assert turn.prompt is None and turn.ended is not None  # `why` is never relevant
+    assert turn.state.answers == {"shop": "Mama Njeri", "staff": "3"}
+
+
+def test_without_skipping_a_form_a_phone_can_ask_has_no_warnings() -> None:
+    survey = load_markdown(
+        """
+        | survey |
+        | | type | name | label |
+        | | integer | age | Age? |
+        """,
+        skip_unaskable=True,
+    )
+    assert survey.warnings == ()
+    assert survey.questions[0].type is QuestionType.INTEGER
+
+
+def test_a_left_out_name_is_still_taken() -> None:
+    assert [
+        (w.code, w.row)
+        for w in form_errors(
+            """
+            | survey |
+            | | type | name | label |
+            | | geopoint | where | Where? |
+            | | text | where | Where, in words? |
+            """
+        )
+    ] == [("unaskable_type", 2), ("duplicate_name", 3)]

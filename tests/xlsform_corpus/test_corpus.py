@@ -1,0 +1,164 @@
+"""The corpus of real XLSForms against the issue's target (issue 15): every form pyxform
+converts, and that a phone can ask, imports and is completed over USSD; a form with
+what a phone cannot ask is refused naming it, and imports with --skip-unaskable.
+
+The forms that still fail are listed below with what they lack. The lists are kept
+honest both ways: a listed form that passes fails the test (take it off the list), as
+does a form off the list that fails. `python -m tests.xlsform_corpus.run_corpus`
+prints the whole picture."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from tests.xlsform_corpus.run_corpus import (
+    COMPLETED,
+    CRASHED,
+    REFUSED,
+    STUCK,
+    FormResult,
+    run_corpus,
+)
+
+XLS = ".xls files (reading)"
+CALCULATE = "calculate (computed values)"
+REPEAT = "begin repeat (repeats)"
+FROM_FILE = "select_one_from_file / select_one_external (choices from a file)"
+LANGUAGE_NAME = "a language column by name only (language registry)"
+TYPE_ALIASES = "type aliases pyxform accepts (select one from, begin loop, uri:deviceid)"
+
+# Forms pyxform converts, holding nothing a phone cannot ask, that do not yet import
+# and complete: what each lacks.
+TARGET_FAILURES: dict[str, str] = {
+    "correlaid/correlaid__all_types_survey.xlsx": (
+        f"{CALCULATE}; hidden; time, datetime and rank not supported"
+    ),
+    "correlaid/correlaid__testB.xlsx": CALCULATE,
+    "getodk-docs/getodk-docs__form-datasets-1.xlsx": FROM_FILE,
+    "getodk-docs/getodk-docs__form-logic-15.xlsx": CALCULATE,
+    "getodk-docs/getodk-docs__form-logic-2.xlsx": REPEAT,
+    "getodk-docs/getodk-docs__form-logic-21.xlsx": f"{REPEAT}; position()",
+    "getodk-docs/getodk-docs__form-logic-22.xlsx": f"{REPEAT}; {CALCULATE}",
+    "getodk-docs/getodk-docs__form-logic-23.xlsx": REPEAT,
+    "getodk-docs/getodk-docs__form-operators-functions-1.xlsx": CALCULATE,
+    "getodk-docs/getodk-docs__form-operators-functions-3.xlsx": CALCULATE,
+    "getodk-docs/getodk-docs__form-repeats-2.xlsx": REPEAT,
+    "getodk-docs/getodk-docs__parallel-repeats-1.xlsx": f"{REPEAT}; {CALCULATE}",
+    "getodk-docs/getodk-docs__sum-to-count-responses-1.xlsx": f"{REPEAT}; {CALCULATE}",
+    "getodk-web-forms/getodk-web-forms__socio-economic-survey-v20240515.xlsx": (
+        f"{REPEAT}; FALSE as a boolean in relevant"
+    ),
+    "getodk-web-forms/getodk-web-forms__whova_form.xlsx": (
+        f"{CALCULATE}; today(); choices with no label in the default language"
+    ),
+    "kobocat/kobocat__battery_life.xls": XLS,
+    "kobocat/kobocat__dhisform.xls": XLS,
+    "kobocat/kobocat__form_with_unicode_in_relevant_column.xlsx": (
+        f"{LANGUAGE_NAME}; curly quotes in relevant"
+    ),
+    "kobocat/kobocat__household.xls": XLS,
+    "kobocat/kobocat__transportation.xls": XLS,
+    "pyodk/pyodk__pull_data.xlsx": f"{CALCULATE}; pulldata()",
+    "pyodk/pyodk__simple_repeat.xlsx": REPEAT,
+    "pyxform/pyxform__another_loop.xls": XLS,
+    "pyxform/pyxform__calculate.xls": XLS,
+    "pyxform/pyxform__cascading_select_test_equivalent.xls": XLS,
+    "pyxform/pyxform__choice_filter_test.xlsx": "duplicate choice names",
+    "pyxform/pyxform__field-list.xlsx": LANGUAGE_NAME,
+    "pyxform/pyxform__hidden.xls": XLS,
+    "pyxform/pyxform__loop.xlsx": f"{TYPE_ALIASES}; label columns by name only",
+    "pyxform/pyxform__or_other.xlsx": "or_other",
+    "pyxform/pyxform__repeat_date_test.xls": XLS,
+    "pyxform/pyxform__select_one_external.xlsx": FROM_FILE,
+    "pyxform/pyxform__settings.xls": XLS,
+    "pyxform/pyxform__specify_other.xlsx": f"{TYPE_ALIASES}; or specify other",
+    "pyxform/pyxform__table-list.xls": XLS,
+    "pyxform/pyxform__tutorial.xls": XLS,
+    "pyxform/pyxform__yes_or_no_question.xlsx": TYPE_ALIASES,
+    "pyxform-http/pyxform-http__external-choices.xlsx": FROM_FILE,
+    "xlsform-offline/xlsform-offline__external-itemsets.xlsx": FROM_FILE,
+}
+
+# Forms pyxform converts that hold what a phone cannot ask, and that do not yet import
+# and complete with --skip-unaskable: what each lacks besides.
+SKIPPING_FAILURES: dict[str, str] = {
+    "getodk-web-forms/getodk-web-forms__all-question-types-v2024091201-3.xlsx": (
+        f"{FROM_FILE}; time, dateTime, range (picker), rank and trigger not supported"
+    ),
+    "getodk-web-forms/getodk-web-forms__ifrc-distribution-site-assessment-v1.xls": XLS,
+    "getodk-web-forms/getodk-web-forms__philsa-disaster-incidence-v20240917.xlsx": REPEAT,
+    "kobocat/kobocat__Enumerator_Training_Practice_Survey.xls": XLS,
+    "kobocat/kobocat__cc_monthly_report_form.xls": XLS,
+    "kobocat/kobocat__childrens_survey_unicode.xls": XLS,
+    "kobocat/kobocat__good_eats_multilang.xls": XLS,
+    "kobocat/kobocat__grouped_gps.xls": XLS,
+    "kobocat/kobocat__groups_in_repeats.xls": XLS,
+    "kobocat/kobocat__nested_repeats.xls": XLS,
+    "kobocat/kobocat__new_repeats.xls": XLS,
+    "kobocat/kobocat__sms_tutorial.xls": XLS,
+    "kobocat/kobocat__test_data_types.xls": XLS,
+    "kobocat/kobocat__tutorial.xls": XLS,
+    "kobocat/kobocat__tutorial_arabic_labels.xls": XLS,
+    "kobocat/kobocat__village_profile.xls": XLS,
+    "pyxform/pyxform__UCL_Biomass_Plot_Form.xlsx": (
+        f"{REPEAT}; {CALCULATE}; {FROM_FILE}; curly quotes in expressions"
+    ),
+    "pyxform/pyxform__area.xlsx": CALCULATE,
+    "pyxform/pyxform__case_insensitivity.xlsx": FROM_FILE,
+    "pyxform/pyxform__widgets.xls": XLS,
+    "pyxform/pyxform__xlsform_spec_test.xls": XLS,
+    "pyxform/pyxform__xlsform_spec_test.xlsx": (
+        f"{LANGUAGE_NAME}; {REPEAT}; {CALCULATE}; {TYPE_ALIASES}; form_id with a space; "
+        "time, datetime and acknowledge not supported"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def corpus() -> list[FormResult]:
+    return run_corpus(today=dt.date(2026, 6, 15))
+
+
+def _check(results: dict[str, str], expected_failures: dict[str, str]) -> None:
+    """`results`: form -> outcome (with its message when not completed)."""
+    failing = {f: outcome for f, outcome in results.items() if not outcome.startswith(COMPLETED)}
+    newly_failing = {f: failing[f] for f in failing.keys() - expected_failures.keys()}
+    now_passing = sorted(expected_failures.keys() - failing.keys())
+    assert not newly_failing, f"forms that no longer import and complete: {newly_failing}"
+    assert not now_passing, f"forms that now pass: take them off the list: {now_passing}"
+
+
+def test_every_form_pyxform_converts_that_a_phone_can_ask_imports_and_completes(corpus):
+    target = {r.file: f"{r.run.outcome} {r.run.message}" for r in corpus if r.target}
+    assert len(target) == 43  # the corpus's own count (README.md)
+    _check(target, TARGET_FAILURES)
+
+
+def test_forms_with_what_a_phone_cannot_ask_complete_with_skip_unaskable(corpus):
+    with_unaskable = [r for r in corpus if r.pyxform_ok and r.phone_impossible]
+    assert len(with_unaskable) == 25
+    skipping = {}
+    for result in with_unaskable:
+        assert result.skipping is not None
+        skipping[result.file] = f"{result.skipping.outcome} {result.skipping.message}"
+    _check(skipping, SKIPPING_FAILURES)
+
+
+def test_forms_with_what_a_phone_cannot_ask_are_refused_naming_it(corpus):
+    for result in corpus:
+        if not result.phone_impossible:
+            continue
+        assert result.run.outcome == REFUSED, result.file
+        if result.run.codes != ("unreadable_file",):  # else the file itself is not read yet
+            assert "unaskable_type" in result.run.codes, (result.file, result.run.message)
+
+
+def test_forms_pyxform_refuses_are_refused_and_nothing_crashes_or_hangs(corpus):
+    for result in corpus:
+        runs = [result.run] + ([result.skipping] if result.skipping else [])
+        for run in runs:
+            assert run.outcome not in (CRASHED, STUCK), (result.file, run)
+        if not result.pyxform_ok:
+            assert result.run.outcome == REFUSED, result.file
