@@ -69,7 +69,7 @@ def _question_entries(question: Question, language: str) -> Iterator[CatalogueEn
     yield from _text_entries(text_key(name, "hint"), question.hints.get(language), language)
     for choice in question.choices:
         label = choice.labels.get(language) or next(iter(choice.labels.values()), choice.name)
-        yield CatalogueEntry(choice_key(name, choice.name), language, label)
+        yield CatalogueEntry(choice_key(name, choice.catalogue_name), language, label)
     for which, texts in (
         ("constraint_message", question.constraint_messages),
         ("required_message", question.required_messages),

@@ -292,12 +292,14 @@ def current_prompt(survey: Survey, state: State) -> Prompt | None:
         return None
 
 
-def display_value(question: Question, value: str, language: str) -> str:
+def display_value(
+    question: Question, value: str, language: str, answers: Mapping[str, str] | None = None
+) -> str:
     """An answer as the respondent would recognise it: choice labels, not names."""
     if question.type.has_choices:
         labels = []
         for name in value.split():
-            choice = question.choice(name)
+            choice = _named_choice(question, name, answers)
             labels.append(_choice_label(choice, language) if choice else name)
         return ", ".join(labels)
     if question.type is QuestionType.DATE and len(value) == 10:
@@ -582,7 +584,8 @@ def _parse(
         if not keys or not all(_is_key(k, len(choices)) for k in keys):
             return None, _said("invalid_choices", language)
         picked = {int(k) - 1 for k in keys}
-        value = " ".join(choices[i].name for i in sorted(picked))
+        # Two choices of one name (allow_choice_duplicates) are one answer.
+        value = " ".join(dict.fromkeys(choices[i].name for i in sorted(picked)))
     elif kind is QuestionType.INTEGER:
         value = str(int(text)) if _INTEGER.fullmatch(text) else None
         if value is None:
@@ -653,6 +656,19 @@ def _visible_choices(question: Question, answers: Mapping[str, str]) -> tuple[Ch
         raise _SurveyBroken("choice_filter_failed", f"{question.name}: {exc}") from exc
 
 
+def _named_choice(
+    question: Question, name: str, answers: Mapping[str, str] | None
+) -> Choice | None:
+    """The choice a stored answer names. A name is repeated in a list only with
+    allow_choice_duplicates, and an answer stores the name alone (as ODK does): then it
+    is the first choice of that name the question's choice_filter shows for `answers`."""
+    named = [c for c in question.choices if c.name == name]
+    if len(named) > 1 and answers is not None and question.choice_filter is not None:
+        shown = [c for c in _visible_choices(question, answers) if c.name == name]
+        return shown[0] if shown else named[0]
+    return named[0] if named else None
+
+
 def _choice_label(choice: Choice, language: str) -> str:
     return choice.labels.get(language) or next(iter(choice.labels.values()), choice.name)
 
@@ -673,7 +689,7 @@ def _render_text(
             if value and part.name in recorded:
                 value = phrase(RECORDED_ANSWER, language)
             elif value and survey.has_question(part.name):
-                value = display_value(survey.question(part.name), value, language)
+                value = display_value(survey.question(part.name), value, language, answers)
             out.append(value)
         else:
             out.append(part)
@@ -734,19 +750,18 @@ def _text_speech(
 ) -> Speech:
     if text is None:
         return _SILENT
-    return _speech(
-        key, text.parts, lambda name: _piped(survey, name, answers.get(name, ""), recorded)
-    )
+    return _speech(key, text.parts, lambda name: _piped(survey, name, answers, recorded))
 
 
 _SAID_RECORDED = (PromptKey(system_key(RECORDED_ANSWER)),)
 
 
 def _piped(
-    survey: Survey, name: str, value: str, recorded: frozenset[str]
+    survey: Survey, name: str, answers: Mapping[str, str], recorded: frozenset[str]
 ) -> tuple[SpeechPart, ...]:
     """An earlier answer, typed so the IVR can say it (an unanswered one says nothing;
     a recording is named by its phrase, never read out as its file reference)."""
+    value = answers.get(name, "")
     if not value:
         return ()
     if name in recorded:
@@ -755,12 +770,15 @@ def _piped(
     if question is None:
         return (SpokenValue(ValueKind.TEXT, value),)
     if question.type.has_choices:
-        return tuple(
-            SpokenValue(ValueKind.CHOICE, choice, choice_key(name, choice))
-            if question.choice(choice)
-            else SpokenValue(ValueKind.TEXT, choice)
-            for choice in value.split()
-        )
+        parts: list[SpeechPart] = []
+        for choice_name in value.split():
+            choice = _named_choice(question, choice_name, answers)
+            parts.append(
+                SpokenValue(ValueKind.CHOICE, choice_name, choice_key(name, choice.catalogue_name))
+                if choice is not None
+                else SpokenValue(ValueKind.TEXT, choice_name)
+            )
+        return tuple(parts)
     return (SpokenValue(_VALUE_KINDS.get(question.type, ValueKind.TEXT), value),)
 
 
@@ -812,7 +830,7 @@ def _question_prompt(survey: Survey, state: State, *, error: _Message = _NO_MESS
         current = (
             phrase(RECORDED_ANSWER, language)
             if question.name in state.recorded
-            else display_value(question, current, language)
+            else display_value(question, current, language, answers)
         )
     return Prompt(
         kind=PromptKind.NOTE if question.type is QuestionType.NOTE else PromptKind.QUESTION,
@@ -853,7 +871,7 @@ def _parts(
                 str(i),
                 c.name,
                 _choice_label(c, language),
-                Speech((PromptKey(choice_key(question.name, c.name)),)),
+                Speech((PromptKey(choice_key(question.name, c.catalogue_name)),)),
             )
             for i, c in enumerate(visible, start=1)
         )

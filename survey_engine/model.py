@@ -76,6 +76,14 @@ class Choice:
     labels: Mapping[str, str]
     # Other columns of the choices sheet, which `choice_filter` may refer to.
     extra: Mapping[str, str] = field(default_factory=dict)
+    # 2, 3... for a later choice of the same name in its list (allow_choice_duplicates):
+    # the same answer, with its own label and its own prompt in the audio catalogue.
+    occurrence: int = 1
+
+    @property
+    def catalogue_name(self) -> str:
+        """How the audio catalogue names it: `name`, or `name~2` for a second `name`."""
+        return self.name if self.occurrence == 1 else f"{self.name}~{self.occurrence}"
 
 
 @dataclass(frozen=True, slots=True)

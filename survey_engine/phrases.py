@@ -45,6 +45,14 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "sw": "Anza upya",
     },
     "more": {"en": "More", "fr": "Suite", "ar": "المزيد", "sw": "Zaidi"},
+    # `select_one LIST or_other`: the choice added to the list, and the question after it
+    "other": {"en": "Other", "fr": "Autre", "ar": "أخرى", "sw": "Nyingine"},
+    "specify_other": {
+        "en": "Please specify.",
+        "fr": "Veuillez préciser.",
+        "ar": "يرجى التحديد.",
+        "sw": "Tafadhali fafanua.",
+    },
     "back": {"en": "Back", "fr": "Retour", "ar": "رجوع", "sw": "Rudi"},
     "invalid_choice": {
         "en": "Invalid choice. Enter one of the numbers shown.",

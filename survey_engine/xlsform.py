@@ -22,6 +22,17 @@ Choices made where XLSForm leaves room:
 * A select's `choice_filter` may use the choices sheet's columns, including `name`.
 * Choice names may start with a digit ("1", "2") but may not contain spaces, since a
   select_multiple answer is its choice names separated by spaces.
+* A name may repeat within a list only when the settings sheet's
+  `allow_choice_duplicates` is yes (pyxform's rule; cascading lists told apart by a
+  `choice_filter` use it). An answer stores the name alone, as ODK does, so `${county}
+  = 'king'` and exports read the same; its label is that of the first choice of the
+  name the question's choice_filter shows. In the audio catalogue the second `king`
+  is `q.choice.king~2`, so each has its own prompt.
+* `select_one LIST or_other` (also `or other`, `or specify other`), as pyxform: an
+  `other` choice is added to the question's list unless it has one, labelled "Other"
+  (a system phrase, in each language), and a text question `<name>_other` ("Please
+  specify.") follows, relevant when `other` is selected. pyxform refuses it with a
+  choice_filter, and so do we.
 * Columns we do not use (`media::audio`, `default`, `read_only`...) are ignored.
 """
 
@@ -60,7 +71,7 @@ from survey_engine.model import (
     Survey,
     Text,
 )
-from survey_engine.phrases import NATIVE_NAMES
+from survey_engine.phrases import NATIVE_NAMES, phrase
 
 __all__ = ["FormErrorCode", "load_markdown", "load_xlsform"]
 
@@ -208,6 +219,7 @@ def _unaskable_types() -> dict[str, str]:
 
 _UNASKABLE_TYPES = _unaskable_types()
 _TRUE_WORDS = frozenset({"yes", "y", "true", "true()", "1"})
+_YES = frozenset({"yes", "true", "true()"})  # pyxform's yes for a setting
 _FALSE_WORDS = frozenset({"no", "n", "false", "false()", "0", ""})
 
 # Language names (and ISO 639-1 codes) accepted in `label::Name` without a `(code)`.
@@ -421,7 +433,8 @@ def _build(
 
     settings = _read_settings(ctx, settings_sheet)
     languages = _read_languages(ctx, survey_sheet, choices_sheet, settings)
-    choice_lists = _read_choices(ctx, choices_sheet, languages)
+    allow_duplicates = (settings.get("allow_choice_duplicates") or "").lower() in _YES
+    choice_lists = _read_choices(ctx, choices_sheet, languages, allow_duplicates)
     questions = _read_survey(ctx, survey_sheet, choices_sheet, languages, choice_lists)
 
     if ctx.errors:
@@ -667,7 +680,9 @@ class _ChoiceList:
     has_errors: bool = False
 
 
-def _read_choices(ctx: _Context, sheet: _Sheet, languages: _Languages) -> dict[str, _ChoiceList]:
+def _read_choices(
+    ctx: _Context, sheet: _Sheet, languages: _Languages, allow_duplicates: bool = False
+) -> dict[str, _ChoiceList]:
     lists: dict[str, _ChoiceList] = {}
     if not sheet.present or not sheet.rows:
         return lists
@@ -713,22 +728,26 @@ def _read_choices(ctx: _Context, sheet: _Sheet, languages: _Languages) -> dict[s
                 name_header,
             )
             continue
+        occurrence = 1
         if name in choice_list.names:
-            choice_list.has_errors = True
-            ctx.add(
-                Code.DUPLICATE_CHOICE,
-                f"'{name}' is already a choice of list '{list_name}' "
-                f"(row {choice_list.names[name]})",
-                sheet.title,
-                number,
-                name_header,
-            )
-            continue
-        choice_list.names[name] = number
+            if not allow_duplicates:
+                choice_list.has_errors = True
+                ctx.add(
+                    Code.DUPLICATE_CHOICE,
+                    f"'{name}' is already a choice of list '{list_name}' "
+                    f"(row {choice_list.names[name]}); if a choice_filter tells them apart, "
+                    "set allow_choice_duplicates to yes on the settings sheet",
+                    sheet.title,
+                    number,
+                    name_header,
+                )
+                continue
+            occurrence = 1 + sum(1 for c in choice_list.choices if c.name == name)
+        choice_list.names.setdefault(name, number)
         labels = _required_labels(ctx, sheet, number, row, languages, what="choice")
         extra = {h: row[h].strip() for h in data_columns if row.get(h, "").strip()}
         choice_list.choices.append(
-            Choice(name, {code: text for code, (text, _) in labels.items()}, extra)
+            Choice(name, {code: text for code, (text, _) in labels.items()}, extra, occurrence)
         )
     return lists
 
@@ -803,6 +822,7 @@ class _QuestionRow:
     type: QuestionType
     list_name: str | None
     groups: tuple[_Group, ...]
+    or_other: bool = False  # `select_one LIST or_other`: adds a choice and a question
 
 
 def _read_survey(
@@ -846,7 +866,9 @@ def _read_survey(
         sheet,
         languages,
         # A question left out by --skip-unaskable is still a name: its value is empty.
-        names=frozenset(r.name for r in rows if r.name) | ctx.left_out.keys(),
+        names=frozenset(r.name for r in rows if r.name)
+        | ctx.left_out.keys()
+        | {f"{r.name}_other" for r in rows if r.or_other and r.name},
         choice_columns=frozenset(
             {"name"} | {c.header for c in choices_sheet.columns if _is_choice_data(c)}
         ),
@@ -854,7 +876,12 @@ def _read_survey(
     for group in groups:
         builder.check_group(group)
     # Rows with a bad name are built too, so that all their other problems are listed.
-    return [builder.build(r, lists, choices_present=choices_sheet.present) for r in rows]
+    questions = []
+    for r in rows:
+        questions.append(builder.build(r, lists, choices_present=choices_sheet.present))
+        if r.or_other and r.name:
+            questions.append(builder.specify_other(r))
+    return questions
 
 
 _GROUP_ROWS = {
@@ -931,7 +958,19 @@ def _survey_rows(
             name = ""
         else:
             seen[name] = number
-        rows.append(_QuestionRow(number, row, name, question_type, list_name, tuple(stack)))
+        or_other = question_type.has_choices and _has_or_other(words)
+        if or_other and name:
+            other = f"{name}_other"
+            if other in seen:
+                report(
+                    Code.DUPLICATE_NAME,
+                    f"'{other}', the question or_other adds, is already used on row {seen[other]}",
+                    column=type_header,
+                )
+            seen.setdefault(other, number)
+        rows.append(
+            _QuestionRow(number, row, name, question_type, list_name, tuple(stack), or_other)
+        )
     for group in stack:
         ctx.add(
             Code.UNBALANCED_GROUP,
@@ -990,6 +1029,14 @@ def _left_out_unaskable(
     return True
 
 
+_OR_OTHER = frozenset({("or_other",), ("or", "other"), ("or", "specify", "other")})
+
+
+def _has_or_other(words: list[str]) -> bool:
+    lowered = tuple(w.lower() for w in words)
+    return any(len(words) > len(s) + 1 and lowered[-len(s) :] == s for s in _OR_OTHER)
+
+
 def _question_type(
     words: list[str],
 ) -> tuple[QuestionType | None, str | None, tuple[FormErrorCode, str] | None]:
@@ -1001,12 +1048,8 @@ def _question_type(
             rest = words[len(prefix) :]
             if not rest:
                 return None, None, (Code.MISSING_CHOICE_LIST, f"'{written}' needs a list name")
-            if len(rest) == 2 and rest[1].lower() == "or_other":
-                return (
-                    None,
-                    None,
-                    (Code.UNSUPPORTED_TYPE, "'or_other' is not supported; add an 'other' choice"),
-                )
+            if len(rest) > 1 and tuple(w.lower() for w in rest[1:]) in _OR_OTHER:
+                return select_type, rest[0], None
             if len(rest) > 1:
                 return None, None, (Code.UNKNOWN_TYPE, f"unknown type '{written}'")
             return select_type, rest[0], None
@@ -1066,6 +1109,17 @@ class _QuestionBuilder:
         if r.list_name is not None:
             choices = self.choices(r, lists, choices_present=choices_present)
             choice_filter = self.expression(r.number, r.row, "choice_filter")
+            if r.or_other:
+                choices = self.with_other(choices)
+                if choice_filter is not None:
+                    self.ctx.add(
+                        Code.OR_OTHER_WITH_CHOICE_FILTER,
+                        "or_other cannot be used with a choice_filter (pyxform refuses it "
+                        "too): add an 'other' choice to the list instead",
+                        self.sheet.title,
+                        r.number,
+                        self.sheet.column("choice_filter"),
+                    )
         return Question(
             name=r.name,
             type=r.type,
@@ -1081,6 +1135,26 @@ class _QuestionBuilder:
             required_messages=self.optional_texts(r, "required_message"),
             choice_filter=choice_filter,
             appearance=r.row.get(self.sheet.column("appearance") or "", "").strip(),
+        )
+
+    # -- or_other ---------------------------------------------------------------------
+
+    def with_other(self, choices: tuple[Choice, ...]) -> tuple[Choice, ...]:
+        """The list with an `other` choice at its end, unless it has one."""
+        if any(c.name == "other" for c in choices):
+            return choices
+        codes = [language.code for language in self.languages.ordered]
+        return (*choices, Choice("other", {code: phrase("other", code) for code in codes}))
+
+    def specify_other(self, r: _QuestionRow) -> Question:
+        """The text question after a select with or_other, as pyxform adds it."""
+        codes = [language.code for language in self.languages.ordered]
+        return Question(
+            name=f"{r.name}_other",
+            type=QuestionType.TEXT,
+            labels={code: Text.plain(phrase("specify_other", code)) for code in codes},
+            row=r.number,
+            relevant=compile_expression(f"selected(${{{r.name}}}, 'other')"),
         )
 
     # -- texts ------------------------------------------------------------------------

@@ -198,6 +198,7 @@ def test_the_public_surface_of_storage_is_deliberate() -> None:
             "find_survey",
             "import_survey",
             "list_surveys",
+            "load_stored_form",
             "parse_ussd_code",
             "unloadable_versions",
         ],

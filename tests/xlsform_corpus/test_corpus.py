@@ -65,11 +65,13 @@ TARGET_FAILURES: dict[str, str] = {
     "pyxform/pyxform__another_loop.xls": XLS,
     "pyxform/pyxform__calculate.xls": XLS,
     "pyxform/pyxform__cascading_select_test_equivalent.xls": XLS,
-    "pyxform/pyxform__choice_filter_test.xlsx": "duplicate choice names",
     "pyxform/pyxform__field-list.xlsx": LANGUAGE_NAME,
     "pyxform/pyxform__hidden.xls": XLS,
     "pyxform/pyxform__loop.xlsx": f"{TYPE_ALIASES}; label columns by name only",
-    "pyxform/pyxform__or_other.xlsx": "or_other",
+    "pyxform/pyxform__or_other.xlsx": (
+        "choice_filter `pastel=yes` compares to a column 'yes' there is not (ODK would show "
+        "no choice): the form's own mistake"
+    ),
     "pyxform/pyxform__repeat_date_test.xls": XLS,
     "pyxform/pyxform__select_one_external.xlsx": FROM_FILE,
     "pyxform/pyxform__settings.xls": XLS,
