@@ -218,6 +218,12 @@ def _unaskable_types() -> dict[str, str]:
 
 
 _UNASKABLE_TYPES = _unaskable_types()
+# Askable on a keypad, not supported yet: what to write instead.
+_NOT_YET = {
+    "time": "ask it as an integer (e.g. 1430 for 14:30) or as text",
+    "datetime": "ask a date, then the time as an integer (e.g. 1430 for 14:30)",
+    "range": "ask an integer with a constraint such as '. >= 1 and . <= 10'",
+}
 _TRUE_WORDS = frozenset({"yes", "y", "true", "true()", "1"})
 _YES = frozenset({"yes", "true", "true()"})  # pyxform's yes for a setting
 _FALSE_WORDS = frozenset({"no", "n", "false", "false()", "0", ""})
@@ -1056,14 +1062,11 @@ def _question_type(
     if len(words) == 1 and lowered[0] in _SIMPLE_TYPES:
         return _SIMPLE_TYPES[lowered[0]], None, None
     if lowered[0] in _UNSUPPORTED_TYPES:
-        return (
-            None,
-            None,
-            (
-                Code.UNSUPPORTED_TYPE,
-                f"type '{words[0]}' cannot be asked over USSD or voice",
-            ),
-        )
+        advice = _NOT_YET.get(lowered[0])
+        message = f"type '{words[0]}' cannot be asked over USSD or voice"
+        if advice:
+            message = f"type '{words[0]}' is not supported yet: {advice}"
+        return None, None, (Code.UNSUPPORTED_TYPE, message)
     return (
         None,
         None,

@@ -54,14 +54,26 @@ def test_what_a_phone_cannot_ask_is_refused_naming_the_type(
     assert "--skip-unaskable" in errors[0].message
 
 
-def test_a_range_with_the_picker_appearance_is_not_a_slider_but_not_supported_yet() -> None:
-    assert located(
-        """
+@pytest.mark.parametrize(
+    ("written", "appearance", "advice"),
+    [
+        ("range", "picker", "ask an integer with a constraint such as '. >= 1 and . <= 10'"),
+        ("time", "", "ask it as an integer (e.g. 1430 for 14:30) or as text"),
+        ("dateTime", "", "ask a date, then the time as an integer"),
+    ],
+)
+def test_what_a_keypad_could_ask_but_we_do_not_yet_says_what_to_write_instead(
+    written: str, appearance: str, advice: str
+) -> None:
+    errors = form_errors(
+        f"""
         | survey |
         | | type | name | label | appearance |
-        | | range | q | How many? | picker |
+        | | {written} | q | How many? | {appearance} |
         """
-    ) == [("unsupported_type", "survey", 2, "type")]
+    )
+    assert [(e.code, e.row, e.column) for e in errors] == [("unsupported_type", 2, "type")]
+    assert f"type '{written}' is not supported yet: {advice}" in errors[0].message
 
 
 def test_every_unaskable_question_is_listed_with_the_forms_other_errors() -> None:
