@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shlex
 import signal
@@ -21,6 +22,8 @@ from typing import IO, Any
 
 import asyncpg
 import redis
+
+from bench import procstat
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -194,3 +197,29 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+def run_generator(
+    argv: Sequence[str], log: Path, groups: Callable[[int], list[procstat.Group]]
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """Run a load generator to its end: (its RESULT, each CPU group's % of a core
+    between its `MARK start` and `MARK end`). `groups(pid)` names the processes to
+    sample, given the generator's pid."""
+    with log.open("ab") as errors:
+        gen = subprocess.Popen(
+            list(argv), cwd=REPO, stdout=subprocess.PIPE, stderr=errors, text=True
+        )
+    sampled = groups(gen.pid)
+    samples: dict[str, procstat.Sample] = {}
+    result: dict[str, Any] | None = None
+    assert gen.stdout is not None
+    for line in gen.stdout:
+        if line.startswith("MARK "):
+            samples[line.split()[1]] = procstat.sample(sampled)
+        elif line.startswith("RESULT "):
+            result = json.loads(line[len("RESULT ") :])
+    gen.wait()
+    if result is None:
+        raise ServerFailed(f"the load generator exited {gen.returncode} without a result")
+    cpu = procstat.cpu_percent(samples["start"], samples["end"]) if len(samples) == 2 else {}
+    return result, cpu

@@ -59,6 +59,7 @@ from bench.harness import (
     ensure_services,
     free_port,
     fresh_state,
+    run_generator,
     run_setup,
     sql,
     start_http_server,
@@ -289,22 +290,9 @@ def load(
         "--phone-base", str(index * PHONES_PER_RUN),
         "--call-prefix", prefix,
     ]  # fmt: skip
-    log = (bench.logdir / "loadgen.log").open("ab")
-    gen = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=log, text=True)
-    log.close()
-    groups = cpu_groups(bench, server, gen.pid)
-    samples: dict[str, procstat.Sample] = {}
-    result: dict[str, Any] | None = None
-    assert gen.stdout is not None
-    for line in gen.stdout:
-        if line.startswith("MARK "):
-            samples[line.split()[1]] = procstat.sample(groups)
-        elif line.startswith("RESULT "):
-            result = json.loads(line[len("RESULT ") :])
-    gen.wait()
-    if result is None:
-        raise ServerFailed(f"the load generator exited {gen.returncode} without a result")
-    cpu = procstat.cpu_percent(samples["start"], samples["end"]) if len(samples) == 2 else {}
+    result, cpu = run_generator(
+        argv, bench.logdir / "loadgen.log", lambda pid: cpu_groups(bench, server, pid)
+    )
     run = Run(label, calls, result, cpu)
     # Let the server finish the calls' ends (it logs and closes after our last reply).
     time.sleep(0.5)

@@ -47,13 +47,13 @@ import asyncpg
 from bench import procstat
 from bench.harness import (
     PYTHON,
-    REPO,
     SERVICE_CLI,
     ServerFailed,
     drop_database,
     ensure_services,
     free_port,
     fresh_state,
+    run_generator,
     run_setup,
     sql_value,
     start_http_server,
@@ -198,32 +198,24 @@ def load(
     if config.kind == "bare":
         argv.append("--constant")
     before = count_rows(bench, config.answers_table) if config.answers_table else None
-    log = (bench.logdir / "loadgen.log").open("ab")
-    gen = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=log, text=True)
-    log.close()
-    groups = [
-        procstat.Group("server", roots=(server.pid,)),
-        # Only our database's backends (and the cluster's own processes): other tests
-        # share this PostgreSQL, and their short-lived backends would be reaped by the
-        # postmaster, so reaped children are not counted either.
-        procstat.Group(
-            "pg", comm="postgres", keep=procstat.postgres_process_of(bench.db_name), reaped=False
-        ),
-        procstat.Group("redis", comm="redis-server"),
-        procstat.Group("loadgen", roots=(gen.pid,)),
-    ]
-    samples: dict[str, procstat.Sample] = {}
-    result: dict[str, Any] | None = None
-    assert gen.stdout is not None
-    for line in gen.stdout:
-        if line.startswith("MARK "):
-            samples[line.split()[1]] = procstat.sample(groups)
-        elif line.startswith("RESULT "):
-            result = json.loads(line[len("RESULT ") :])
-    gen.wait()
-    if result is None:
-        raise ServerFailed(f"load generator exited {gen.returncode} without a result")
-    cpu = procstat.cpu_percent(samples["start"], samples["end"]) if len(samples) == 2 else {}
+
+    def groups(gen_pid: int) -> list[procstat.Group]:
+        return [
+            procstat.Group("server", roots=(server.pid,)),
+            # Only our database's backends (and the cluster's own processes): other tests
+            # share this PostgreSQL, and their short-lived backends would be reaped by the
+            # postmaster, so reaped children are not counted either.
+            procstat.Group(
+                "pg",
+                comm="postgres",
+                keep=procstat.postgres_process_of(bench.db_name),
+                reaped=False,
+            ),
+            procstat.Group("redis", comm="redis-server"),
+            procstat.Group("loadgen", roots=(gen_pid,)),
+        ]
+
+    result, cpu = run_generator(argv, bench.logdir / "loadgen.log", groups)
     rows = None
     if config.answers_table and before is not None:
         rows = count_rows(bench, config.answers_table) - before
