@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -550,3 +552,9 @@ def test_every_function_is_documented_with_an_example_that_compiles() -> None:
     for name, (what, example) in FUNCTIONS.items():
         assert what and name in example, name
         compile_expression(example, allow_dot=True)
+
+
+def test_the_readme_lists_every_function_once() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^\| `([\w:-]+)\(\)` \|", readme, re.MULTILINE)
+    assert sorted(listed) == sorted(FUNCTIONS)
