@@ -44,28 +44,28 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
-
-import asyncpg
-import redis
+from typing import Any
 
 from bench import procstat
-from bench.ivr_loadgen import SCRIPT, SPEAK
-from bench.ussd_load import (
+from bench.harness import (
     PYTHON,
     REPO,
     SERVICE_CLI,
     ServerFailed,
+    drop_database,
     ensure_services,
     free_port,
+    fresh_state,
+    run_generator,
+    run_setup,
+    sql,
+    start_http_server,
     stop_server,
-    tail,
 )
+from bench.ivr_loadgen import SCRIPT, SPEAK
 
 WORKBOOK = REPO / "examples" / "graduate_tracer.xlsx"
 FORM_ID = "graduate_tracer"
@@ -162,91 +162,24 @@ class Bench:
 # --- state ---------------------------------------------------------------------------
 
 
-def _sql(dsn: str, query: str, *params: Any) -> list[Any]:
-    async def go() -> list[Any]:
-        conn = await asyncpg.connect(dsn, timeout=5)
-        try:
-            return list(await conn.fetch(query, *params))
-        finally:
-            await conn.close()
-
-    return asyncio.run(go())
-
-
-def reset_state(bench: Bench) -> None:
-    drop_database(bench)
-    _sql(bench.args.pg, f'CREATE DATABASE "{bench.db_name}"')
-    client = redis.Redis.from_url(bench.args.redis_url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-
-
-def drop_database(bench: Bench) -> None:
-    _sql(bench.args.pg, f'DROP DATABASE IF EXISTS "{bench.db_name}" WITH (FORCE)')
-
-
-def run_setup(bench: Bench, argv: list[str], agi_port: int, log: Path) -> None:
-    with log.open("ab") as out:
-        done = subprocess.run(
-            argv,
-            cwd=REPO,
-            env=bench.env(agi_port),
-            stdout=out,
-            stderr=out,
-            timeout=300,
-            check=False,
-        )
-    if done.returncode != 0:
-        raise ServerFailed(f"`{' '.join(argv)}` exited {done.returncode}:\n{tail(log)}")
-
-
 def prepare(bench: Bench, agi_port: int) -> None:
     """A fresh database with the sample survey bound to IVR_NUMBER, and its prompts
     rendered by espeak-ng into the audio folder."""
-    reset_state(bench)
-    log = bench.logdir / "setup.log"
+    fresh_state(bench.args.pg, bench.db_name, bench.args.redis_url)
+    log, env = bench.logdir / "setup.log", bench.env(agi_port)
     cli = str(SERVICE_CLI)
-    run_setup(bench, [cli, "db", "upgrade"], agi_port, log)
-    run_setup(
-        bench, [cli, "survey", "import", str(WORKBOOK), "--ivr-number", IVR_NUMBER], agi_port, log
-    )
+    run_setup([cli, "db", "upgrade"], env, log, 300)
+    run_setup([cli, "survey", "import", str(WORKBOOK), "--ivr-number", IVR_NUMBER], env, log, 300)
     started = time.monotonic()
-    run_setup(
-        bench, [cli, "audio", "render", "--survey", FORM_ID, "--engine", "espeak"], agi_port, log
-    )
+    run_setup([cli, "audio", "render", "--survey", FORM_ID, "--engine", "espeak"], env, log, 300)
     print(f"  prompts rendered with espeak-ng in {time.monotonic() - started:.1f} s", flush=True)
 
 
 def start_service(bench: Bench, agi_port: int) -> subprocess.Popen[bytes]:
     http_port = free_port()
-    log = bench.logdir / "service.log"
     argv = [str(SERVICE_CLI), "serve", "--host", "127.0.0.1", "--port", str(http_port)]
     argv += ["--workers", str(bench.args.workers)]
-    out: IO[bytes] = log.open("ab")
-    proc = subprocess.Popen(
-        argv,
-        cwd=REPO,
-        env=bench.env(agi_port),
-        stdout=out,
-        stderr=out,
-        start_new_session=True,
-    )
-    out.close()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise ServerFailed(f"`{' '.join(argv)}` exited {proc.returncode}:\n{tail(log)}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/healthz", timeout=2) as r:
-                if r.status == 200:
-                    return proc
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.1)
-    stop_server(proc)
-    raise ServerFailed(f"`{' '.join(argv)}` not healthy after 60 s:\n{tail(log)}")
+    return start_http_server(argv, bench.env(agi_port), http_port, bench.logdir / "service.log", 60)
 
 
 # --- what SQL must hold --------------------------------------------------------------
@@ -291,7 +224,7 @@ def check_responses(
 ) -> tuple[list[str], list[str]]:
     """(sessions whose response is wrong with why, sessions with a response in SQL) for
     the calls whose session refs are `refs`."""
-    rows = _sql(
+    rows = sql(
         bench.dsn,
         "SELECT r.session_ref, r.status, a.question, a.value, a.kind, "
         "a.channel FROM responses r LEFT JOIN answers a ON a.response_id = r.id "
@@ -357,22 +290,9 @@ def load(
         "--phone-base", str(index * PHONES_PER_RUN),
         "--call-prefix", prefix,
     ]  # fmt: skip
-    log = (bench.logdir / "loadgen.log").open("ab")
-    gen = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=log, text=True)
-    log.close()
-    groups = cpu_groups(bench, server, gen.pid)
-    samples: dict[str, procstat.Sample] = {}
-    result: dict[str, Any] | None = None
-    assert gen.stdout is not None
-    for line in gen.stdout:
-        if line.startswith("MARK "):
-            samples[line.split()[1]] = procstat.sample(groups)
-        elif line.startswith("RESULT "):
-            result = json.loads(line[len("RESULT ") :])
-    gen.wait()
-    if result is None:
-        raise ServerFailed(f"the load generator exited {gen.returncode} without a result")
-    cpu = procstat.cpu_percent(samples["start"], samples["end"]) if len(samples) == 2 else {}
+    result, cpu = run_generator(
+        argv, bench.logdir / "loadgen.log", lambda pid: cpu_groups(bench, server, pid)
+    )
     run = Run(label, calls, result, cpu)
     # Let the server finish the calls' ends (it logs and closes after our last reply).
     time.sleep(0.5)
@@ -478,7 +398,7 @@ async def place_real_calls(bench: Bench, sandbox: Any, calls: int) -> tuple[list
 
 def real_responses(bench: Bench, callers: list[str]) -> dict[str, str]:
     """caller ID -> the session ref of its latest response."""
-    rows = _sql(
+    rows = sql(
         bench.dsn,
         "SELECT p.phone, r.session_ref FROM responses r JOIN respondents p "
         "ON p.id = r.respondent_id WHERE p.phone = ANY($1::text[]) ORDER BY r.id",
@@ -848,7 +768,7 @@ def main(argv: list[str] | None = None) -> int:
             with contextlib.suppress(Exception):
                 stop_sandbox(run_dir)
         with contextlib.suppress(Exception):
-            drop_database(bench)
+            drop_database(bench.args.pg, bench.db_name)
     checks = report(bench)
     ok = all(check.ok for check in checks)
     if ok and not args.keep_logs and not bench.unavailable and not mounted_under(workdir):

@@ -34,30 +34,33 @@ import asyncio
 import contextlib
 import json
 import os
-import shlex
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import asyncpg
-import redis
 
 from bench import procstat
+from bench.harness import (
+    PYTHON,
+    SERVICE_CLI,
+    ServerFailed,
+    drop_database,
+    ensure_services,
+    free_port,
+    fresh_state,
+    run_generator,
+    run_setup,
+    sql_value,
+    start_http_server,
+    stop_server,
+)
 
-REPO = Path(__file__).resolve().parent.parent
 WORKBOOK = Path(__file__).resolve().with_name("six_questions.xlsx")
-PYTHON = sys.executable
-SERVICE_CLI = Path(sys.executable).with_name("service-tracker")
 USSD_CODE = "*384*1#"
 
 # Targets of the issue.
@@ -70,12 +73,6 @@ NOISY_OTHER_PCT = 25.0
 # Disjoint phone-number ranges per run: every session is a new respondent even when
 # several runs share a database (the 8 digits after +2547 are base + session number).
 PHONES_PER_RUN = 5_000_000
-
-# How CI starts them; only used when they are not answering.
-REDIS_START = (
-    "redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save '' "
-    "--appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log"
-)
 
 CPU_GROUPS = ("server", "pg", "redis", "loadgen")
 REDIS_ONLY = "service w1 redis"  # one worker, LOCAL_SESSION_RECORDS=0
@@ -157,114 +154,13 @@ class Bench:
 # --- PostgreSQL and Redis ------------------------------------------------------------
 
 
-def _sql(dsn: str, query: str) -> Any:
-    async def go() -> Any:
-        conn = await asyncpg.connect(dsn, timeout=5)
-        try:
-            return await conn.fetchval(query)
-        finally:
-            await conn.close()
-
-    return asyncio.run(go())
-
-
-def _pg_up(dsn: str) -> bool:
-    try:
-        _sql(dsn, "SELECT 1")
-    except (OSError, asyncpg.PostgresError, TimeoutError):
-        return False
-    return True
-
-
-def _redis_up(url: str) -> bool:
-    try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=2)
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
-    except redis.RedisError:
-        return False
-
-
-def _wait(probe: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if probe():
-            return True
-        time.sleep(0.3)
-    return False
-
-
-def ensure_services(admin_dsn: str, redis_url: str) -> list[str]:
-    """Start PostgreSQL and Redis if they are not answering; the problems left, if any."""
-    problems = []
-    if not _pg_up(admin_dsn):
-        versions = sorted(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else []
-        if versions:
-            print(f"PostgreSQL not answering; starting cluster {versions[-1]}/main", flush=True)
-            subprocess.run(
-                ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"],
-                check=False,
-            )
-        if not _wait(lambda: _pg_up(admin_dsn), 30):
-            problems.append(f"PostgreSQL unreachable at {admin_dsn}")
-    if not _redis_up(redis_url):
-        print("Redis not answering; starting redis-server", flush=True)
-        subprocess.run(shlex.split(REDIS_START), check=False)
-        if not _wait(lambda: _redis_up(redis_url), 15):
-            problems.append(f"Redis unreachable at {redis_url}")
-    return problems
-
-
 def reset_state(bench: Bench) -> None:
     """A fresh, empty database and an empty Redis db: every configuration starts equal."""
-    drop_database(bench)
-    _sql(bench.admin_dsn, f'CREATE DATABASE "{bench.db_name}"')
-    client = redis.Redis.from_url(bench.args.redis_url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-
-
-def drop_database(bench: Bench) -> None:
-    _sql(bench.admin_dsn, f'DROP DATABASE IF EXISTS "{bench.db_name}" WITH (FORCE)')
+    fresh_state(bench.admin_dsn, bench.db_name, bench.args.redis_url)
 
 
 def count_rows(bench: Bench, table: str) -> int:
-    return int(_sql(bench.dsn, f"SELECT count(*) FROM {table}"))
-
-
-# --- servers -------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ServerFailed(Exception):
-    """A server (or the service's setup commands) did not come up."""
-
-
-def tail(path: Path, lines: int = 15) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join("    " + line for line in text.splitlines()[-lines:])
-
-
-def run_setup(bench: Bench, argv: list[str], log: Path) -> None:
-    """Run one of the service's setup commands; raise ServerFailed with its output."""
-    with log.open("ab") as out:
-        done = subprocess.run(
-            argv, cwd=REPO, env=bench.env(), stdout=out, stderr=out, timeout=180, check=False
-        )
-    if done.returncode != 0:
-        raise ServerFailed(f"`{' '.join(argv)}` exited {done.returncode}:\n{tail(log)}")
+    return int(sql_value(bench.dsn, f"SELECT count(*) FROM {table}"))
 
 
 def start_server(bench: Bench, config: Config, port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -276,42 +172,8 @@ def start_server(bench: Bench, config: Config, port: int, log: Path) -> subproce
         argv = [PYTHON, "-m", "bench.durable_server", *host]
     else:
         argv = [str(SERVICE_CLI), "serve", *host, "--workers", str(config.workers)]
-    out: IO[bytes] = log.open("ab")
-    # Its own session, so that stopping it reaches every worker it forked.
-    proc = subprocess.Popen(
-        argv,
-        cwd=REPO,
-        env={**bench.env(), **config.env},
-        stdout=out,
-        stderr=out,
-        start_new_session=True,
-    )
-    out.close()
-    deadline = time.monotonic() + bench.args.start_timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise ServerFailed(f"`{' '.join(argv)}` exited {proc.returncode}:\n{tail(log)}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
-                if resp.status == 200:
-                    return proc
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.1)
-    stop_server(proc)
-    raise ServerFailed(f"`{' '.join(argv)}` not ready after {bench.args.start_timeout}s")
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the server's process group, SIGKILL it if it does not go."""
-    for sig, wait in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    env = {**bench.env(), **config.env}
+    return start_http_server(argv, env, port, log, bench.args.start_timeout)
 
 
 # --- one load run --------------------------------------------------------------------
@@ -336,32 +198,24 @@ def load(
     if config.kind == "bare":
         argv.append("--constant")
     before = count_rows(bench, config.answers_table) if config.answers_table else None
-    log = (bench.logdir / "loadgen.log").open("ab")
-    gen = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=log, text=True)
-    log.close()
-    groups = [
-        procstat.Group("server", roots=(server.pid,)),
-        # Only our database's backends (and the cluster's own processes): other tests
-        # share this PostgreSQL, and their short-lived backends would be reaped by the
-        # postmaster, so reaped children are not counted either.
-        procstat.Group(
-            "pg", comm="postgres", keep=procstat.postgres_process_of(bench.db_name), reaped=False
-        ),
-        procstat.Group("redis", comm="redis-server"),
-        procstat.Group("loadgen", roots=(gen.pid,)),
-    ]
-    samples: dict[str, procstat.Sample] = {}
-    result: dict[str, Any] | None = None
-    assert gen.stdout is not None
-    for line in gen.stdout:
-        if line.startswith("MARK "):
-            samples[line.split()[1]] = procstat.sample(groups)
-        elif line.startswith("RESULT "):
-            result = json.loads(line[len("RESULT ") :])
-    gen.wait()
-    if result is None:
-        raise ServerFailed(f"load generator exited {gen.returncode} without a result")
-    cpu = procstat.cpu_percent(samples["start"], samples["end"]) if len(samples) == 2 else {}
+
+    def groups(gen_pid: int) -> list[procstat.Group]:
+        return [
+            procstat.Group("server", roots=(server.pid,)),
+            # Only our database's backends (and the cluster's own processes): other tests
+            # share this PostgreSQL, and their short-lived backends would be reaped by the
+            # postmaster, so reaped children are not counted either.
+            procstat.Group(
+                "pg",
+                comm="postgres",
+                keep=procstat.postgres_process_of(bench.db_name),
+                reaped=False,
+            ),
+            procstat.Group("redis", comm="redis-server"),
+            procstat.Group("loadgen", roots=(gen_pid,)),
+        ]
+
+    result, cpu = run_generator(argv, bench.logdir / "loadgen.log", groups)
     rows = None
     if config.answers_table and before is not None:
         rows = count_rows(bench, config.answers_table) - before
@@ -438,11 +292,12 @@ def bench_config(bench: Bench, config: Config) -> None:
     if config.kind == "service":
         if not SERVICE_CLI.exists():
             raise ServerFailed(f"{SERVICE_CLI} not found (is the package installed?)")
-        run_setup(bench, [str(SERVICE_CLI), "db", "upgrade"], log)
+        run_setup([str(SERVICE_CLI), "db", "upgrade"], bench.env(), log, 180)
         run_setup(
-            bench,
             [str(SERVICE_CLI), "survey", "import", str(WORKBOOK), "--ussd-code", USSD_CODE],
+            bench.env(),
             log,
+            180,
         )
     port = free_port()
     server = start_server(bench, config, port, log)
@@ -682,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {config.name} did not run: {exc}", flush=True)
     finally:
         with contextlib.suppress(Exception):
-            drop_database(bench)
+            drop_database(bench.admin_dsn, bench.db_name)
     checks, ratios = report(bench)
     ok = all(check.ok for check in checks)
     if args.json:

@@ -38,7 +38,7 @@ import orjson
 
 from survey_engine.errors import EngineError, SurveyLoadError
 from survey_engine.events import AnswerGiven, DataEvent, Failed, ResponseStatus, Suspended
-from survey_engine.inputs import Back, HungUp, Resume
+from survey_engine.inputs import Back, Context, HungUp, Resume
 from survey_engine.machine import (
     Phase,
     State,
@@ -329,7 +329,7 @@ class Interviews:
         else:
             # A number reaching us for the first time starts the current version at
             # once: one statement for the whole first turn.
-            fresh = start(survey)
+            fresh = start(survey, context=Context(now, phone, channel))
             respondent, started = await store.dial_in(
                 phone,
                 NewResponse(
@@ -359,10 +359,10 @@ class Interviews:
             if latest.status is ResponseStatus.COMPLETE:
                 return Closed("already_completed", latest.language or language, survey=survey)
             if self._resumable(latest, now):
-                return await self._attach(latest, channel, session_ref, turn_ref, render)
+                return await self._attach(latest, channel, session_ref, turn_ref, render, phone)
             if latest.status in _NOTICE_AFTER:
                 notice = Notice(_NOTICE_AFTER[latest.status], language or latest.language)
-        turn = start(survey, language=language)
+        turn = start(survey, language=language, context=Context(now, phone, channel))
         response = await store.start_response(
             respondent_id=respondent.id,
             version_id=version.version_id,
@@ -389,23 +389,26 @@ class Interviews:
         session_ref: str,
         turn_ref: str,
         render: Render,
+        phone: str,
     ) -> Step:
         """An unfinished response continues, on the version it started on, after the
         offer to continue or start again."""
         survey = await self._store.load_survey(latest.survey_version_id)
+        now = self._clock()
         turn = start(
             survey,
             language=latest.language,
             answers=latest.answers,
             offer_resume=True,
             recorded=latest.recorded,
+            context=Context(now, phone, channel),
         )
         await self._store.attach_session(
             latest.id,
             channel=channel,
             session_ref=session_ref,
             turn_ref=turn_ref,
-            now=self._clock(),
+            now=now,
         )
         # attach_session recorded this turn's reference and that the offer is on screen.
         live = Live(channel, session_ref, turn_ref, latest.id, latest.survey_version_id, turn.state)
@@ -429,7 +432,7 @@ class Interviews:
         if survey is None:
             survey = await self._store.load_survey(live.version_id)
         try:
-            turn = advance(survey, state, resume)
+            turn = advance(survey, state, resume, Context(self._clock(), channel=live.channel))
         except EngineError:
             return Closed("system_error", state.language, Outcome.ENDED)
         data = turn.data_events
@@ -526,6 +529,7 @@ class Interviews:
     ) -> Step | Closed:
         """The live session of an in-progress response, from what SQL holds, saved."""
         survey = await self._store.load_survey(record.survey_version_id)
+        now = self._clock()
         if record.resume_offered and record.answers:
             # The offer to continue or start again is on screen: the next key answers it.
             turn = start(
@@ -534,10 +538,13 @@ class Interviews:
                 answers=record.answers,
                 offer_resume=True,
                 recorded=record.recorded,
+                context=Context(now, channel=channel),
             )
             state = turn.state
+            if turn.data_events:  # calculations SQL did not hold yet: held from now on
+                await self._commit(record.id, turn.data_events, record.turn_ref or "", state)
         else:
-            state = resume_state(survey, record.answers, record.language, record.recorded)
+            state = resume_state(survey, record.answers, record.language, record.recorded, now)
         prompt = current_prompt(survey, state)
         if prompt is None:
             return Closed("thank_you", record.language, Outcome.DUPLICATE)

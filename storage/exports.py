@@ -7,7 +7,10 @@ held in memory.
 
 A voice answer's value is the reference the server made for its recording, relative
 to RECORDINGS_DIR (`storage.recordings`): the export never names a folder of the
-server, and the same columns serve typed and spoken answers.
+server, and the same columns serve typed and spoken answers. `kind` tells what a
+value is: `text` (typed), `recording` (spoken) or `calculated` (worked out by the
+survey: a calculate row, a hidden value, the metadata the system fills), so what a
+respondent said is never confused with what the form computed.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ EXPORT_COLUMNS = (
     "language",  # the language the response was given in
     "programme",
     "cohort",
+    "kind",  # text (typed), recording (spoken) or calculated (by the form, not said)
 )
 
 _BATCH = 1000
@@ -67,6 +71,7 @@ async def export_answers(engine: AsyncEngine, survey: SurveyVersionRef | int, ou
             responses.c.language,
             respondents.c.programme,
             respondents.c.cohort,
+            answers.c.kind,
         )
         .join_from(answers, responses, answers.c.response_id == responses.c.id)
         .join(respondents, respondents.c.id == responses.c.respondent_id)
@@ -88,7 +93,7 @@ async def export_answers(engine: AsyncEngine, survey: SurveyVersionRef | int, ou
 
 def _csv_row(row: Sequence[Any]) -> tuple[object, ...]:
     phone, question, value, channel, status, answered_at, response_id = row[:7]
-    version, language, programme, cohort = row[7:]
+    version, language, programme, cohort, kind = row[7:]
     return (
         phone,
         question,
@@ -101,6 +106,7 @@ def _csv_row(row: Sequence[Any]) -> tuple[object, ...]:
         language or "",
         _cell(programme),
         _cell(cohort),
+        kind,
     )
 
 

@@ -37,11 +37,13 @@ class InputKind(enum.Enum):
 
 
 class AnswerKind(enum.Enum):
-    """What an answer's value holds: typed text, or a reference to a voice recording
-    (a path relative to RECORDINGS_DIR that the server chose, never the caller)."""
+    """What an answer's value holds: typed text, a reference to a voice recording
+    (a path relative to RECORDINGS_DIR that the server chose, never the caller), or a
+    value the engine computed (a calculation, a hidden value, metadata): nobody said it."""
 
     TEXT = "text"
     RECORDING = "recording"
+    CALCULATED = "calculated"
 
 
 class ResponseStatus(enum.Enum):

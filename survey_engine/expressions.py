@@ -33,19 +33,23 @@ Error positions in `ExpressionError` messages count characters from 1.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, ClassVar, Protocol
 
 import re2
 
 __all__ = [
+    "FUNCTIONS",
+    "Environment",
     "Expression",
     "ExpressionError",
+    "UnsupportedFunctionError",
     "UnsupportedPatternError",
     "Value",
     "compile_expression",
@@ -64,6 +68,7 @@ _MAX_DEPTH = 120  # height of the parsed tree
 
 _XPATH_NUMBER_RE = re.compile(r"\s*-?(?:\d+(?:\.\d*)?|\.\d+)\s*")
 _ISO_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_QUOTED_REFERENCE_RE = re.compile(r"\s*\$\{(" + NAME_PATTERN + r")\}\s*")
 
 _TOKEN_RE = re.compile(
     r"""
@@ -73,7 +78,7 @@ _TOKEN_RE = re.compile(
   | (?P<string>'[^']*'|"[^"]*")
   | (?P<op><=|>=|!=|=|<|>|\+|-|\*|\(|\)|,)
   | (?P<dot>\.)
-  | (?P<name>"""
+  | (?P<name>(?:jr:)?"""
     + NAME_PATTERN
     + r""")
     """,
@@ -96,6 +101,11 @@ class ExpressionError(ValueError):
 class UnsupportedPatternError(ExpressionError):
     """A regex() pattern Java or Python would take but RE2 cannot run in linear time (a
     back-reference, look-ahead or look-behind, atomic group, possessive quantifier)."""
+
+
+class UnsupportedFunctionError(ExpressionError):
+    """A function XLSForm knows that cannot work here yet (`position()` needs repeats,
+    `pulldata()` a CSV beside the form, `uuid()` an id the engine does not make)."""
 
 
 class _Pattern(Protocol):
@@ -138,7 +148,33 @@ def _to_number(value: Value) -> float:
     # Python's float() also takes '1e5', 'inf', 'nan' and '1_000'; XPath takes none.
     if _XPATH_NUMBER_RE.fullmatch(value):
         return float(value)
-    return math.nan
+    # A date or a time is its number of days since 1970-01-01, as in ODK: `today() -
+    # ${born}` is an age in days.
+    days = _days(value)
+    return math.nan if days is None else days
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_ISO_START_RE = re.compile(r"\s*\d{4}-\d{2}-\d{2}")
+
+
+def _moment(value: str) -> dt.datetime | None:
+    """An ISO date ('2026-06-15') or date and time ('2026-06-15T10:30:00+03:00'), as a
+    time (a date is its midnight in UTC, a time without a zone is read as UTC)."""
+    if not _ISO_START_RE.match(value):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def _days(value: str) -> float | None:
+    moment = _moment(value)
+    if moment is None:
+        return None
+    return (moment - _EPOCH) / dt.timedelta(days=1)
 
 
 def _format_number(number: float) -> str:
@@ -177,10 +213,25 @@ def _as_text(raw: object) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Environment:
+    """What an expression may know beyond the answers, given by the caller: the clock
+    (`today()`, `now()`), and the label of a choice in the respondent's language
+    (`jr:choice-name()`). Without them `today()` is '' and a choice's name is its label:
+    nothing here reads the system clock."""
+
+    now: dt.datetime | None = None  # timezone-aware
+    choice_label: Callable[[str, str], str] | None = None  # (question, choice) -> label
+
+
+_NO_ENVIRONMENT = Environment()
+
+
+@dataclass(frozen=True, slots=True)
 class _Scope:
     answers: Mapping[str, str]
     current: str | None
     columns: Mapping[str, str] | None
+    environment: Environment = _NO_ENVIRONMENT
 
 
 class _Node:
@@ -337,21 +388,411 @@ def _fn_coalesce(first: Value, second: Value) -> Value:
     return first if _to_string(first) != "" else second
 
 
-# name -> (minimum arguments, maximum or None for any, implementation)
-_FUNCTIONS: Mapping[str, tuple[int, int | None, Callable[..., Value]]] = {
-    "not": (1, 1, lambda x: not _to_bool(x)),
-    "selected": (2, 2, lambda answer, name: _to_string(name) in _to_string(answer).split()),
-    "count-selected": (1, 1, lambda answer: float(len(_to_string(answer).split()))),
-    "string-length": (1, 1, lambda x: float(len(_to_string(x)))),
-    "number": (1, 1, _to_number),
-    "int": (1, 1, _fn_int),
-    "true": (0, 0, lambda: True),
-    "false": (0, 0, lambda: False),
-    "coalesce": (2, 2, _fn_coalesce),
-    "concat": (1, None, lambda *parts: "".join(_to_string(p) for p in parts)),
+def _fn_round(value: Value, digits: Value = 0.0) -> float:
+    number, places = _to_number(value), _to_number(digits)
+    if not (math.isfinite(number) and math.isfinite(places)):
+        return number if math.isfinite(places) else math.nan
+    # Half away from zero, on the decimal the author sees (2.675 -> 2.68), as ODK.
+    try:
+        exponent = Decimal(1).scaleb(-int(places))
+        return float(Decimal(repr(number)).quantize(exponent, rounding=ROUND_HALF_UP))
+    except InvalidOperation:  # more places than a float holds
+        return number
+
+
+def _numbers(values: Sequence[Value]) -> list[float]:
+    """Every number in the arguments: a select_multiple's answer is several ('1 3')."""
+    found: list[float] = []
+    for value in values:
+        if isinstance(value, str):
+            found.extend(_to_number(item) for item in value.split())
+        else:
+            found.append(_to_number(value))
+    return found
+
+
+def _fn_sum(*values: Value) -> float:
+    return math.fsum(_numbers(values))
+
+
+def _fn_extreme(pick: Callable[[list[float]], float]) -> Callable[..., float]:
+    def extreme(*values: Value) -> float:
+        numbers = _numbers(values)
+        if not numbers or any(math.isnan(n) for n in numbers):
+            return math.nan
+        return pick(numbers)
+
+    return extreme
+
+
+def _fn_math(function: Callable[..., float]) -> Callable[..., float]:
+    """A math function on XPath numbers: NaN instead of an exception."""
+
+    def apply(*values: Value) -> float:
+        try:
+            return float(function(*(_to_number(v) for v in values)))
+        except (ValueError, OverflowError, ZeroDivisionError):
+            return math.nan
+
+    return apply
+
+
+def _fn_selected_at(answer: Value, index: Value) -> str:
+    items, number = _to_string(answer).split(), _to_number(index)
+    if not math.isfinite(number) or not 0 <= int(number) < len(items):
+        return ""
+    return items[int(number)]
+
+
+def _fn_substr(text: Value, start: Value, end: Value | None = None) -> str:
+    """ODK's substr: from `start` (counted from 0) to before `end`."""
+    string = _to_string(text)
+    first = _to_number(start)
+    last = float(len(string)) if end is None else _to_number(end)
+    if math.isnan(first) or math.isnan(last):
+        return ""
+    low = int(max(0.0, min(float(len(string)), first)))
+    high = int(max(0.0, min(float(len(string)), last)))
+    return string[low:high]
+
+
+def _fn_before(text: Value, marker: Value) -> str:
+    string, found = _to_string(text), _to_string(marker)
+    return string.partition(found)[0] if found in string else ""
+
+
+def _fn_after(text: Value, marker: Value) -> str:
+    string, found = _to_string(text), _to_string(marker)
+    return string.partition(found)[2] if found in string else ""
+
+
+def _fn_translate(text: Value, source: Value, target: Value) -> str:
+    old, new = _to_string(source), _to_string(target)
+    table: dict[int, int | None] = {}
+    for index, char in enumerate(old):
+        table.setdefault(ord(char), ord(new[index]) if index < len(new) else None)
+    return _to_string(text).translate(table)
+
+
+def _as_moment(value: Value) -> dt.datetime | None:
+    if isinstance(value, str):
+        moment = _moment(value)
+        if moment is not None or _to_string(value).strip() == "":
+            return moment
+    number = _to_number(value)
+    if not math.isfinite(number) or abs(number) > 3_000_000:  # beyond year 9999
+        return None
+    return _EPOCH + dt.timedelta(days=number)
+
+
+def _fn_date(value: Value) -> str:
+    moment = _as_moment(value)
+    return moment.date().isoformat() if moment else ""
+
+
+def _fn_date_time(value: Value) -> str:
+    moment = _as_moment(value)
+    return moment.isoformat(timespec="milliseconds") if moment else ""
+
+
+def _fn_decimal_date_time(value: Value) -> float:
+    moment = _as_moment(value)
+    return (moment - _EPOCH) / dt.timedelta(days=1) if moment else math.nan
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_DATE_FORMATS: Mapping[str, Callable[[dt.datetime], str]] = {
+    "Y": lambda m: f"{m.year:04d}",
+    "y": lambda m: f"{m.year % 100:02d}",
+    "m": lambda m: f"{m.month:02d}",
+    "n": lambda m: str(m.month),
+    "b": lambda m: _MONTHS[m.month - 1],
+    "d": lambda m: f"{m.day:02d}",
+    "e": lambda m: str(m.day),
+    "a": lambda m: _WEEKDAYS[m.weekday()],
+    "H": lambda m: f"{m.hour:02d}",
+    "h": lambda m: str(m.hour),
+    "M": lambda m: f"{m.minute:02d}",
+    "S": lambda m: f"{m.second:02d}",
+    "3": lambda m: f"{m.microsecond // 1000:03d}",
 }
-# Functions whose arguments are not all evaluated up front.
-_SPECIAL_FUNCTIONS: Mapping[str, int] = {"if": 3, "regex": 2}
+_FORMAT_RE = re.compile(r"%(.)")
+
+
+def _fn_format_date(value: Value, pattern: Value) -> str:
+    """ODK's format-date: %Y %y %m %n %b %d %e %a %H %h %M %S %3; '' for no date."""
+    moment = _as_moment(value)
+    if moment is None:
+        return ""
+
+    def field_of(match: re.Match[str]) -> str:
+        code = match.group(1)
+        return _DATE_FORMATS[code](moment) if code in _DATE_FORMATS else match.group(0)
+
+    return _FORMAT_RE.sub(field_of, _to_string(pattern))
+
+
+def _fn_boolean_from_string(value: Value) -> bool:
+    return _to_string(value).strip() in ("true", "1")
+
+
+# name -> (minimum arguments, maximum or None for any, implementation, what it does, an
+# example); the README's table of functions is written from this one.
+_Function = tuple[int, int | None, Callable[..., Value], str, str]
+_FUNCTIONS: Mapping[str, _Function] = {
+    # -- logic
+    "not": (1, 1, lambda x: not _to_bool(x), "the opposite of a condition", "not(${a} = 1)"),
+    "true": (0, 0, lambda: True, "true", "true()"),
+    "false": (0, 0, lambda: False, "false", "false()"),
+    "boolean": (1, 1, _to_bool, "a value as true or false ('' and 0 are false)", "boolean(${a})"),
+    "boolean-from-string": (
+        1,
+        1,
+        _fn_boolean_from_string,
+        "true for 'true' or '1', else false",
+        "boolean-from-string(${a})",
+    ),
+    "coalesce": (
+        2,
+        2,
+        _fn_coalesce,
+        "the first value that is not empty",
+        "coalesce(${nickname}, ${name})",
+    ),
+    # -- choices
+    "selected": (
+        2,
+        2,
+        lambda answer, name: _to_string(name) in _to_string(answer).split(),
+        "whether a choice is among the answer's",
+        "selected(${tools}, 'drill')",
+    ),
+    "count-selected": (
+        1,
+        1,
+        lambda answer: float(len(_to_string(answer).split())),
+        "how many choices were picked",
+        "count-selected(${tools})",
+    ),
+    "selected-at": (
+        2,
+        2,
+        _fn_selected_at,
+        "the choice picked at a place, counted from 0 ('' past the last)",
+        "selected-at(${tools}, 0)",
+    ),
+    # -- numbers
+    "number": (1, 1, _to_number, "a value as a number (a date: days since 1970)", "number(${a})"),
+    "int": (1, 1, _fn_int, "the whole part of a number", "int(${days} div 7)"),
+    "round": (
+        1,
+        2,
+        _fn_round,
+        "rounded, half away from zero, to a number of decimals (default 0)",
+        "round(${pay} div 3, 2)",
+    ),
+    "floor": (1, 1, _fn_math(math.floor), "the whole number at or below", "floor(2.7)"),
+    "ceiling": (1, 1, _fn_math(math.ceil), "the whole number at or above", "ceiling(2.1)"),
+    "abs": (1, 1, _fn_math(abs), "the number without its sign", "abs(${change})"),
+    "pow": (2, 2, _fn_math(math.pow), "a number to a power", "pow(${side}, 2)"),
+    "sqrt": (1, 1, _fn_math(math.sqrt), "the square root", "sqrt(${area})"),
+    "exp": (1, 1, _fn_math(math.exp), "e to a power", "exp(1)"),
+    "exp10": (1, 1, _fn_math(lambda x: 10.0**x), "10 to a power", "exp10(3)"),
+    "log": (1, 1, _fn_math(math.log), "the natural logarithm", "log(${a})"),
+    "log10": (1, 1, _fn_math(math.log10), "the base-10 logarithm", "log10(${a})"),
+    "pi": (0, 0, lambda: math.pi, "pi", "2 * pi() * ${radius}"),
+    "sin": (1, 1, _fn_math(math.sin), "sine (radians)", "sin(${angle})"),
+    "cos": (1, 1, _fn_math(math.cos), "cosine (radians)", "cos(${angle})"),
+    "tan": (1, 1, _fn_math(math.tan), "tangent (radians)", "tan(${angle})"),
+    "asin": (1, 1, _fn_math(math.asin), "arc sine (radians)", "asin(${a})"),
+    "acos": (1, 1, _fn_math(math.acos), "arc cosine (radians)", "acos(${a})"),
+    "atan": (1, 1, _fn_math(math.atan), "arc tangent (radians)", "atan(${slope} div 100)"),
+    "atan2": (2, 2, _fn_math(math.atan2), "arc tangent of y/x (radians)", "atan2(${y}, ${x})"),
+    "sum": (
+        1,
+        None,
+        _fn_sum,
+        "the sum of the numbers in its arguments (a select_multiple's picked names count one each)",
+        "sum(${scores})",
+    ),
+    "min": (1, None, _fn_extreme(min), "the smallest number in its arguments", "min(${a}, ${b})"),
+    "max": (1, None, _fn_extreme(max), "the largest number in its arguments", "max(${a}, ${b})"),
+    "count": (
+        1,
+        1,
+        lambda _value: 1.0,
+        "how many values: 1 for a question (repeats are not supported yet)",
+        "count(${a})",
+    ),
+    "count-non-empty": (
+        1,
+        None,
+        lambda *values: float(sum(1 for v in values if _to_string(v) != "")),
+        "how many of its arguments are not empty",
+        "count-non-empty(${a}, ${b})",
+    ),
+    # -- text
+    "string": (1, 1, _to_string, "a value as text (a number without '.0')", "string(${a})"),
+    "concat": (
+        1,
+        None,
+        lambda *parts: "".join(_to_string(p) for p in parts),
+        "texts joined together",
+        "concat(${first}, ' ', ${last})",
+    ),
+    "join": (
+        2,
+        None,
+        lambda separator, *parts: _to_string(separator).join(_to_string(p) for p in parts),
+        "texts joined with a separator",
+        "join(', ', ${town}, ${region})",
+    ),
+    "string-length": (
+        1,
+        1,
+        lambda x: float(len(_to_string(x))),
+        "how many characters",
+        "string-length(${name}) > 2",
+    ),
+    "substr": (
+        2,
+        3,
+        _fn_substr,
+        "part of a text, from a place (counted from 0) to before another",
+        "substr(${id}, 0, 4)",
+    ),
+    "substring-before": (
+        2,
+        2,
+        _fn_before,
+        "the text before the first place another occurs",
+        "substring-before(${email}, '@')",
+    ),
+    "substring-after": (
+        2,
+        2,
+        _fn_after,
+        "the text after the first place another occurs",
+        "substring-after(${email}, '@')",
+    ),
+    "contains": (
+        2,
+        2,
+        lambda x, y: _to_string(y) in _to_string(x),
+        "whether a text holds another",
+        "contains(${job}, 'weld')",
+    ),
+    "starts-with": (
+        2,
+        2,
+        lambda x, y: _to_string(x).startswith(_to_string(y)),
+        "whether a text starts with another",
+        "starts-with(${phone}, '+254')",
+    ),
+    "ends-with": (
+        2,
+        2,
+        lambda x, y: _to_string(x).endswith(_to_string(y)),
+        "whether a text ends with another",
+        "ends-with(${email}, '.org')",
+    ),
+    "normalize-space": (
+        1,
+        1,
+        lambda x: " ".join(_to_string(x).split()),
+        "the text with spaces trimmed and runs of them made one",
+        "normalize-space(${name})",
+    ),
+    "translate": (
+        3,
+        3,
+        _fn_translate,
+        "characters replaced one by one (dropped when the third text is shorter)",
+        "translate(${code}, 'abc', 'ABC')",
+    ),
+    # -- dates and times (the clock is the engine's, given by the caller)
+    "date": (
+        1,
+        1,
+        _fn_date,
+        "a date, from a number of days since 1970 or a date and time",
+        "date(${born} + 365)",
+    ),
+    "date-time": (
+        1,
+        1,
+        _fn_date_time,
+        "a date and time, from a number of days since 1970",
+        "date-time(0.5)",
+    ),
+    "decimal-date-time": (
+        1,
+        1,
+        _fn_decimal_date_time,
+        "a date or time as days since 1970 (a fraction for the time of day)",
+        "decimal-date-time(${start})",
+    ),
+    "format-date": (
+        2,
+        2,
+        _fn_format_date,
+        "a date written with %Y %y %m %n %b %d %e %a (and %H %h %M %S %3 for times)",
+        "format-date(${born}, '%d/%m/%Y')",
+    ),
+    "format-date-time": (
+        2,
+        2,
+        _fn_format_date,
+        "the same as format-date",
+        "format-date-time(${start}, '%H:%M')",
+    ),
+}
+_FUNCTIONS_WITH_SCOPE: Mapping[str, tuple[int, int, str, str]] = {
+    # name -> (minimum, maximum, what it does, an example): evaluated by their own nodes
+    "if": (3, 3, "one value or the other, by a condition", "if(${age} >= 18, 'adult', 'young')"),
+    "regex": (
+        2,
+        2,
+        "whether the text matches a pattern (anywhere; ^...$ for all of it)",
+        "regex(., '^[0-9]{10}$')",
+    ),
+    "today": (0, 0, "the date of the turn, from the engine's clock (UTC)", "${born} < today()"),
+    "now": (0, 0, "the date and time of the turn, from the engine's clock (UTC)", "now()"),
+    "once": (
+        1,
+        1,
+        "in a calculation: its value, computed once and then kept",
+        "once(now())",
+    ),
+    "jr:choice-name": (
+        2,
+        2,
+        "the label of a choice of a question, in the respondent's language",
+        "jr:choice-name(${job}, '${job}')",
+    ),
+}
+# Functions of XLSForm that need what the engine does not have yet: a load error that
+# says so, rather than "unknown function".
+_UNSUPPORTED_FUNCTIONS: Mapping[str, str] = {
+    "position": "repeats, which are not supported yet",
+    "indexed-repeat": "repeats, which are not supported yet",
+    "instance": "choice lists read as data (instance()), which are not supported",
+    "pulldata": "a CSV file beside the form, which is not supported yet",
+    "jr:itext": "translations read as data, which are not supported",
+    "uuid": "a unique id made on the device; a response's id is its response_id",
+    "random": "a random number, which would differ between channels and on resume",
+    "randomize": "a random order, which would differ between channels and on resume",
+    "digest": "a hash function, which is not supported",
+    "area": "a geoshape, which a phone cannot capture",
+    "enclosed-area": "a geoshape, which a phone cannot capture",
+    "distance": "geo points, which a phone cannot capture",
+    "current": "paths, which are not supported; refer to a question as ${name}",
+}
+FUNCTIONS: Mapping[str, tuple[str, str]] = {
+    name: (spec[-2], spec[-1]) for name, spec in {**_FUNCTIONS, **_FUNCTIONS_WITH_SCOPE}.items()
+}
+"""Every function expressions may call: name -> (what it does, an example)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,6 +804,48 @@ class _Call(_Node):
     def evaluate(self, scope: _Scope) -> Value:
         implementation = _FUNCTIONS[self.function][2]
         return implementation(*(a.evaluate(scope) for a in self.arguments))
+
+
+@dataclass(frozen=True, slots=True)
+class _Clock(_Node):
+    """today() or now(): the environment's clock; '' when the caller gave none."""
+
+    date_only: bool
+    depth: int = 1
+
+    def evaluate(self, scope: _Scope) -> Value:
+        now = scope.environment.now
+        if now is None:
+            return ""
+        return now.date().isoformat() if self.date_only else now.isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True, slots=True)
+class _Once(_Node):
+    """once(x): the value already computed (`current`) if there is one, else x."""
+
+    operand: _Node
+    depth: int = 1
+
+    def evaluate(self, scope: _Scope) -> Value:
+        kept = _as_text(scope.current)
+        return kept if kept != "" else self.operand.evaluate(scope)
+
+
+@dataclass(frozen=True, slots=True)
+class _ChoiceName(_Node):
+    """jr:choice-name(value, '${question}'): the label of the question's choice(s)."""
+
+    value: _Node
+    question: str
+    depth: int = 1
+
+    def evaluate(self, scope: _Scope) -> Value:
+        names = _to_string(self.value.evaluate(scope)).split()
+        label = scope.environment.choice_label
+        if label is None:
+            return " ".join(names)
+        return " ".join(label(self.question, name) for name in names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -599,7 +1082,13 @@ class _Parser:
 
     def call(self, name: _Token) -> _Node:
         function = name.text
-        if function not in _FUNCTIONS and function not in _SPECIAL_FUNCTIONS:
+        if function in _UNSUPPORTED_FUNCTIONS:
+            raise UnsupportedFunctionError(
+                f"{function}() at position {name.position} needs "
+                f"{_UNSUPPORTED_FUNCTIONS[function]}",
+                name.position,
+            )
+        if function not in _FUNCTIONS and function not in _FUNCTIONS_WITH_SCOPE:
             raise ExpressionError(
                 f"unknown function '{function}()' at position {name.position}", name.position
             )
@@ -624,13 +1113,34 @@ class _Parser:
             value, pattern = arguments
             compiled = self.compile_pattern(pattern, argument_tokens[1])
             return self.node(_Regex(value, compiled), (value,), name)
+        if function in ("today", "now"):
+            return _Clock(date_only=function == "today")
+        if function == "once":
+            return self.node(_Once(arguments[0]), arguments, name)
+        if function == "jr:choice-name":
+            value, question = arguments
+            target = self.choice_question(question, argument_tokens[1])
+            return self.node(_ChoiceName(value, target), (value,), name)
         return self.node(_Call(function, tuple(arguments)), arguments, name)
 
+    def choice_question(self, argument: _Node, token: _Token) -> str:
+        """The question named by jr:choice-name's second argument, quoted: '${job}'."""
+        text = argument.value if isinstance(argument, _Literal) else None
+        match = _QUOTED_REFERENCE_RE.fullmatch(text) if isinstance(text, str) else None
+        if match is None:
+            raise ExpressionError(
+                f"jr:choice-name() at position {token.position} needs the question as "
+                "quoted text, e.g. '${job}'",
+                token.position,
+            )
+        self.references.add(match.group(1))
+        return match.group(1)
+
     def check_arity(self, name: _Token, count: int) -> None:
-        if name.text in _SPECIAL_FUNCTIONS:
-            low = high = _SPECIAL_FUNCTIONS[name.text]
+        if name.text in _FUNCTIONS_WITH_SCOPE:
+            low, high, *_ = _FUNCTIONS_WITH_SCOPE[name.text]
         else:
-            low, high, _ = _FUNCTIONS[name.text]
+            low, high, *_ = _FUNCTIONS[name.text]
         if low <= count and (high is None or count <= high):
             return
         if high is None:
@@ -693,17 +1203,29 @@ class Expression:
         answers: Mapping[str, str],
         current: str | None = None,
         columns: Mapping[str, str] | None = None,
+        environment: Environment = _NO_ENVIRONMENT,
     ) -> Value:
-        """The value of the expression; `current` is `.`, `columns` are the bare names."""
-        return self._root.evaluate(_Scope(answers, current, columns))
+        """The value of the expression; `current` is `.` (in a calculation, its value so
+        far, for once()), `columns` are the bare names."""
+        return self._root.evaluate(_Scope(answers, current, columns, environment))
 
     def is_true(
         self,
         answers: Mapping[str, str],
         current: str | None = None,
         columns: Mapping[str, str] | None = None,
+        environment: Environment = _NO_ENVIRONMENT,
     ) -> bool:
-        return _to_bool(self.evaluate(answers, current, columns))
+        return _to_bool(self.evaluate(answers, current, columns, environment))
+
+    def text(
+        self,
+        answers: Mapping[str, str],
+        current: str | None = None,
+        environment: Environment = _NO_ENVIRONMENT,
+    ) -> str:
+        """The value as text, as a calculation stores it ('4', not '4.0'; 'true')."""
+        return _to_string(self.evaluate(answers, current, None, environment))
 
     def __str__(self) -> str:
         return self.source

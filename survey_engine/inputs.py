@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 
@@ -47,3 +48,16 @@ class Expired:
 
 
 Resume = Answer | Recording | Repeat | Back | NoInput | HungUp | Expired
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the engine knows of the world around a turn, given by the caller (the
+    engine never reads a clock): the time of the turn (timezone-aware), the
+    respondent's number (E.164) and the channel, for the metadata a form asks the
+    system to fill (`start`, `end`, `today`, `phonenumber`, `deviceid`) and for
+    `today()` and `now()`. The number and channel are read when a response starts."""
+
+    now: dt.datetime | None = None
+    phone: str = ""
+    channel: str = ""

@@ -1,13 +1,22 @@
 """The survey state machine: one call advances a response by one turn.
 
-    start(survey, language=..., answers=..., offer_resume=...) -> Turn
-    advance(survey, state, resume) -> Turn
+    start(survey, language=..., answers=..., offer_resume=..., context=...) -> Turn
+    advance(survey, state, resume, context=...) -> Turn
     current_prompt(survey, state) -> Prompt | None
 
 No I/O: the caller loads the survey, keeps `State` (as bytes, in Redis or memory),
 stores the data events of each `Turn` and renders its prompt. Every channel shares
 this code, so skip logic, validation, languages, going back and resuming behave the
 same over USSD and voice.
+
+Calculations (`Survey.calculations`) are values among the answers, stored with
+`AnswerKind.CALCULATED`: each is computed when it has no value yet, and again on every
+turn where something it refers to changed (an answer given, or cleared after going
+back). A stored value whose inputs did not change is kept, so `now()` or `today()` in a
+calculation keeps the time it was first computed, and a response resumed or recovered
+from SQL holds the same values as one that went on. The clock, the respondent's number
+and the channel come in as a `Context`; the time of the last turn is kept in the state,
+so showing its prompt again (another page) gives the same prompt.
 """
 
 from __future__ import annotations
@@ -40,9 +49,11 @@ from survey_engine.events import (
     Restarted,
     Suspended,
 )
+from survey_engine.expressions import Environment
 from survey_engine.inputs import (
     Answer,
     Back,
+    Context,
     Expired,
     HungUp,
     NoInput,
@@ -51,7 +62,16 @@ from survey_engine.inputs import (
     Resume,
 )
 from survey_engine.model import MAX_ATTEMPTS as MAX_ATTEMPTS  # the default, for callers
-from survey_engine.model import Choice, Pipe, Question, QuestionType, Survey, Text
+from survey_engine.model import (
+    Calculation,
+    Choice,
+    Metadata,
+    Pipe,
+    Question,
+    QuestionType,
+    Survey,
+    Text,
+)
 from survey_engine.phrases import native_name, phrase
 from survey_engine.speech import (
     LANGUAGE_NAME_KEY,
@@ -84,6 +104,9 @@ _INTEGER = re.compile(r"-?\d{1,9}")
 _DECIMAL = re.compile(r"-?\d{1,12}(?:[.,]\d{1,9})?")  # a comma too: people type it
 _DATE_DIGITS = re.compile(r"(\d{2})(\d{2})(\d{4})")
 _DATE_SEPARATED = re.compile(r"(\d{1,2})([-/])(\d{1,2})\2(\d{4})")
+_PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_NO_CONTEXT = Context()
 
 
 class Phase(enum.Enum):
@@ -106,6 +129,9 @@ class State:
     # Names of the answers that are voice recordings (their value is a file reference):
     # never checked against a text constraint, never shown or said as their value.
     recorded: frozenset[str] = _NO_RECORDINGS
+    # The time of the turn that made this state (the caller's clock), for `today()` and
+    # `now()`: its prompt shown again is the same prompt. None: no clock was given.
+    now: dt.datetime | None = None
 
     def to_plain(self) -> dict[str, object]:
         """The state as JSON-ready values, for a caller that nests it in its own record."""
@@ -119,6 +145,8 @@ class State:
         }
         if self.recorded:  # absent: none, so a typed-only state stays as small as before
             plain["r"] = sorted(self.recorded)
+        if self.now is not None:
+            plain["n"] = self.now.isoformat()
         return plain
 
     def to_bytes(self) -> bytes:
@@ -152,6 +180,11 @@ class State:
                 ):
                     raise TypeError("recorded must list names of answers")
                 recorded = frozenset(names)
+            now = None
+            if "n" in raw:  # absent: no clock was given
+                now = dt.datetime.fromisoformat(raw["n"])
+                if now.tzinfo is None:
+                    raise TypeError("the turn's time must have a time zone")
             return cls(
                 phase=Phase(raw["p"]),
                 language=language,
@@ -160,6 +193,7 @@ class State:
                 status=ResponseStatus(raw["s"]),
                 attempts=attempts,
                 recorded=recorded,
+                now=now,
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise EngineError("bad_state", f"state bytes are not a survey state: {exc}") from exc
@@ -215,31 +249,48 @@ def start(
     answers: Mapping[str, str] | None = None,
     offer_resume: bool = False,
     recorded: Collection[str] = (),
+    context: Context | None = None,
 ) -> Turn:
     """Begin (or resume) a response.
 
     `language` is the respondent's known language, if any; without one a survey in
     several languages first asks. `answers` are those already stored (resume after
     a dropped session), `recorded` the names of those that are voice recordings; with
-    `offer_resume` the respondent first chooses between continuing and starting again."""
+    `offer_resume` the respondent first chooses between continuing and starting again.
+    `context`: the clock, number and channel; the metadata a form asks for is filled
+    from it, and calculations without a value are computed, as this turn's events."""
+    context = context or _NO_CONTEXT
     answers = _known_answers(survey, answers or {})
     voice = _known_recordings(recorded, answers)
     if language is not None and language not in survey.language_codes:
         language = None
     if offer_resume and answers:
-        language = language or survey.default_language
-        state = State(Phase.RESUME, language, answers=answers, recorded=voice)
-        return Turn(state, (_resume_prompt(state),))
-    if language is None and len(survey.languages) > 1:
-        state = State(Phase.LANGUAGE, None, answers=answers, recorded=voice)
-        return Turn(state, (_language_prompt(survey),))
-    language = language or survey.default_language
-    state = State(Phase.QUESTION, language, answers=answers, recorded=voice)
-    return _guarded(survey, state, lambda: _go_to(survey, state, _frontier(survey, state, -1)))
+        phase, language = Phase.RESUME, language or survey.default_language
+    elif language is None and len(survey.languages) > 1:
+        phase = Phase.LANGUAGE
+    else:
+        phase, language = Phase.QUESTION, language or survey.default_language
+    state = State(phase, language, answers=answers, recorded=voice, now=context.now)
+    return _guarded(survey, state, lambda: _begin(survey, state, context))
 
 
-def advance(survey: Survey, state: State, resume: Resume) -> Turn:
-    """One turn: apply the respondent's input and say what comes next."""
+def _begin(survey: Survey, state: State, context: Context) -> Turn:
+    state, values = _with_values(survey, state, context)
+    if state.phase is Phase.RESUME:
+        turn = Turn(state, (_resume_prompt(state),))
+    elif state.phase is Phase.LANGUAGE:
+        turn = Turn(state, (_language_prompt(survey),))
+    else:
+        turn = _go_to(survey, state, _frontier(survey, state, -1))
+    return Turn(turn.state, (*values, *turn.events)) if values else turn
+
+
+def advance(survey: Survey, state: State, resume: Resume, context: Context | None = None) -> Turn:
+    """One turn: apply the respondent's input and say what comes next. `context`: the
+    time of this turn (without one, the state keeps the time of the last)."""
+    if context is not None and context.now is not None and context.now != state.now:
+        state = replace(state, now=context.now)
+    context = context or _NO_CONTEXT
     if state.phase is Phase.ENDED:
         raise EngineError("ended", "the response has ended; start a new one")
     if isinstance(resume, HungUp | Expired):
@@ -250,7 +301,7 @@ def advance(survey: Survey, state: State, resume: Resume) -> Turn:
     if state.phase is Phase.LANGUAGE:
         return _guarded(survey, state, lambda: _choose_language(survey, state, resume))
     if state.phase is Phase.RESUME:
-        return _guarded(survey, state, lambda: _choose_resume(survey, state, resume))
+        return _guarded(survey, state, lambda: _choose_resume(survey, state, resume, context))
     if not 0 <= state.position < len(survey.questions):
         raise EngineError("bad_state", f"position {state.position} is outside the survey")
     return _guarded(survey, state, lambda: _answer_question(survey, state, resume))
@@ -330,7 +381,7 @@ def _choose_language(survey: Survey, state: State, resume: Resume) -> Turn:
     return Turn(turn.state, (LanguageChosen(language), *turn.events))
 
 
-def _choose_resume(survey: Survey, state: State, resume: Resume) -> Turn:
+def _choose_resume(survey: Survey, state: State, resume: Resume, context: Context) -> Turn:
     if isinstance(resume, Repeat):
         return Turn(state, (_resume_prompt(state),))
     if isinstance(resume, Back):
@@ -341,8 +392,10 @@ def _choose_resume(survey: Survey, state: State, resume: Resume) -> Turn:
         return _go_to(survey, continued, _frontier(survey, continued, -1))
     if key == "2":
         fresh = replace(state, phase=Phase.QUESTION, answers={}, recorded=_NO_RECORDINGS)
+        # Who and where stay known: the number and channel the response began with.
+        fresh, values = _with_values(survey, fresh, context, previous=state.answers)
         turn = _go_to(survey, fresh, _frontier(survey, fresh, -1))
-        return Turn(turn.state, (Restarted(), *turn.events))
+        return Turn(turn.state, (Restarted(), *values, *turn.events))
     error = _said("no_input" if isinstance(resume, NoInput) else "invalid_choice", state.language)
     return _retry(survey, state, lambda: _resume_prompt(state, error=error))
 
@@ -405,18 +458,29 @@ def _accept(survey: Survey, state: State, value: str, kind: AnswerKind) -> Turn:
         recorded = recorded | {question.name}
     elif question.name in recorded:  # typed over a recording: text again
         recorded = recorded - {question.name}
-    cleared = _invalidated_after(survey, answers, state.position, recorded)
-    for name in cleared:
-        del answers[name]
-    if cleared and recorded:
-        recorded = recorded.difference(cleared)
     events: list[DataEvent] = [AnswerGiven(question.name, value, kind)]
-    if cleared:
+    environment = _environment(survey, state)
+    changed = {question.name}
+    # Calculations follow the answer; a later answer that no longer holds is cleared,
+    # which may change calculations again (a few rounds at most: each clears answers).
+    for _ in range(len(survey.questions) + 1):
+        if survey.calculations:
+            events.extend(_recalculate(survey, answers, changed, environment))
+        cleared = _invalidated_after(survey, answers, state.position, recorded, environment)
+        if not cleared:
+            break
+        for name in cleared:
+            del answers[name]
+        if recorded:
+            recorded = recorded.difference(cleared)
         events.append(AnswersCleared(cleared))
+        if not survey.calculations:
+            break
+        changed = set(cleared)
     # Built directly: `dataclasses.replace` costs several times more on every answer.
     # Attempts are not carried over: a valid answer counts them afresh.
     answered = State(
-        state.phase, state.language, state.position, answers, state.status, 0, recorded
+        state.phase, state.language, state.position, answers, state.status, 0, recorded, state.now
     )
 
     if question.name == CONSENT_QUESTION and value == CONSENT_REFUSAL:
@@ -428,9 +492,17 @@ def _accept(survey: Survey, state: State, value: str, kind: AnswerKind) -> Turn:
 def _go_to(survey: Survey, state: State, position: int | None) -> Turn:
     language = state.language or survey.default_language
     if position is None:
-        return _end(state, [], ResponseStatus.COMPLETE, _said("thank_you", language))
+        finished, values = _finish(survey, state)
+        return _end(finished, values, ResponseStatus.COMPLETE, _said("thank_you", language))
     moved = State(
-        Phase.QUESTION, state.language, position, state.answers, state.status, 0, state.recorded
+        Phase.QUESTION,
+        state.language,
+        position,
+        state.answers,
+        state.status,
+        0,
+        state.recorded,
+        state.now,
     )
     return Turn(moved, (_question_prompt(survey, moved),))
 
@@ -474,18 +546,19 @@ def _guarded(survey: Survey, state: State, step: Callable[[], Turn]) -> Turn:
 # Walking the questions
 
 
-def _relevant(question: Question, answers: Mapping[str, str]) -> bool:
+def _relevant(question: Question, answers: Mapping[str, str], environment: Environment) -> bool:
     if question.relevant is None:
         return True
     try:
-        return question.relevant.is_true(answers)
+        return question.relevant.is_true(answers, environment=environment)
     except Exception as exc:  # a broken expression must not crash the channel
         raise _SurveyBroken("relevant_failed", f"{question.name}: {exc}") from exc
 
 
 def _previous(survey: Survey, state: State) -> int | None:
+    environment = _environment(survey, state)
     for index in range(state.position - 1, -1, -1):
-        if _relevant(survey.questions[index], state.answers):
+        if _relevant(survey.questions[index], state.answers, environment):
             return index
     return None
 
@@ -504,9 +577,10 @@ def _frontier(survey: Survey, state: State, after: int) -> int | None:
     Going back to change one answer therefore returns the respondent to where they were,
     visiting only questions that the change made newly relevant."""
     last = _last_answered(survey, state.answers)
+    environment = _environment(survey, state)
     for index in range(after + 1, len(survey.questions)):
         question = survey.questions[index]
-        if not _relevant(question, state.answers):
+        if not _relevant(question, state.answers, environment):
             continue
         if index > last:
             return index
@@ -516,7 +590,11 @@ def _frontier(survey: Survey, state: State, after: int) -> int | None:
 
 
 def _invalidated_after(
-    survey: Survey, answers: Mapping[str, str], position: int, recorded: frozenset[str]
+    survey: Survey,
+    answers: Mapping[str, str],
+    position: int,
+    recorded: frozenset[str],
+    environment: Environment,
 ) -> tuple[str, ...]:
     """Later answers that no longer hold after an earlier one changed: questions that are
     no longer relevant, and answers whose constraint or choice filter now fails (a
@@ -527,11 +605,11 @@ def _invalidated_after(
         value = current.get(question.name)
         if value is None:
             continue
-        keep = _relevant(question, current)
+        keep = _relevant(question, current, environment)
         if keep and value and question.constraint is not None and question.name not in recorded:
-            keep = _holds(question, current, value)
+            keep = _holds(question, current, value, environment)
         if keep and value and question.type.has_choices and question.choice_filter is not None:
-            allowed = {c.name for c in _visible_choices(question, current)}
+            allowed = {c.name for c in _visible_choices(question, current, environment)}
             keep = all(name in allowed for name in value.split())
         if not keep:
             del current[question.name]
@@ -539,17 +617,176 @@ def _invalidated_after(
     return tuple(cleared)
 
 
-def _holds(question: Question, answers: Mapping[str, str], value: str) -> bool:
+def _holds(
+    question: Question, answers: Mapping[str, str], value: str, environment: Environment
+) -> bool:
     assert question.constraint is not None
     try:
-        return question.constraint.is_true(answers, current=value)
+        return question.constraint.is_true(answers, current=value, environment=environment)
     except Exception as exc:
         raise _SurveyBroken("constraint_failed", f"{question.name}: {exc}") from exc
 
 
 def _known_answers(survey: Survey, answers: Mapping[str, str]) -> dict[str, str]:
     # Answers of questions a newer version dropped are ignored, not fatal.
-    return {k: v for k, v in answers.items() if survey.has_question(k)}
+    return {k: v for k, v in answers.items() if survey.holds(k)}
+
+
+# ---------------------------------------------------------------------------
+# Computed values: calculations, hidden values, metadata
+
+
+def _environment(survey: Survey, state: State) -> Environment:
+    """What expressions know besides the answers: the turn's time, and choice labels
+    in the respondent's language (jr:choice-name)."""
+    language = state.language or survey.default_language
+
+    def choice_label(question: str, name: str) -> str:
+        if survey.has_question(question):
+            choice = survey.question(question).choice(name)
+            if choice is not None:
+                return _choice_label(choice, language)
+        return name
+
+    return Environment(now=state.now, choice_label=choice_label)
+
+
+def _timestamp(now: dt.datetime) -> str:
+    """A time as ODK writes `start` and `now()`: '2026-06-15T12:30:05.250+00:00'."""
+    return now.isoformat(timespec="milliseconds")
+
+
+def _metadata_value(metadata: Metadata, context: Context, previous: str) -> str | None:
+    """What the system fills for a metadata row when a response begins; None: not
+    known (no clock given), left to be filled later."""
+    if metadata is Metadata.START:
+        return _timestamp(context.now) if context.now else None
+    if metadata is Metadata.TODAY:
+        return context.now.date().isoformat() if context.now else None
+    if metadata is Metadata.PHONENUMBER:
+        return context.phone or previous or None
+    if metadata is Metadata.DEVICEID:
+        return context.channel or previous or None
+    if metadata is Metadata.END:
+        return None  # at completion: `_finish`
+    return ""  # username, email, simserial, subscriberid, audit: nothing on a phone call
+
+
+def _with_values(
+    survey: Survey, state: State, context: Context, previous: Mapping[str, str] | None = None
+) -> tuple[State, list[DataEvent]]:
+    """The state with the metadata the system fills and every calculation that has no
+    value yet, and those values as events. `previous`: the answers before a restart."""
+    if not survey.calculations:
+        return state, []
+    answers = dict(state.answers)
+    events: list[DataEvent] = []
+    for calculation in survey.calculations:
+        metadata = calculation.metadata
+        if metadata is None or calculation.name in answers:
+            continue
+        value = _metadata_value(metadata, context, (previous or {}).get(calculation.name, ""))
+        if value is not None:
+            answers[calculation.name] = value
+            events.append(AnswerGiven(calculation.name, value, AnswerKind.CALCULATED))
+    changed = {e.question for e in events if isinstance(e, AnswerGiven)}
+    events.extend(_recalculate(survey, answers, changed, _environment(survey, state)))
+    if not events:
+        return state, []
+    return replace(state, answers=answers), events
+
+
+def _finish(survey: Survey, state: State) -> tuple[State, list[DataEvent]]:
+    """At completion: `end` metadata is the time of this turn (and what depends on it)."""
+    ends = [c.name for c in survey.calculations if c.metadata is Metadata.END]
+    if not ends or state.now is None:
+        return state, []
+    answers = dict(state.answers)
+    stamp = _timestamp(state.now)
+    events: list[DataEvent] = []
+    for name in ends:
+        answers[name] = stamp
+        events.append(AnswerGiven(name, stamp, AnswerKind.CALCULATED))
+    events.extend(_recalculate(survey, answers, set(ends), _environment(survey, state)))
+    return replace(state, answers=answers), events
+
+
+def _recalculate(
+    survey: Survey, answers: dict[str, str], changed: set[str], environment: Environment
+) -> list[AnswerGiven]:
+    """Compute, in dependency order, each calculation that has no value or refers to a
+    name in `changed`; update `answers` and `changed`; the values that changed."""
+    events: list[AnswerGiven] = []
+    for calculation in survey.calculations:
+        if calculation.metadata is not None:
+            continue
+        stored = answers.get(calculation.name)
+        if stored is not None and calculation.references.isdisjoint(changed):
+            continue
+        value = _calculate(calculation, answers, stored or "", environment)
+        if value != stored:
+            answers[calculation.name] = value
+            changed.add(calculation.name)
+            events.append(AnswerGiven(calculation.name, value, AnswerKind.CALCULATED))
+    return events
+
+
+def _calculate(
+    calculation: Calculation, answers: Mapping[str, str], stored: str, environment: Environment
+) -> str:
+    try:
+        if calculation.relevant is not None and not calculation.relevant.is_true(
+            answers, environment=environment
+        ):
+            return ""
+        if calculation.expression is None:
+            return calculation.value
+        value = calculation.expression.text(answers, current=stored, environment=environment)
+    except Exception as exc:  # a broken expression must not crash the channel
+        raise _SurveyBroken("calculation_failed", f"{calculation.name}: {exc}") from exc
+    # Stored like a typed answer: printable, and no longer than one.
+    return "".join(ch for ch in value if ch.isprintable())[:TEXT_ANSWER_LIMIT]
+
+
+def _offered_default(survey: Survey, state: State, question: Question) -> str:
+    """The question's default as its canonical answer, when it has one and was never
+    answered: shown as "Now: ...", and an empty send keeps it. A computed default
+    that is no answer of the question's type (an empty reference) offers nothing."""
+    if question.name in state.answers or question.type is QuestionType.NOTE:
+        return ""
+    value = question.default
+    environment = None
+    if question.default_expression is not None:
+        environment = _environment(survey, state)
+        try:
+            value = question.default_expression.text(state.answers, environment=environment)
+        except Exception as exc:
+            raise _SurveyBroken("default_failed", f"{question.name}: {exc}") from exc
+    value = value.strip()
+    if not value or environment is None:
+        return value  # a plain default was checked when the form was loaded
+    kind = question.type
+    if kind.has_choices:
+        names = {c.name for c in _visible_choices(question, state.answers, environment)}
+        picked = value.split()
+        ok = set(picked) <= names and (kind is QuestionType.SELECT_MULTIPLE or len(picked) == 1)
+        return value if ok else ""
+    if kind is QuestionType.INTEGER:
+        number = _decimal(value)
+        return number if number is not None and _INTEGER.fullmatch(number) else ""
+    if kind is QuestionType.DECIMAL:
+        return _decimal(value) or ""
+    if kind is QuestionType.DATE:
+        return value[:10] if _ISO_DATE.fullmatch(value[:10]) and _real_date(value[:10]) else ""
+    return value[:TEXT_ANSWER_LIMIT]
+
+
+def _real_date(iso: str) -> bool:
+    try:
+        dt.date.fromisoformat(iso)
+    except ValueError:
+        return False
+    return True
 
 
 def _known_recordings(recorded: Collection[str], answers: Mapping[str, str]) -> frozenset[str]:
@@ -565,7 +802,8 @@ def _parse(
 ) -> tuple[str | None, _Message | None]:
     """(canonical value, None) or (None, the error to show, in the respondent's language)."""
     text = raw.strip()
-    if not text:
+    offered = "" if text else _offered_default(survey, state, question)
+    if not text and not offered:
         if question.required:
             custom = _custom_message(survey, question, "required_message", language, state)
             return None, custom or _said("required", language)
@@ -573,13 +811,16 @@ def _parse(
 
     value: str | None
     kind = question.type
-    if kind is QuestionType.SELECT_ONE:
-        choices = _visible_choices(question, state.answers)
+    environment = _environment(survey, state)
+    if offered:
+        value = offered  # an empty send keeps the default shown as "Now: ..."
+    elif kind is QuestionType.SELECT_ONE:
+        choices = _visible_choices(question, state.answers, environment)
         value = choices[int(text) - 1].name if _is_key(text, len(choices)) else None
         if value is None:
             return None, _said("invalid_choice", language)
     elif kind is QuestionType.SELECT_MULTIPLE:
-        choices = _visible_choices(question, state.answers)
+        choices = _visible_choices(question, state.answers, environment)
         keys = text.split()
         if not keys or not all(_is_key(k, len(choices)) for k in keys):
             return None, _said("invalid_choices", language)
@@ -604,7 +845,7 @@ def _parse(
             limit = SpokenValue(ValueKind.NUMBER, str(TEXT_ANSWER_LIMIT))
             return None, _said("text_too_long", language, limit=limit)
 
-    if question.constraint is not None and not _holds(question, state.answers, value):
+    if question.constraint is not None and not _holds(question, state.answers, value, environment):
         custom = _custom_message(survey, question, "constraint_message", language, state)
         return None, custom or _said("constraint", language)
     return value, None
@@ -643,14 +884,18 @@ def _date(text: str) -> str | None:
 # Building prompts
 
 
-def _visible_choices(question: Question, answers: Mapping[str, str]) -> tuple[Choice, ...]:
+def _visible_choices(
+    question: Question, answers: Mapping[str, str], environment: Environment
+) -> tuple[Choice, ...]:
     if question.choice_filter is None:
         return question.choices
     try:
         return tuple(
             c
             for c in question.choices
-            if question.choice_filter.is_true(answers, columns={"name": c.name, **c.extra})
+            if question.choice_filter.is_true(
+                answers, columns={"name": c.name, **c.extra}, environment=environment
+            )
         )
     except Exception as exc:
         raise _SurveyBroken("choice_filter_failed", f"{question.name}: {exc}") from exc
@@ -664,7 +909,12 @@ def _named_choice(
     is the first choice of that name the question's choice_filter shows for `answers`."""
     named = [c for c in question.choices if c.name == name]
     if len(named) > 1 and answers is not None and question.choice_filter is not None:
-        shown = [c for c in _visible_choices(question, answers) if c.name == name]
+        try:
+            shown = [
+                c for c in _visible_choices(question, answers, Environment()) if c.name == name
+            ]
+        except _SurveyBroken:  # e.g. a filter on now(): the label of the first is as good
+            shown = []
         return shown[0] if shown else named[0]
     return named[0] if named else None
 
@@ -767,7 +1017,11 @@ def _piped(
     if name in recorded:
         return _SAID_RECORDED
     question = survey.question(name) if survey.has_question(name) else None
-    if question is None:
+    if question is None:  # a calculation: said as what its value looks like
+        if _PLAIN_NUMBER.fullmatch(value):
+            return (SpokenValue(ValueKind.NUMBER, value),)
+        if _ISO_DATE.fullmatch(value):
+            return (SpokenValue(ValueKind.DATE, value),)
         return (SpokenValue(ValueKind.TEXT, value),)
     if question.type.has_choices:
         parts: list[SpeechPart] = []
@@ -823,9 +1077,11 @@ def _question_prompt(survey: Survey, state: State, *, error: _Message = _NO_MESS
     answers = state.answers
     parts = _fixed_parts(survey, state.position, language)
     if parts is None:  # piped answers or filtered choices: they depend on the answers
-        parts = _parts(survey, question, language, answers, state.recorded)
+        parts = _parts(survey, question, language, answers, state.recorded, state)
     text, hint, choices, input_hint, speech, hint_speech = parts
     current = answers.get(question.name, "")
+    if question.name not in answers and (question.default or question.default_expression):
+        current = _offered_default(survey, state, question)
     if current:
         current = (
             phrase(RECORDED_ANSWER, language)
@@ -862,10 +1118,12 @@ def _parts(
     language: str,
     answers: Mapping[str, str],
     recorded: frozenset[str],
+    state: State | None = None,
 ) -> _PromptParts:
     choices: tuple[PromptChoice, ...] = ()
     if question.type.has_choices:
-        visible = _visible_choices(question, answers)
+        environment = _environment(survey, state) if state else Environment()
+        visible = _visible_choices(question, answers, environment)
         choices = tuple(
             PromptChoice(
                 str(i),
@@ -961,15 +1219,17 @@ def resume_state(
     answers: Mapping[str, str],
     language: str | None,
     recorded: Collection[str] = (),
+    now: dt.datetime | None = None,
 ) -> State:
     """The state a response is in, rebuilt from what SQL holds (when Redis lost it):
-    its answers, and which of them are voice recordings."""
+    its answers (calculations included, as stored), and which of them are voice
+    recordings. `now`: the time of this turn, for `today()` in skip logic."""
     known = _known_answers(survey, answers)
     voice = _known_recordings(recorded, known)
     if language is None and len(survey.languages) > 1:
-        return State(Phase.LANGUAGE, None, answers=known, recorded=voice)
+        return State(Phase.LANGUAGE, None, answers=known, recorded=voice, now=now)
     language = language or survey.default_language
-    state = State(Phase.QUESTION, language, answers=known, recorded=voice)
+    state = State(Phase.QUESTION, language, answers=known, recorded=voice, now=now)
     position = _frontier(survey, state, -1)
     if position is None:
         return replace(state, phase=Phase.ENDED, status=ResponseStatus.COMPLETE)

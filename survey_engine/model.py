@@ -102,12 +102,47 @@ class Question:
     required_messages: Mapping[str, Text] = field(default_factory=dict)
     choice_filter: Expression | None = None
     appearance: str = ""
+    # The `default` column: a value offered as the answer ("Now: ..."; an empty send
+    # keeps it), as written, or an expression (`${x}`, `today()`) computed when asked.
+    default: str = ""
+    default_expression: Expression | None = None
 
     def choice(self, name: str) -> Choice | None:
         for c in self.choices:
             if c.name == name:
                 return c
         return None
+
+
+class Metadata(enum.Enum):
+    """What the system fills for a metadata row: nobody is asked."""
+
+    START = "start"  # when the response began (the engine's clock)
+    END = "end"  # when it was completed
+    TODAY = "today"  # the date it began
+    PHONENUMBER = "phonenumber"  # the respondent's number (E.164)
+    DEVICEID = "deviceid"  # the channel it began on: ussd, ivr
+    # Known to ODK, meaningless on a phone call: kept empty.
+    USERNAME = "username"
+    EMAIL = "email"
+    SIMSERIAL = "simserial"
+    SUBSCRIBERID = "subscriberid"
+    AUDIT = "audit"
+
+
+@dataclass(frozen=True, slots=True)
+class Calculation:
+    """A value the engine works out and stores, never asks: a `calculate` row (or any
+    row with a `calculation`), a `hidden` row (its `default`), or a metadata row."""
+
+    name: str
+    row: int
+    expression: Expression | None = None  # None: `value`, or metadata
+    value: str = ""  # a hidden row's default, as written
+    metadata: Metadata | None = None
+    relevant: Expression | None = None  # not relevant: its value is ''
+    # Every name it depends on, through its expression and relevant.
+    references: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,14 +154,18 @@ class Survey:
     default_language: str  # a code from `languages`
     questions: tuple[Question, ...]
     max_attempts: int = MAX_ATTEMPTS
+    # Computed values, in an order where each comes after those it depends on.
+    calculations: tuple[Calculation, ...] = ()
     # What the loader wants the author to know (questions left out...); not compared.
     warnings: tuple[FormWarning, ...] = field(default=(), compare=False)
     _index: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
+    _computed: Mapping[str, Calculation] = field(default_factory=dict, repr=False, compare=False)
     # What the engine derives once per (question, language) and reuses on every hop.
     memo: dict[object, object] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_index", {q.name: i for i, q in enumerate(self.questions)})
+        object.__setattr__(self, "_computed", {c.name: c for c in self.calculations})
 
     def index_of(self, name: str) -> int:
         return self._index[name]
@@ -136,6 +175,13 @@ class Survey:
 
     def has_question(self, name: str) -> bool:
         return name in self._index
+
+    def calculation(self, name: str) -> Calculation | None:
+        return self._computed.get(name)
+
+    def holds(self, name: str) -> bool:
+        """Whether `name` is a value of this survey: a question or a calculation."""
+        return name in self._index or name in self._computed
 
     @property
     def language_codes(self) -> tuple[str, ...]:

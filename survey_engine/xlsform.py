@@ -22,6 +22,12 @@ Choices made where XLSForm leaves room:
 * A select's `choice_filter` may use the choices sheet's columns, including `name`.
 * Choice names may start with a digit ("1", "2") but may not contain spaces, since a
   select_multiple answer is its choice names separated by spaces.
+* `calculate` rows (and any row with a `calculation`, since ODK would overwrite what is
+  typed in it), `hidden` rows (their `default`) and the metadata types are computed
+  values (`Survey.calculations`), never asked; each is kept in an order where it
+  follows what it refers to, and a cycle is a load error. `default` on an asked
+  question is checked against its type when it is a plain value; with `${` or a
+  function call it is an expression, computed when the question is asked.
 * A name may repeat within a list only when the settings sheet's
   `allow_choice_duplicates` is yes (pyxform's rule; cascading lists told apart by a
   `choice_filter` use it). An answer stores the name alone, as ODK does, so `${county}
@@ -33,11 +39,12 @@ Choices made where XLSForm leaves room:
   (a system phrase, in each language), and a text question `<name>_other` ("Please
   specify.") follows, relevant when `other` is selected. pyxform refuses it with a
   choice_filter, and so do we.
-* Columns we do not use (`media::audio`, `default`, `read_only`...) are ignored.
+* Columns we do not use (`media::audio`, `read_only`...) are ignored.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import hashlib
 import os
@@ -58,13 +65,16 @@ from survey_engine.expressions import (
     NAME_PATTERN,
     Expression,
     ExpressionError,
+    UnsupportedFunctionError,
     UnsupportedPatternError,
     compile_expression,
 )
 from survey_engine.model import (
     MAX_ATTEMPTS,
+    Calculation,
     Choice,
     Language,
+    Metadata,
     Pipe,
     Question,
     QuestionType,
@@ -105,6 +115,11 @@ class FormErrorCode(enum.StrEnum):
     DOT_OUTSIDE_CONSTRAINT = "dot_outside_constraint"  # `.` outside a constraint
     BARE_NAME_OUTSIDE_CHOICE_FILTER = "bare_name_outside_choice_filter"
     UNBALANCED_GROUP = "unbalanced_group"  # end group without begin, or never ended
+    MISSING_CALCULATION = "missing_calculation"  # a calculate row with no calculation
+    CALCULATION_CYCLE = "calculation_cycle"  # calculations that depend on each other
+    BAD_DEFAULT = "bad_default"  # a default that is not an answer of the question's type
+    # position(), pulldata(), instance()...: XLSForm has them, this engine not yet
+    UNSUPPORTED_FUNCTION = "unsupported_function"
     OR_OTHER_WITH_CHOICE_FILTER = "or_other_with_choice_filter"  # as pyxform refuses it
     # Warnings (`Survey.warnings`), not errors:
     UNASKABLE_SKIPPED = "unaskable_skipped"  # left out by --skip-unaskable
@@ -150,30 +165,17 @@ _SELECT_TYPES = {
     ("select_multiple",): QuestionType.SELECT_MULTIPLE,
     ("select", "all", "that", "apply"): QuestionType.SELECT_MULTIPLE,
 }
-# Collected by ODK on the device; nothing to ask on a phone call, so skipped silently.
-_METADATA_TYPES = frozenset(
-    {
-        "start",
-        "end",
-        "today",
-        "deviceid",
-        "phonenumber",
-        "username",
-        "audit",
-        "simserial",
-        "subscriberid",
-        "email",
-    }
-)
+# Collected by ODK on the device; filled by the system here (start, end, today,
+# phonenumber, deviceid) or kept empty (the others).
+_METADATA_TYPES = {m.value: m for m in Metadata}
+_COMPUTED_TYPES = frozenset({"calculate", "hidden"})
 _UNSUPPORTED_TYPES = frozenset(
     {
-        "calculate",
         "acknowledge",
         "time",
         "datetime",
         "range",
         "rank",
-        "hidden",
         "trigger",
         "xml-external",
         "csv-external",
@@ -441,7 +443,9 @@ def _build(
     languages = _read_languages(ctx, survey_sheet, choices_sheet, settings)
     allow_duplicates = (settings.get("allow_choice_duplicates") or "").lower() in _YES
     choice_lists = _read_choices(ctx, choices_sheet, languages, allow_duplicates)
-    questions = _read_survey(ctx, survey_sheet, choices_sheet, languages, choice_lists)
+    questions, calculations = _read_survey(
+        ctx, survey_sheet, choices_sheet, languages, choice_lists
+    )
 
     if ctx.errors:
         order = [FILE, survey_sheet.title, choices_sheet.title, settings_sheet.title]
@@ -455,6 +459,7 @@ def _build(
         default_language=languages.default.code,
         questions=tuple(questions),
         max_attempts=_attempts(settings.get("max_attempts")) or MAX_ATTEMPTS,
+        calculations=tuple(calculations),
         warnings=tuple(ctx.warnings),
     )
 
@@ -831,20 +836,32 @@ class _QuestionRow:
     or_other: bool = False  # `select_one LIST or_other`: adds a choice and a question
 
 
+@dataclass(slots=True)
+class _ComputedRow:
+    """A row the engine computes: `calculate`, `hidden`, a metadata type, or a row of
+    another type with a `calculation`."""
+
+    number: int
+    row: dict[str, str]
+    name: str
+    kind: str  # "calculate", "hidden" or a Metadata value
+    groups: tuple[_Group, ...]
+
+
 def _read_survey(
     ctx: _Context,
     sheet: _Sheet,
     choices_sheet: _Sheet,
     languages: _Languages,
     lists: Mapping[str, _ChoiceList],
-) -> list[Question]:
+) -> tuple[list[Question], list[Calculation]]:
     if not sheet.present:
         ctx.add(Code.MISSING_SHEET, "the form has no 'survey' sheet", SURVEY)
-        return []
+        return [], []
     type_header, name_header = sheet.column("type"), sheet.column("name")
     if not sheet.rows:
         ctx.add(Code.EMPTY_SURVEY, "the survey sheet has no questions", sheet.title)
-        return []
+        return [], []
     for base, header in (("type", type_header), ("name", name_header)):
         if header is None:
             ctx.add(
@@ -855,14 +872,14 @@ def _read_survey(
                 base,
             )
     if type_header is None or name_header is None:
-        return []
+        return [], []
 
     errors_before = ctx.count(sheet.title)
-    rows, groups = _survey_rows(ctx, sheet, type_header, name_header)
+    rows, groups, computed = _survey_rows(ctx, sheet, type_header, name_header)
     if not rows:
         if ctx.count(sheet.title) == errors_before:
             ctx.add(Code.EMPTY_SURVEY, "the survey sheet has no questions", sheet.title)
-        return []
+        return [], []
     _check_label_columns(ctx, sheet, languages)
     if any(r.type.has_choices for r in rows) and not choices_sheet.present:
         ctx.add(Code.MISSING_SHEET, "the form has select questions but no 'choices' sheet", CHOICES)
@@ -872,7 +889,7 @@ def _read_survey(
         sheet,
         languages,
         # A question left out by --skip-unaskable is still a name: its value is empty.
-        names=frozenset(r.name for r in rows if r.name)
+        names=frozenset(r.name for r in [*rows, *computed] if r.name)
         | ctx.left_out.keys()
         | {f"{r.name}_other" for r in rows if r.or_other and r.name},
         choice_columns=frozenset(
@@ -887,7 +904,37 @@ def _read_survey(
         questions.append(builder.build(r, lists, choices_present=choices_sheet.present))
         if r.or_other and r.name:
             questions.append(builder.specify_other(r))
-    return questions
+    calculations = [builder.calculation(c) for c in computed]
+    return questions, _in_dependency_order(ctx, sheet, calculations)
+
+
+def _in_dependency_order(
+    ctx: _Context, sheet: _Sheet, calculations: list[Calculation]
+) -> list[Calculation]:
+    """The calculations, each after the ones it refers to (else in form order), so one
+    pass computes them all; those that depend on each other are a load error."""
+    waiting = {c.name: c for c in calculations}
+    ordered: list[Calculation] = []
+    while waiting:
+        ready = [
+            c for c in waiting.values() if not any(n in waiting for n in c.references - {c.name})
+        ]
+        ready = [c for c in ready if c.name not in c.references]
+        if not ready:
+            break
+        for calculation in ready:
+            del waiting[calculation.name]
+            ordered.append(calculation)
+    for calculation in sorted(waiting.values(), key=lambda c: c.row):
+        ctx.add(
+            Code.CALCULATION_CYCLE,
+            f"'{calculation.name}' depends on itself through "
+            + ", ".join(sorted(f"${{{n}}}" for n in calculation.references & waiting.keys())),
+            sheet.title,
+            calculation.row,
+            sheet.column("calculation") or sheet.column("default"),
+        )
+    return ordered
 
 
 _GROUP_ROWS = {
@@ -904,13 +951,30 @@ _GROUP_ROWS = {
 
 def _survey_rows(
     ctx: _Context, sheet: _Sheet, type_header: str, name_header: str
-) -> tuple[list[_QuestionRow], list[_Group]]:
+) -> tuple[list[_QuestionRow], list[_Group], list[_ComputedRow]]:
     """First pass: types, names and groups. Names must all be known before expressions."""
     rows: list[_QuestionRow] = []
+    computed: list[_ComputedRow] = []
     groups: list[_Group] = []
     stack: list[_Group] = []
     seen: dict[str, int] = {}
     relevant_header = sheet.column("relevant")
+    calculation_header = sheet.column("calculation")
+
+    def claim(name: str, number: int) -> str:
+        """The row's name when it is usable and new, else '' (reported)."""
+        report = partial(ctx.add, sheet=sheet.title, row=number, column=name_header)
+        if not name:
+            report(Code.INVALID_NAME, "every question needs a name")
+        elif not _NAME_RE.fullmatch(name):
+            report(Code.INVALID_NAME, _bad_name_message(name))
+        elif name in seen:
+            report(Code.DUPLICATE_NAME, f"'{name}' is already used on row {seen[name]}")
+        else:
+            seen[name] = number
+            return name
+        return ""
+
     for number, row in sheet.numbered_rows():
         report = partial(ctx.add, sheet=sheet.title, row=number)
         words = row.get(type_header, "").split()
@@ -941,7 +1005,10 @@ def _survey_rows(
                     Code.UNBALANCED_GROUP, f"'{kind}' without a matching begin", column=type_header
                 )
             continue
-        if len(words) == 1 and words[0].lower() in _METADATA_TYPES:
+        kind = words[0].lower() if len(words) == 1 else ""
+        if kind in _METADATA_TYPES or kind in _COMPUTED_TYPES:
+            if name or kind not in _METADATA_TYPES:  # a nameless metadata row: nothing
+                computed.append(_ComputedRow(number, row, claim(name, number), kind, (*stack,)))
             continue
         if _left_out_unaskable(ctx, sheet, number, row, words, name, seen):
             continue
@@ -950,20 +1017,11 @@ def _survey_rows(
             report(problem[0], problem[1], column=type_header)
             continue
         assert question_type is not None
-        if not name:
-            report(Code.INVALID_NAME, "every question needs a name", column=name_header)
-        elif not _NAME_RE.fullmatch(name):
-            report(Code.INVALID_NAME, _bad_name_message(name), column=name_header)
-            name = ""
-        elif name in seen:
-            report(
-                Code.DUPLICATE_NAME,
-                f"'{name}' is already used on row {seen[name]}",
-                column=name_header,
-            )
-            name = ""
-        else:
-            seen[name] = number
+        name = claim(name, number)
+        if calculation_header and row.get(calculation_header, "").strip():
+            # ODK overwrites whatever is typed in it: a calculation, not a question.
+            computed.append(_ComputedRow(number, row, name, "calculate", (*stack,)))
+            continue
         or_other = question_type.has_choices and _has_or_other(words)
         if or_other and name:
             other = f"{name}_other"
@@ -985,7 +1043,7 @@ def _survey_rows(
             group.row,
             type_header,
         )
-    return rows, groups
+    return rows, groups, computed
 
 
 def _left_out_unaskable(
@@ -1078,6 +1136,20 @@ def _question_type(
     )
 
 
+# pyxform's test of a dynamic default: a reference, or a function called.
+_DYNAMIC_DEFAULT_RE = re.compile(r"\$\{|[A-Za-z][\w:-]*\s*\(")
+_INTEGER_DEFAULT = re.compile(r"-?\d{1,9}")
+_DECIMAL_DEFAULT = re.compile(r"-?\d{1,12}(?:\.\d{1,9})?")
+
+
+def _iso_date(value: str) -> bool:
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return len(value) == 10
+
+
 def _bad_name_message(name: str) -> str:
     return (
         f"name '{name}' must start with a letter or _ and contain only letters, digits, _, - and ."
@@ -1123,6 +1195,7 @@ class _QuestionBuilder:
                         r.number,
                         self.sheet.column("choice_filter"),
                     )
+        default, default_expression = self.default(r, choices)
         return Question(
             name=r.name,
             type=r.type,
@@ -1138,6 +1211,8 @@ class _QuestionBuilder:
             required_messages=self.optional_texts(r, "required_message"),
             choice_filter=choice_filter,
             appearance=r.row.get(self.sheet.column("appearance") or "", "").strip(),
+            default=default,
+            default_expression=default_expression,
         )
 
     # -- or_other ---------------------------------------------------------------------
@@ -1159,6 +1234,78 @@ class _QuestionBuilder:
             row=r.number,
             relevant=compile_expression(f"selected(${{{r.name}}}, 'other')"),
         )
+
+    def calculation(self, c: _ComputedRow) -> Calculation:
+        """A computed row: its expression (or hidden value), relevant and references."""
+        metadata = _METADATA_TYPES.get(c.kind)
+        relevant = self.relevant(c)
+        expression, value = None, ""
+        if metadata is None:
+            expression = self.expression(c.number, c.row, "calculation")
+            header = self.sheet.column("calculation")
+            written = c.row.get(header, "").strip() if header else ""
+            if c.kind == "hidden" and not written:
+                value, expression = self.dynamic_or_plain(c.number, c.row)
+            elif c.kind == "calculate" and not written:
+                self.ctx.add(
+                    Code.MISSING_CALCULATION,
+                    "a calculate row needs its expression in a 'calculation' column",
+                    self.sheet.title,
+                    c.number,
+                    header or "calculation",
+                )
+        references: set[str] = set()
+        for used in (expression, relevant):
+            if used is not None:
+                references |= used.references
+        return Calculation(
+            name=c.name,
+            row=c.number,
+            expression=expression,
+            value=value,
+            metadata=metadata,
+            relevant=relevant,
+            references=frozenset(references),
+        )
+
+    def dynamic_or_plain(
+        self, number: int, row: Mapping[str, str]
+    ) -> tuple[str, Expression | None]:
+        """The `default` cell: a plain value as written, or an expression when it refers
+        to a question or calls a function (as pyxform tells them apart)."""
+        header = self.sheet.column("default")
+        raw = row.get(header, "").strip() if header else ""
+        if not raw or header is None:
+            return "", None
+        if _DYNAMIC_DEFAULT_RE.search(raw):
+            return "", self.compile(number, header, raw, "default")
+        return raw, None
+
+    def default(self, r: _QuestionRow, choices: Sequence[Choice]) -> tuple[str, Expression | None]:
+        value, expression = self.dynamic_or_plain(r.number, r.row)
+        if not value:
+            return "", expression
+        names = {c.name for c in choices}
+        problem = {
+            QuestionType.INTEGER: None if _INTEGER_DEFAULT.fullmatch(value) else "a whole number",
+            QuestionType.DECIMAL: None if _DECIMAL_DEFAULT.fullmatch(value) else "a number",
+            QuestionType.DATE: None if _iso_date(value) else "a date written YYYY-MM-DD",
+            QuestionType.SELECT_ONE: None if value in names else "the name of one of its choices",
+            QuestionType.SELECT_MULTIPLE: (
+                None if set(value.split()) <= names else "names of its choices"
+            ),
+        }.get(r.type)
+        if problem is None:
+            return value, None
+        if choices or not r.type.has_choices:  # a missing list is reported already
+            self.ctx.add(
+                Code.BAD_DEFAULT,
+                f"the default '{value}' of a {r.type.value} question must be {problem}",
+                self.sheet.title,
+                r.number,
+                self.sheet.column("default"),
+            )
+        return "", None
 
     # -- texts ------------------------------------------------------------------------
 
@@ -1214,6 +1361,9 @@ class _QuestionBuilder:
         except UnsupportedPatternError as error:
             add(Code.UNSUPPORTED_PATTERN, str(error))
             return None
+        except UnsupportedFunctionError as error:
+            add(Code.UNSUPPORTED_FUNCTION, str(error))
+            return None
         except ExpressionError as error:
             add(Code.BAD_EXPRESSION, str(error))
             return None
@@ -1263,7 +1413,7 @@ class _QuestionBuilder:
             )
             group.broken = group.compiled is None
 
-    def relevant(self, r: _QuestionRow) -> Expression | None:
+    def relevant(self, r: _QuestionRow | _ComputedRow) -> Expression | None:
         """The question's own relevant ANDed with those of the groups around it."""
         own = self.expression(r.number, r.row, "relevant")
         header = self.sheet.column("relevant")

@@ -231,6 +231,43 @@ def test_piped_values_are_said_as_digits_and_choice_labels(kinds):
     assert plan.skipped == 0
 
 
+COMPUTED_FORM = """
+| survey |
+| | type | name | label | calculation |
+| | integer | rate | Pay per day? | |
+| | calculate | weekly | | ${rate} * 7 - 0.5 |
+| | calculate | since | | date(decimal-date-time('2026-06-01') + ${rate}) |
+| | calculate | band | | if(${weekly} > 100, 'high', 'low') |
+| | note | told | You earn ${weekly} a week since ${since}, ${band} | |
+"""
+
+
+def test_a_piped_calculation_is_said_as_what_its_value_is():
+    survey = load_markdown(COMPUTED_FORM)
+    turn = advance(survey, start(survey).state, Answer("12"))  # 12 x 7 - 0.5 = 83.5
+    assert turn.prompt is not None
+    assert turn.prompt.text == "You earn 83.5 a week since 2026-06-13, low"
+    plan = voice_plan(turn.prompt)
+    digit = "system.digit.{}".format
+    said = keys(plan)
+    assert said[: said.index("system.any_key")] == [
+        "told.label.part1",  # You earn
+        digit(8),
+        digit(3),
+        "system.point",
+        digit(5),
+        "told.label.part2",  # a week since
+        digit(1),  # day 13, month 6, year 2026
+        digit(3),
+        digit(6),
+        *(digit(d) for d in "2026"),
+    ]
+    assert plan.skipped == 1  # 'low' is text: no prompt can say it
+    in_catalogue = {e.key for e in catalogue(survey)}
+    assert {s.key for s in plan.sounds} <= in_catalogue
+    assert not any(k.startswith(("weekly.", "since.")) for k in in_catalogue)
+
+
 def test_choice_numbers_above_nine_are_said_digit_by_digit(kinds):
     plan = voice_plan(question(kinds, "pick", KINDS_ANSWERS))
     eleventh = keys(plan).index("pick.choice.c11")

@@ -113,11 +113,11 @@ async def test_answers_are_exported_one_row_each_with_their_context(
     ]
     assert rows[1:] == [
         ["+254712300481", "months", "3", "ussd", "complete", "2026-03-02T09:30:15Z",
-         str(first), "2026.1", "sw", "Tailoring", "2025-B"],
+         str(first), "2026.1", "sw", "Tailoring", "2025-B", "text"],
         ["+254712300481", 'job, "fundi"', "Fundi wa nguo, Kisumu", "ussd", "complete",
-         "2026-03-02T09:31:15Z", str(first), "2026.1", "sw", "Tailoring", "2025-B"],
+         "2026-03-02T09:31:15Z", str(first), "2026.1", "sw", "Tailoring", "2025-B", "text"],
         ["+255754218733", "months", "0", "ussd", "in_progress", "2026-03-02T09:30:15Z",
-         str(second), "2026.1", "", "", ""],
+         str(second), "2026.1", "", "", "", "text"],
     ]  # fmt: skip
 
     # A survey id works as well as a reference.
@@ -156,7 +156,7 @@ async def test_answers_a_spreadsheet_would_run_as_formulas_are_exported_as_text(
     assert rows["months"][2] == "-2"  # a number stays a number
     assert rows["job"][2] == "'" + typed["job"]
     assert rows["job"][0] == "+254712300482"  # the E.164 number is not touched
-    assert rows["job"][9:] == ["'=cmd|' /C calc'!A0", "'@SUM(1)"]
+    assert rows["job"][9:11] == ["'=cmd|' /C calc'!A0", "'@SUM(1)"]
 
 
 async def test_a_voice_answer_is_exported_as_its_path_under_recordings_dir_in_the_same_columns(
@@ -182,7 +182,7 @@ async def test_a_voice_answer_is_exported_as_its_path_under_recordings_dir_in_th
     rows = list(csv.reader(io.StringIO(out.getvalue())))
     assert rows[0] == [
         "respondent", "question", "value", "channel", "response_status", "answered_at",
-        "response_id", "survey_version", "language", "programme", "cohort",
+        "response_id", "survey_version", "language", "programme", "cohort", "kind",
     ]  # fmt: skip
     values = {row[1]: row[2] for row in rows[1:]}
     assert values == {"months": "4", "job": f"tracer/{response.id}/{made.ref.rsplit('/')[-1]}"}

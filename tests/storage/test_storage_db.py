@@ -98,7 +98,7 @@ async def test_migrated_schema_matches_the_models(engine: AsyncEngine) -> None:
         tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
     assert tables == set(metadata.tables) | {"alembic_version"}
-    assert version == "0006"
+    assert version == "0007"
 
 
 async def test_upgrade_twice_is_harmless_and_works_inside_an_event_loop(
@@ -370,3 +370,53 @@ def test_the_call_log_of_0006_comes_and_goes_leaving_earlier_data_alone(
     assert run_coroutine(lambda: run("SELECT address FROM entry_points")) == [("+254201234567",)]
     with pytest.raises((OperationalError, ProgrammingError)):  # no such table
         run_coroutine(lambda: run("SELECT * FROM calls"))
+
+
+def test_calculated_answers_of_0007_come_and_go_leaving_typed_ones_alone(
+    unmigrated_url: str,
+) -> None:
+    config = alembic_config(unmigrated_url)
+    command.upgrade(config, "0006")
+    now = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)
+
+    async def run(*statements: str) -> list[tuple[object, ...]]:
+        engine = create_engine(unmigrated_url)
+        found: list[tuple[object, ...]] = []
+        try:
+            async with engine.begin() as conn:
+                for sql in statements:
+                    result = await conn.execute(text(sql), {"now": now} if ":now" in sql else {})
+                    if result.returns_rows:
+                        found.extend(tuple(row) for row in result)
+        finally:
+            await engine.dispose()
+        return found
+
+    calculated = (
+        "INSERT INTO answers (response_id, question, value, kind, channel, answered_at,"
+        " updated_at) VALUES (1, 'weekly', '2000', 'calculated', 'ussd', :now, :now)"
+    )
+    run_coroutine(
+        lambda: run(
+            "INSERT INTO surveys (id, form_id, title, created_at) VALUES (1, 'pay', '', :now)",
+            "INSERT INTO survey_versions (id, survey_id, version, source, source_sha256,"
+            " languages, imported_at) VALUES (1, 1, '1', '', '', 'en', :now)",
+            "INSERT INTO respondents (id, phone, name, programme, cohort, gender, on_roster,"
+            " attributes, created_at, updated_at)"
+            " VALUES (1, '+254712345678', '', '', '', '', false, '{}', :now, :now)",
+            "INSERT INTO responses (id, respondent_id, survey_id, survey_version_id, channel,"
+            " status, started_at, updated_at) VALUES (1, 1, 1, 1, 'ussd', 'complete', :now, :now)",
+            "INSERT INTO answers (response_id, question, value, kind, channel, answered_at,"
+            " updated_at) VALUES (1, 'rate', '400', 'text', 'ussd', :now, :now)",
+        )
+    )
+    with pytest.raises(IntegrityError):  # not a kind before 0007
+        run_coroutine(lambda: run(calculated))
+    command.upgrade(config, "0007")
+    run_coroutine(lambda: run(calculated))
+    assert run_coroutine(lambda: run("SELECT question, kind FROM answers ORDER BY id")) == [
+        ("rate", "text"),
+        ("weekly", "calculated"),
+    ]
+    command.downgrade(config, "0006")
+    assert run_coroutine(lambda: run("SELECT question, kind FROM answers")) == [("rate", "text")]

@@ -3,14 +3,19 @@ compile errors a form author can act on, and evaluation that never raises."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+import re
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from survey_engine.expressions import (
+    FUNCTIONS,
+    Environment,
     Expression,
     ExpressionError,
     UnsupportedPatternError,
@@ -312,7 +317,9 @@ def test_evaluate_tolerates_non_string_answers_from_a_sloppy_caller() -> None:
         ('${a} = "abc', 'text starting at position 8 has no closing "'),
         ("/data/a = 1", "paths are not supported"),
         ("${a} # 1", "unexpected '#' at position 6"),
-        ("today() > '2020-01-01'", "unknown function 'today()' at position 1"),
+        ("pulldata('a', 'b', 'c', 'd')", "pulldata() at position 1 needs a CSV file beside"),
+        ("position(..)", "position() at position 1 needs repeats"),
+        ("jr:choice-name(${a}, ${a})", "needs the question as quoted text, e.g. '${job}'"),
         ("not(1, 2)", "not() at position 1 takes 1 argument, not 2"),
         ("selected(${a})", "selected() at position 1 takes 2 arguments, not 1"),
         ("true(1)", "true() at position 1 takes 0 arguments, not 1"),
@@ -456,3 +463,98 @@ def test_compiling_any_text_gives_an_expression_or_an_expression_error(source: s
         compile_expression(source, allow_dot=True, allow_bare_names=True)
     except ExpressionError as error:
         assert str(error)
+
+
+# --------------------------------------------------------------------------------------
+# The functions real forms use (issue 15), and the clock they get from the caller
+# --------------------------------------------------------------------------------------
+
+NOON = Environment(now=dt.datetime(2026, 6, 15, 12, 30, 5, 250000, tzinfo=dt.UTC))
+
+
+@pytest.mark.parametrize(
+    ("source", "answers", "expected"),
+    [
+        ("round(2.675, 2)", {}, 2.68),  # half away from zero, on the decimal written
+        ("round(-2.5)", {}, -3.0),
+        ("round(${a} div 3, 1)", {"a": "10"}, 3.3),
+        ("floor(-2.5) + ceiling(2.1)", {}, 0.0),
+        ("abs(-4) + pow(2, 3) + sqrt(9)", {}, 15.0),
+        ("sqrt(-1)", {}, NAN),
+        ("sum(${picked})", {"picked": "1 3 5"}, 9.0),  # a select_multiple's numeric names
+        ("sum(${a}, 2)", {"a": "x"}, NAN),
+        ("min(${a}, ${b}, 7)", {"a": "3", "b": "9"}, 3.0),
+        ("max(${picked})", {"picked": "1 3 5"}, 5.0),
+        ("count(${a})", {}, 1.0),
+        ("count-non-empty(${a}, ${b}, 'x')", {"a": "1"}, 2.0),
+        ("selected-at(${picked}, 1)", {"picked": "weld wire"}, "wire"),
+        ("selected-at(${picked}, 2)", {"picked": "weld wire"}, ""),
+        ("substr('Nairobi', 0, 4)", {}, "Nair"),
+        ("substr('Nairobi', 4)", {}, "obi"),
+        ("substr('Nairobi', -3, 99)", {}, "Nairobi"),
+        ("substring-before('a@b.org', '@')", {}, "a"),
+        ("substring-after('a@b.org', '@')", {}, "b.org"),
+        (
+            "contains('welding', 'eld') and starts-with('+254', '+') and ends-with('x.org', 'org')",
+            {},
+            True,
+        ),
+        ("normalize-space('  a   b ')", {}, "a b"),
+        ("translate('abc', 'ab', 'A')", {}, "Ac"),
+        ("string(4) = '4' and boolean('x') and not(boolean(''))", {}, True),
+        ("boolean-from-string('1')", {}, True),
+        ("join(', ', 'a', ${b})", {"b": "c"}, "a, c"),
+        ("date(0)", {}, "1970-01-01"),
+        ("date(${born} + 1)", {"born": "2024-02-28"}, "2024-02-29"),
+        ("${d} - ${born}", {"born": "2024-02-28", "d": "2024-03-01"}, 2.0),  # days apart
+        ("decimal-date-time('1970-01-02T12:00:00Z')", {}, 1.5),
+        ("date-time(0.5)", {}, "1970-01-01T12:00:00.000+00:00"),
+        ("format-date('2026-06-05', '%d/%m/%Y %e %n %b %a %y')", {}, "05/06/2026 5 6 Jun Fri 26"),
+        ("format-date('not a date', '%Y')", {}, ""),
+        (
+            "format-date-time('2026-06-05T07:08:09.010+03:00', '%H:%M:%S.%3 %h')",
+            {},
+            "07:08:09.010 7",
+        ),
+    ],
+)
+def test_functions_real_forms_use(source: str, answers: dict[str, str], expected: object) -> None:
+    actual = value_of(source, answers)
+    assert same(actual, expected), (source, actual)
+
+
+def test_today_and_now_come_from_the_callers_clock_never_the_systems() -> None:
+    today = compile_expression("today()")
+    now = compile_expression("now()")
+    assert today.evaluate({}, environment=NOON) == "2026-06-15"
+    assert now.evaluate({}, environment=NOON) == "2026-06-15T12:30:05.250+00:00"
+    assert today.evaluate({}) == ""  # no clock given: no date, not the machine's
+    age = compile_expression("int((today() - ${born}) div 365.25)")
+    assert age.text({"born": "2000-06-16"}, environment=NOON) == "25"
+
+
+def test_once_keeps_the_value_already_computed() -> None:
+    once = compile_expression("once(now())")
+    assert once.text({}, current="", environment=NOON) == "2026-06-15T12:30:05.250+00:00"
+    assert once.text({}, current="earlier", environment=NOON) == "earlier"
+
+
+def test_choice_name_says_the_label_the_caller_knows() -> None:
+    expression = compile_expression("jr:choice-name(${job}, '${job}')")
+    assert expression.references == frozenset({"job"})
+    labels = {("job", "weld"): "Welding", ("job", "wire"): "Wiring"}
+    environment = Environment(choice_label=lambda q, c: labels[q, c])
+    assert expression.evaluate({"job": "weld"}, environment=environment) == "Welding"
+    assert expression.evaluate({"job": ""}, environment=environment) == ""
+
+
+def test_every_function_is_documented_with_an_example_that_compiles() -> None:
+    for name, (what, example) in FUNCTIONS.items():
+        assert what and name in example, name
+        compile_expression(example, allow_dot=True)
+
+
+def test_the_readme_lists_every_function_once() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^\| `([\w:-]+)\(\)` \|", readme, re.MULTILINE)
+    assert sorted(listed) == sorted(FUNCTIONS)

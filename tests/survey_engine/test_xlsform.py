@@ -117,7 +117,7 @@ def test_type_aliases_that_xlsform_allows(written: str, expected: QuestionType) 
     assert survey.question("q").type is expected
 
 
-def test_metadata_rows_are_ignored_silently() -> None:
+def test_metadata_rows_are_filled_by_the_system_not_asked() -> None:
     survey = load_markdown(
         """
         | survey |
@@ -137,12 +137,18 @@ def test_metadata_rows_are_ignored_silently() -> None:
     )
     assert [q.name for q in survey.questions] == ["q"]
     assert survey.question("q").row == 12
+    assert [(c.name, c.metadata and c.metadata.value) for c in survey.calculations] == [
+        (name, name)
+        for name in (
+            "start", "end", "today", "deviceid", "phonenumber",
+            "username", "audit", "simserial", "subscriberid", "email",
+        )
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
     "written",
     [
-        "calculate",
         "time",
         "dateTime",
         "acknowledge",
@@ -1190,8 +1196,11 @@ def test_the_public_surface() -> None:
 
     assert sorted(xlsform.__all__) == ["FormErrorCode", "load_markdown", "load_xlsform"]
     assert sorted(expressions.__all__) == [
+        "Environment",
         "Expression",
         "ExpressionError",
+        "FUNCTIONS",
+        "UnsupportedFunctionError",
         "UnsupportedPatternError",
         "Value",
         "compile_expression",
