@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from survey_engine.model import Pipe, Question, Survey, Text
+from survey_engine.model import Pipe, Question, Survey, Text, base_name
 from survey_engine.phrases import DIGITS, PHRASES, digit_word, native_name, phrase
 from survey_engine.speech import (
     LANGUAGE_NAME_KEY,
@@ -57,8 +57,11 @@ def catalogue(survey: Survey, languages: Iterable[str] | None = None) -> list[Ca
     codes = list(languages) if languages is not None else list(survey.language_codes)
     entries: list[CatalogueEntry] = []
     for language in codes:
+        seen: set[str] = set()
         for question in survey.questions:
-            entries.extend(_question_entries(question, language))
+            if base_name(question.name) not in seen:  # a repeat's later passes: the same
+                seen.add(base_name(question.name))
+                entries.extend(_question_entries(question, language))
         entries.extend(_system_entries(survey, language))
     return entries
 

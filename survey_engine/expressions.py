@@ -60,6 +60,8 @@ Value = str | float | bool
 # Names as XLSForm allows them in ${...}; the same rule the loader applies to names.
 NAME_PATTERN = r"[A-Za-z_][A-Za-z0-9_.\-]*"
 _NAME_RE = re.compile(NAME_PATTERN)
+# Inside ${...} a name may carry a repeat's pass, 1-based, as answers store it: ${child[2]}.
+_REFERENCE_NAME_RE = re.compile(NAME_PATTERN + r"(?:\[[1-9][0-9]{0,2}\])?")
 
 # Deep nesting would turn into RecursionError while parsing or evaluating; no form
 # written by a person comes close to these.
@@ -68,7 +70,7 @@ _MAX_DEPTH = 120  # height of the parsed tree
 
 _XPATH_NUMBER_RE = re.compile(r"\s*-?(?:\d+(?:\.\d*)?|\.\d+)\s*")
 _ISO_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_QUOTED_REFERENCE_RE = re.compile(r"\s*\$\{(" + NAME_PATTERN + r")\}\s*")
+_QUOTED_REFERENCE_RE = re.compile(r"\s*\$\{(" + _REFERENCE_NAME_RE.pattern + r")\}\s*")
 
 _TOKEN_RE = re.compile(
     r"""
@@ -775,7 +777,7 @@ _FUNCTIONS_WITH_SCOPE: Mapping[str, tuple[int, int, str, str]] = {
 # Functions of XLSForm that need what the engine does not have yet: a load error that
 # says so, rather than "unknown function".
 _UNSUPPORTED_FUNCTIONS: Mapping[str, str] = {
-    "position": "repeats, which are not supported yet",
+    "position": "a repeat: position(..) is the pass number inside a repeat only",
     "indexed-repeat": "repeats, which are not supported yet",
     "instance": "choice lists read as data (instance()), which are not supported",
     "pulldata": "a CSV file beside the form, which is not supported yet",
@@ -917,7 +919,7 @@ def _tokenize(source: str) -> list[_Token]:
                     f"'${{' at position {index + 1} has no closing '}}'", index + 1
                 )
             name = source[match.end() : end]
-            if not _NAME_RE.fullmatch(name):
+            if not _REFERENCE_NAME_RE.fullmatch(name):
                 raise ExpressionError(
                     f"'${{{name}}}' at position {index + 1} is not a valid question name",
                     index + 1,

@@ -19,6 +19,15 @@ if TYPE_CHECKING:
 # Wrong or missing answers in a row before a session ends politely (resumable later);
 # a survey sets its own in the settings sheet's `max_attempts` column.
 MAX_ATTEMPTS = 3
+# Passes of a repeat at most: a fixed repeat_count above it is a load error, a computed
+# one is asked this many times at most, and "Add another?" is not asked after the last.
+MAX_REPEAT_PASSES = 20
+
+
+def base_name(name: str) -> str:
+    """A question's name without its repeat pass: `child_age` for `child_age[2]`. Every
+    pass of a repeat is the same question to the audio catalogue."""
+    return name.partition("[")[0]
 
 
 class QuestionType(enum.Enum):

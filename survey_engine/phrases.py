@@ -53,6 +53,15 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "ar": "يرجى التحديد.",
         "sw": "Tafadhali fafanua.",
     },
+    # After each pass of a repeat without a repeat_count; its choices are yes and no.
+    "add_another": {
+        "en": "Add another?",
+        "fr": "En ajouter un autre ?",
+        "ar": "إضافة آخر؟",
+        "sw": "Ongeza mwingine?",
+    },
+    "yes": {"en": "Yes", "fr": "Oui", "ar": "نعم", "sw": "Ndiyo"},
+    "no": {"en": "No", "fr": "Non", "ar": "لا", "sw": "Hapana"},
     "back": {"en": "Back", "fr": "Retour", "ar": "رجوع", "sw": "Rudi"},
     "invalid_choice": {
         "en": "Invalid choice. Enter one of the numbers shown.",

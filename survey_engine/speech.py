@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from survey_engine.model import Pipe
+from survey_engine.model import Pipe, base_name
 
 __all__ = [
     "LANGUAGE_NAME_KEY",
@@ -42,12 +42,13 @@ LANGUAGE_NAME_KEY = "system.language_name"
 
 
 def text_key(question: str, text: str) -> str:
-    """A question's own text: `label`, `hint`, `constraint_message`, `required_message`."""
-    return f"{question}.{text}"
+    """A question's own text: `label`, `hint`, `constraint_message`, `required_message`;
+    one key for every pass of a repeat (`child_age[2]` says `child_age.label`)."""
+    return f"{base_name(question)}.{text}"
 
 
 def choice_key(question: str, choice: str) -> str:
-    return f"{question}.choice.{choice}"
+    return f"{base_name(question)}.choice.{choice}"
 
 
 def system_key(phrase: str) -> str:

@@ -50,11 +50,11 @@ import hashlib
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from io import BytesIO
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from pyxform.errors import PyXFormError, PyXFormReadError
 from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
@@ -71,6 +71,7 @@ from survey_engine.expressions import (
 )
 from survey_engine.model import (
     MAX_ATTEMPTS,
+    MAX_REPEAT_PASSES,
     Calculation,
     Choice,
     Language,
@@ -121,6 +122,10 @@ class FormErrorCode(enum.StrEnum):
     # position(), pulldata(), instance()...: XLSForm has them, this engine not yet
     UNSUPPORTED_FUNCTION = "unsupported_function"
     OR_OTHER_WITH_CHOICE_FILTER = "or_other_with_choice_filter"  # as pyxform refuses it
+    NESTED_REPEAT = "nested_repeat"  # a repeat inside a repeat
+    BAD_REPEAT_COUNT = "bad_repeat_count"  # a fixed repeat_count above the most passes
+    # ${x} of a repeat's question outside it, other than count(${x}) or sum(${x})
+    REPEAT_REFERENCE = "repeat_reference"
     # Warnings (`Survey.warnings`), not errors:
     UNASKABLE_SKIPPED = "unaskable_skipped"  # left out by --skip-unaskable
     UNASKABLE_REFERENCE = "unaskable_reference"  # ${x} of a question left out: empty
@@ -146,6 +151,7 @@ _COLUMN_ALIASES = {
     "jr:requiredmsg": "required_message",
     "choice filter": "choice_filter",
     "id_string": "form_id",
+    "jr:count": "repeat_count",
 }
 # Choices-sheet columns that are not data for a choice_filter.
 _NOT_CHOICE_DATA = frozenset({"list_name", "name", "media", "image", "audio", "video", "big-image"})
@@ -823,6 +829,10 @@ class _Group:
     relevant_header: str | None
     compiled: Expression | None = None
     broken: bool = False
+    # A repeat's: its name, its repeat_count as written ("" none) and the groups around it.
+    name: str = ""
+    count: str = ""
+    parents: tuple[_Group, ...] = ()
 
 
 @dataclass(slots=True)
@@ -875,14 +885,16 @@ def _read_survey(
         return [], []
 
     errors_before = ctx.count(sheet.title)
-    rows, groups, computed = _survey_rows(ctx, sheet, type_header, name_header)
-    if not rows:
+    written, groups, computed = _survey_rows(ctx, sheet, type_header, name_header)
+    if not written:
         if ctx.count(sheet.title) == errors_before:
             ctx.add(Code.EMPTY_SURVEY, "the survey sheet has no questions", sheet.title)
         return [], []
     _check_label_columns(ctx, sheet, languages)
-    if any(r.type.has_choices for r in rows) and not choices_sheet.present:
+    if any(r.type.has_choices for r in written) and not choices_sheet.present:
         ctx.add(Code.MISSING_SHEET, "the form has select questions but no 'choices' sheet", CHOICES)
+    repeats = _Repeats(ctx, sheet, written, computed)
+    rows, computed = repeats.unrolled(written, computed)
 
     builder = _QuestionBuilder(
         ctx,
@@ -891,21 +903,223 @@ def _read_survey(
         # A question left out by --skip-unaskable is still a name: its value is empty.
         names=frozenset(r.name for r in [*rows, *computed] if r.name)
         | ctx.left_out.keys()
-        | {f"{r.name}_other" for r in rows if r.or_other and r.name},
+        | {_other_name(r.name) for r in rows if isinstance(r, _QuestionRow) and r.or_other}
+        | repeats.names,
         choice_columns=frozenset(
             {"name"} | {c.header for c in choices_sheet.columns if _is_choice_data(c)}
         ),
     )
-    for group in groups:
+    for group in [*groups, *repeats.pass_groups]:
         builder.check_group(group)
     # Rows with a bad name are built too, so that all their other problems are listed.
     questions = []
     for r in rows:
+        if isinstance(r, _AddAnother):
+            questions.append(builder.add_another(r))
+            continue
         questions.append(builder.build(r, lists, choices_present=choices_sheet.present))
         if r.or_other and r.name:
             questions.append(builder.specify_other(r))
     calculations = [builder.calculation(c) for c in computed]
     return questions, _in_dependency_order(ctx, sheet, calculations)
+
+
+# -- repeats ----------------------------------------------------------------------------
+
+_POSITION_RE = re.compile(r"\bposition\s*\(\s*\.\.\s*\)")
+_ACROSS_PASSES_RE = re.compile(r"\b(count|sum)\s*\(\s*\$\{(" + NAME_PATTERN + r")\}\s*\)")
+
+
+def _other_name(name: str) -> str:
+    """The 'please specify' question after `name` with or_other: `job_other[2]` in a pass."""
+    base, bracket, index = name.partition("[")
+    return f"{base}_other{bracket}{index}"
+
+
+@dataclass(slots=True)
+class _AddAnother:
+    """ "Add another? 1 yes 2 no" after a pass of a repeat without a repeat_count, stored
+    under the repeat's name and pass: `children[1]` is yes or no."""
+
+    name: str
+    repeat: _Group
+    groups: tuple[_Group, ...]  # the pass's: around the repeat, the repeat, its guard
+
+
+class _Repeats:
+    """A repeat is unrolled into its passes when loaded: pass 2 of `child_age` is the
+    question `child_age[2]`, with `${x}` of the body read as this pass's answer and
+    `position(..)` as the pass number, relevant while its pass is (up to its
+    repeat_count, or after 'yes' to "Add another?"). The engine walks them as any
+    question, so going back, resuming and recovery land in the same pass. Outside the
+    repeat, `count(${x})` (the passes where x has an answer) and `sum(${x})` read every
+    pass; `${x[2]}` reads one."""
+
+    def __init__(
+        self,
+        ctx: _Context,
+        sheet: _Sheet,
+        rows: Sequence[_QuestionRow],
+        computed: Sequence[_ComputedRow],
+    ) -> None:
+        self.ctx, self.sheet = ctx, sheet
+        self.passes: dict[int, int] = {}  # id(repeat) -> how many passes it is unrolled to
+        self.body: dict[int, list[str]] = {}  # id(repeat) -> names of its rows
+        self.names: set[str] = set()  # every name an expression may use
+        self.pass_groups: list[_Group] = []  # to compile: groups of each pass, guards
+        self._copies: dict[tuple[int, int], _Group] = {}
+        self._count_header = sheet.column("repeat_count") or sheet.column("type")
+        for r in [*rows, *computed]:
+            repeat = _repeat_of(r.groups)
+            if repeat is not None and r.name:
+                self.body.setdefault(id(repeat), []).append(r.name)
+        self.repeat_of_name = {
+            name: repeat_id for repeat_id, names in self.body.items() for name in names
+        }
+        for r in [*rows, *computed]:
+            repeat = _repeat_of(r.groups)
+            if repeat is not None and id(repeat) not in self.passes:
+                self.passes[id(repeat)] = self._pass_count(repeat)
+        for repeat_id, names in self.body.items():
+            for name in names:
+                self.names.add(name)  # outside count()/sum(): a repeat_reference error
+                self.names.update(f"{name}[{k}]" for k in range(1, self.passes[repeat_id] + 1))
+
+    def _pass_count(self, repeat: _Group) -> int:
+        if not repeat.count or not _WHOLE_NUMBER.fullmatch(repeat.count):
+            return MAX_REPEAT_PASSES  # computed, or "Add another?"
+        count = int(float(repeat.count))
+        if count > MAX_REPEAT_PASSES:
+            self.ctx.add(
+                Code.BAD_REPEAT_COUNT,
+                f"repeat_count {count} is more than a phone call can ask: at most "
+                f"{MAX_REPEAT_PASSES} passes",
+                self.sheet.title,
+                repeat.row,
+                self._count_header,
+            )
+        return min(count, MAX_REPEAT_PASSES)
+
+    def unrolled(
+        self, rows: Sequence[_QuestionRow], computed: Sequence[_ComputedRow]
+    ) -> tuple[list[_QuestionRow | _AddAnother], list[_ComputedRow]]:
+        out: list[_QuestionRow | _AddAnother] = []
+        index = 0
+        while index < len(rows):
+            repeat = _repeat_of(rows[index].groups)
+            if repeat is None:
+                out.append(self._outside(rows[index]))
+                index += 1
+                continue
+            end = index
+            while end < len(rows) and _repeat_of(rows[end].groups) is repeat:
+                end += 1
+            for k in range(1, self.passes[id(repeat)] + 1):
+                out.extend(self._in_pass(r, repeat, k) for r in rows[index:end])
+                if not repeat.count and k < MAX_REPEAT_PASSES and repeat.name:
+                    another = f"{repeat.name}[{k}]"
+                    self.names.add(another)
+                    out.append(_AddAnother(another, repeat, self._groups(repeat, (), k)))
+            index = end
+        calculations: list[_ComputedRow] = []
+        for c in computed:
+            repeat = _repeat_of(c.groups)
+            if repeat is None:
+                calculations.append(self._outside(c))
+            else:
+                calculations.extend(
+                    self._in_pass(c, repeat, k) for k in range(1, self.passes[id(repeat)] + 1)
+                )
+        return out, calculations
+
+    def _guard(self, repeat: _Group, k: int) -> _Group | None:
+        """What makes pass k happen: its repeat_count, or 'yes' after the pass before."""
+        if repeat.count and _WHOLE_NUMBER.fullmatch(repeat.count):
+            return None
+        if repeat.count:
+            source = f"({repeat.count}) >= {k}"
+        elif k > 1 and repeat.name:
+            source = f"${{{repeat.name}[{k - 1}]}} = 'yes'"
+        else:
+            return None
+        return _Group(repeat.row, False, source, self._count_header)
+
+    def _groups(self, repeat: _Group, groups: tuple[_Group, ...], k: int) -> tuple[_Group, ...]:
+        """A row's groups in pass k: those inside the repeat read this pass's answers."""
+        inside = groups[groups.index(repeat) + 1 :] if repeat in groups else ()
+        copied = []
+        for group in (repeat, *inside):
+            key = (id(group), k)
+            if key not in self._copies:
+                relevant = self._rewrite(group.relevant, repeat, k)
+                copy = _Group(group.row, False, relevant, group.relevant_header)
+                self._copies[key] = copy
+                self.pass_groups.append(copy)
+            copied.append(self._copies[key])
+        guard_key = (id(repeat), -k)
+        if guard_key not in self._copies:
+            guard = self._guard(repeat, k)
+            if guard is not None:
+                self._copies[guard_key] = guard
+                self.pass_groups.append(guard)
+        if guard_key in self._copies:
+            copied.append(self._copies[guard_key])
+        return (*repeat.parents, *copied)
+
+    def _rewrite(self, text: str, repeat: _Group, k: int) -> str:
+        body = self.body.get(id(repeat), [])
+
+        def in_pass(match: re.Match[str]) -> str:
+            name = match.group(1)
+            return f"${{{name}[{k}]}}" if name in body else match.group(0)
+
+        return _POSITION_RE.sub(str(k), _PIPE_RE.sub(in_pass, self._across(text)))
+
+    def _across(self, text: str) -> str:
+        def expand(match: re.Match[str]) -> str:
+            function, name = match.groups()
+            repeat_id = self.repeat_of_name.get(name)
+            if repeat_id is None:
+                return match.group(0)
+            names = ", ".join(f"${{{name}[{k}]}}" for k in range(1, self.passes[repeat_id] + 1))
+            return f"count-non-empty({names})" if function == "count" else f"sum({names})"
+
+        return _ACROSS_PASSES_RE.sub(expand, text)
+
+    def _in_pass(self, r: _R, repeat: _Group, k: int) -> _R:
+        skip = {self.sheet.column("type"), self.sheet.column("name")}
+        row = {h: v if h in skip else self._rewrite(v, repeat, k) for h, v in r.row.items()}
+        name = f"{r.name}[{k}]" if r.name else ""
+        return replace(r, row=row, name=name, groups=self._groups(repeat, r.groups, k))
+
+    def _outside(self, r: _R) -> _R:
+        skip = {self.sheet.column("type"), self.sheet.column("name")}
+        row = {}
+        for header, value in r.row.items():
+            if header in skip or "${" not in value:
+                row[header] = value
+                continue
+            row[header] = value = self._across(value)
+            for match in _PIPE_RE.finditer(value):
+                if match.group(1) in self.repeat_of_name:
+                    self.ctx.add(
+                        Code.REPEAT_REFERENCE,
+                        f"'${{{match.group(1)}}}' is a question of a repeat: outside it, use "
+                        f"count(${{{match.group(1)}}}), sum(${{{match.group(1)}}}) or one "
+                        f"pass, ${{{match.group(1)}[1]}}",
+                        self.sheet.title,
+                        r.number,
+                        header,
+                    )
+        return replace(r, row=row)
+
+
+_R = TypeVar("_R", "_QuestionRow", "_ComputedRow")
+
+
+def _repeat_of(groups: Sequence[_Group]) -> _Group | None:
+    """The (outermost) repeat a row is in."""
+    return next((g for g in groups if g.repeat), None)
 
 
 def _in_dependency_order(
@@ -937,16 +1151,19 @@ def _in_dependency_order(
     return ordered
 
 
+# pyxform's spellings: `begin group`, `begin_repeat`, `begin looped group`...
 _GROUP_ROWS = {
-    "begin group": "begin group",
-    "begin_group": "begin group",
-    "end group": "end group",
-    "end_group": "end group",
-    "begin repeat": "begin repeat",
-    "begin_repeat": "begin repeat",
-    "end repeat": "end repeat",
-    "end_repeat": "end repeat",
+    f"{edge}{space}{alias}": f"{edge} {kind}"
+    for edge in ("begin", "end")
+    for space in (" ", "_")
+    for alias, kind in (
+        ("group", "group"),
+        ("repeat", "repeat"),
+        ("lgroup", "repeat"),
+        ("looped group", "repeat"),
+    )
 }
+_LOOP_RE = re.compile(r"(begin|end)[ _]loop\b.*")  # `begin loop over LIST`
 
 
 def _survey_rows(
@@ -983,17 +1200,33 @@ def _survey_rows(
             report(Code.UNKNOWN_TYPE, "this row has content but no type", column=type_header)
             continue
         kind = _GROUP_ROWS.get(" ".join(words).lower())
-        if kind in ("begin group", "begin repeat"):
-            if kind == "begin repeat":
+        if _LOOP_RE.fullmatch(" ".join(words).lower()):
+            if words[0].lower().startswith("begin"):
                 report(
                     Code.UNSUPPORTED_TYPE,
-                    "'begin repeat' (repeats) cannot be asked over USSD or voice",
+                    "'begin loop over LIST' is not supported: use a begin repeat with a "
+                    "repeat_count, and a select for the list's item",
                     column=type_header,
                 )
+            continue
+        if kind in ("begin group", "begin repeat"):
+            repeat = kind == "begin repeat"
+            if repeat and any(g.repeat for g in stack):
+                report(
+                    Code.NESTED_REPEAT,
+                    "a repeat inside a repeat cannot be asked over USSD or voice: make the "
+                    "inner one a group, or a repeat of its own after the outer one",
+                    column=type_header,
+                )
+            elif repeat:
+                name = claim(name, number)  # its name[1], name[2]... hold "Add another?"
             if name and not _NAME_RE.fullmatch(name):
                 report(Code.INVALID_NAME, _bad_name_message(name), column=name_header)
             relevant = row.get(relevant_header, "").strip() if relevant_header else ""
-            group = _Group(number, kind == "begin repeat", relevant, relevant_header)
+            group = _Group(number, repeat, relevant, relevant_header)
+            if repeat:
+                group.name, group.parents = name, (*stack,)
+                group.count = row.get(sheet.column("repeat_count") or "", "").strip()
             groups.append(group)
             stack.append(group)
             continue
@@ -1228,11 +1461,27 @@ class _QuestionBuilder:
         """The text question after a select with or_other, as pyxform adds it."""
         codes = [language.code for language in self.languages.ordered]
         return Question(
-            name=f"{r.name}_other",
+            name=_other_name(r.name),
             type=QuestionType.TEXT,
             labels={code: Text.plain(phrase("specify_other", code)) for code in codes},
             row=r.number,
             relevant=compile_expression(f"selected(${{{r.name}}}, 'other')"),
+        )
+
+    def add_another(self, a: _AddAnother) -> Question:
+        """ "Add another?" after a pass of a repeat, a system phrase with yes and no."""
+        codes = [language.code for language in self.languages.ordered]
+        return Question(
+            name=a.name,
+            type=QuestionType.SELECT_ONE,
+            labels={code: Text.plain(phrase("add_another", code)) for code in codes},
+            row=a.repeat.row,
+            choices=tuple(
+                Choice(answer, {code: phrase(answer, code) for code in codes})
+                for answer in ("yes", "no")
+            ),
+            relevant=self.relevant(_ComputedRow(a.repeat.row, {}, a.name, "", a.groups)),
+            required=True,
         )
 
     def calculation(self, c: _ComputedRow) -> Calculation:

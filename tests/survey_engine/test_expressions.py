@@ -318,7 +318,7 @@ def test_evaluate_tolerates_non_string_answers_from_a_sloppy_caller() -> None:
         ("/data/a = 1", "paths are not supported"),
         ("${a} # 1", "unexpected '#' at position 6"),
         ("pulldata('a', 'b', 'c', 'd')", "pulldata() at position 1 needs a CSV file beside"),
-        ("position(..)", "position() at position 1 needs repeats"),
+        ("position(..)", "position() at position 1 needs a repeat: position(..) is the pass"),
         ("jr:choice-name(${a}, ${a})", "needs the question as quoted text, e.g. '${job}'"),
         ("not(1, 2)", "not() at position 1 takes 1 argument, not 2"),
         ("selected(${a})", "selected() at position 1 takes 2 arguments, not 1"),

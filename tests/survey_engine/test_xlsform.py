@@ -172,16 +172,19 @@ def test_types_we_do_not_ask_yet_are_unsupported(written: str) -> None:
     assert written.split()[0] in errors[0].message
 
 
-def test_repeats_are_unsupported_and_still_balanced() -> None:
+def test_repeats_are_balanced_like_groups() -> None:
     assert located(
         """
         | survey |
         | | type | name | label |
         | | begin repeat | jobs | Jobs |
         | | text | employer | Employer? |
-        | | end repeat | | |
+        | | end group | | |
         """
-    ) == [("unsupported_type", "survey", 2, "type")]
+    ) == [
+        ("unbalanced_group", "survey", 2, "type"),
+        ("unbalanced_group", "survey", 4, "type"),
+    ]
 
 
 @pytest.mark.parametrize("written", ["textt", "select_won yes_no", "integer extra"])
