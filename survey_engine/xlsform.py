@@ -910,7 +910,8 @@ def _read_survey(
         ),
     )
     for group in [*groups, *repeats.pass_groups]:
-        builder.check_group(group)
+        if not (group.repeat or any(g.repeat for g in group.parents)):  # else: per pass
+            builder.check_group(group)
     # Rows with a bad name are built too, so that all their other problems are listed.
     questions = []
     for r in rows:
@@ -928,6 +929,14 @@ def _read_survey(
 
 _POSITION_RE = re.compile(r"\bposition\s*\(\s*\.\.\s*\)")
 _ACROSS_PASSES_RE = re.compile(r"\b(count|sum)\s*\(\s*\$\{(" + NAME_PATTERN + r")\}\s*\)")
+# indexed-repeat(${x}, ${repeat}, 2), the pass a number (position(..) already is one)
+_INDEXED_RE = re.compile(
+    r"\bindexed-repeat\s*\(\s*\$\{("
+    + NAME_PATTERN
+    + r")\}\s*,\s*\$\{"
+    + NAME_PATTERN
+    + r"\}\s*,\s*([1-9][0-9]{0,2})\s*\)"
+)
 
 
 def _other_name(name: str) -> str:
@@ -976,10 +985,13 @@ class _Repeats:
         self.repeat_of_name = {
             name: repeat_id for repeat_id, names in self.body.items() for name in names
         }
+        self.repeats: dict[str, _Group] = {}  # by name, for count(${repeat})
         for r in [*rows, *computed]:
             repeat = _repeat_of(r.groups)
             if repeat is not None and id(repeat) not in self.passes:
                 self.passes[id(repeat)] = self._pass_count(repeat)
+                if repeat.name:
+                    self.repeats[repeat.name] = repeat
         for repeat_id, names in self.body.items():
             for name in names:
                 self.names.add(name)  # outside count()/sum(): a repeat_reference error
@@ -1037,7 +1049,7 @@ class _Repeats:
         if repeat.count and _WHOLE_NUMBER.fullmatch(repeat.count):
             return None
         if repeat.count:
-            source = f"({repeat.count}) >= {k}"
+            source = f"({self._across(repeat.count)}) >= {k}"
         elif k > 1 and repeat.name:
             source = f"${{{repeat.name}[{k - 1}]}} = 'yes'"
         else:
@@ -1073,12 +1085,26 @@ class _Repeats:
             name = match.group(1)
             return f"${{{name}[{k}]}}" if name in body else match.group(0)
 
-        return _POSITION_RE.sub(str(k), _PIPE_RE.sub(in_pass, self._across(text)))
+        text = _POSITION_RE.sub(str(k), _PIPE_RE.sub(in_pass, self._across(text)))
+        return _INDEXED_RE.sub(lambda m: f"${{{m.group(1)}[{m.group(2)}]}}", text)
+
+    def _passes_of(self, repeat: _Group) -> str:
+        """count(${repeat}): how many passes it has."""
+        passes = self.passes[id(repeat)]
+        if repeat.count and _WHOLE_NUMBER.fullmatch(repeat.count):
+            return str(passes)
+        if repeat.count:
+            return f"min(max(int({repeat.count}), 0), {passes})"
+        asked = ", ".join(f"${{{repeat.name}[{k}]}}" for k in range(1, passes))
+        # One "Add another?" per pass but the last possible one.
+        return f"(count-non-empty({asked}) + (${{{repeat.name}[{passes - 1}]}} = 'yes'))"
 
     def _across(self, text: str) -> str:
         def expand(match: re.Match[str]) -> str:
             function, name = match.groups()
             repeat_id = self.repeat_of_name.get(name)
+            if function == "count" and name in self.repeats:
+                return self._passes_of(self.repeats[name])
             if repeat_id is None:
                 return match.group(0)
             names = ", ".join(f"${{{name}[{k}]}}" for k in range(1, self.passes[repeat_id] + 1))
@@ -1089,6 +1115,8 @@ class _Repeats:
     def _in_pass(self, r: _R, repeat: _Group, k: int) -> _R:
         skip = {self.sheet.column("type"), self.sheet.column("name")}
         row = {h: v if h in skip else self._rewrite(v, repeat, k) for h, v in r.row.items()}
+        if k == 1:
+            self._check_bare(r.number, row)
         name = f"{r.name}[{k}]" if r.name else ""
         return replace(r, row=row, name=name, groups=self._groups(repeat, r.groups, k))
 
@@ -1099,19 +1127,25 @@ class _Repeats:
             if header in skip or "${" not in value:
                 row[header] = value
                 continue
-            row[header] = value = self._across(value)
+            value = self._across(value)
+            row[header] = _INDEXED_RE.sub(lambda m: f"${{{m.group(1)}[{m.group(2)}]}}", value)
+        self._check_bare(r.number, row)
+        return replace(r, row=row)
+
+    def _check_bare(self, number: int, row: Mapping[str, str]) -> None:
+        """A repeat's question read outside it, as a single value: a located error."""
+        for header, value in row.items():
             for match in _PIPE_RE.finditer(value):
-                if match.group(1) in self.repeat_of_name:
+                name = match.group(1)
+                if name in self.repeat_of_name:
                     self.ctx.add(
                         Code.REPEAT_REFERENCE,
-                        f"'${{{match.group(1)}}}' is a question of a repeat: outside it, use "
-                        f"count(${{{match.group(1)}}}), sum(${{{match.group(1)}}}) or one "
-                        f"pass, ${{{match.group(1)}[1]}}",
+                        f"'${{{name}}}' is a question of a repeat: outside it, use "
+                        f"count(${{{name}}}), sum(${{{name}}}) or one pass, ${{{name}[1]}}",
                         self.sheet.title,
-                        r.number,
+                        number,
                         header,
                     )
-        return replace(r, row=row)
 
 
 _R = TypeVar("_R", "_QuestionRow", "_ComputedRow")
@@ -1223,9 +1257,9 @@ def _survey_rows(
             if name and not _NAME_RE.fullmatch(name):
                 report(Code.INVALID_NAME, _bad_name_message(name), column=name_header)
             relevant = row.get(relevant_header, "").strip() if relevant_header else ""
-            group = _Group(number, repeat, relevant, relevant_header)
+            group = _Group(number, repeat, relevant, relevant_header, parents=(*stack,))
             if repeat:
-                group.name, group.parents = name, (*stack,)
+                group.name = name
                 group.count = row.get(sheet.column("repeat_count") or "", "").strip()
             groups.append(group)
             stack.append(group)

@@ -226,3 +226,27 @@ def test_position_outside_a_repeat_is_still_refused():
         | | note | n | Hi | |
         """
     ) == [("unsupported_function", 2, "calculation")]
+
+
+PARALLEL = """
+| survey |
+| | type | name | label | repeat_count | calculation |
+| | begin repeat | person | Members | | |
+| | text | member | Name? | | |
+| | end repeat | | | | |
+| | begin repeat | details | Details | count(${person}) | |
+| | calculate | who | | | indexed-repeat(${member}, ${person}, position(..)) |
+| | integer | age | Age of ${who}? | | |
+| | end repeat | | | | |
+| | note | done | ${member[2]} is the second of ${people}. | | |
+| | calculate | people | | | count(${person}) |
+"""
+
+
+def test_count_of_a_repeat_is_its_passes_and_indexed_repeat_reads_the_same_pass():
+    run = Run(load_markdown(PARALLEL))
+    run.send("Amina", "1", "Baraka", "2")
+    assert run.screen == "Age of Amina?"
+    assert run.send("30").screen == "Age of Baraka?"
+    assert run.send("4").screen == "Baraka is the second of 2."
+    assert answers(run)["age[2]"] == "4" and "age[3]" not in answers(run)

@@ -23,7 +23,8 @@ from tests.xlsform_corpus.run_corpus import (
 )
 
 XLS = ".xls files (reading)"
-REPEAT = "begin repeat (repeats)"
+NESTED_REPEAT = "a repeat inside a repeat (nested repeats)"
+PATHS = "XPath paths and predicates in expressions"
 FROM_FILE = "select_one_from_file / select_one_external (choices from a file)"
 LANGUAGE_NAME = "a language column by name only (language registry)"
 TYPE_ALIASES = "type aliases pyxform accepts (select one from, begin loop, uri:deviceid)"
@@ -33,15 +34,12 @@ TYPE_ALIASES = "type aliases pyxform accepts (select one from, begin loop, uri:d
 TARGET_FAILURES: dict[str, str] = {
     "correlaid/correlaid__all_types_survey.xlsx": "time, datetime and rank not supported",
     "getodk-docs/getodk-docs__form-datasets-1.xlsx": FROM_FILE,
-    "getodk-docs/getodk-docs__form-logic-2.xlsx": REPEAT,
-    "getodk-docs/getodk-docs__form-logic-21.xlsx": f"{REPEAT}; position()",
-    "getodk-docs/getodk-docs__form-logic-22.xlsx": REPEAT,
-    "getodk-docs/getodk-docs__form-logic-23.xlsx": REPEAT,
-    "getodk-docs/getodk-docs__form-repeats-2.xlsx": REPEAT,
-    "getodk-docs/getodk-docs__parallel-repeats-1.xlsx": f"{REPEAT}; indexed-repeat()",
-    "getodk-docs/getodk-docs__sum-to-count-responses-1.xlsx": REPEAT,
+    "getodk-docs/getodk-docs__form-logic-2.xlsx": f"{PATHS}: sum(${{people}}[age < 18]/pet_count)",
+    "getodk-docs/getodk-docs__form-logic-22.xlsx": (
+        f"{PATHS}: ${{plant}}[position()=${{count}}]/more_plants in repeat_count"
+    ),
     "getodk-web-forms/getodk-web-forms__socio-economic-survey-v20240515.xlsx": (
-        f"{REPEAT}; FALSE as a boolean and a /data/ path in relevant"
+        "FALSE as a boolean and a /data/ path in relevant"
     ),
     "getodk-web-forms/getodk-web-forms__whova_form.xlsx": (
         "null as a value; choices with no label in the default language"
@@ -54,7 +52,6 @@ TARGET_FAILURES: dict[str, str] = {
     "kobocat/kobocat__household.xls": XLS,
     "kobocat/kobocat__transportation.xls": XLS,
     "pyodk/pyodk__pull_data.xlsx": "pulldata() (a CSV beside the form)",
-    "pyodk/pyodk__simple_repeat.xlsx": REPEAT,
     "pyxform/pyxform__another_loop.xls": XLS,
     "pyxform/pyxform__calculate.xls": XLS,
     "pyxform/pyxform__cascading_select_test_equivalent.xls": XLS,
@@ -83,7 +80,6 @@ SKIPPING_FAILURES: dict[str, str] = {
         f"{FROM_FILE}; time, dateTime, range (picker), rank and trigger not supported"
     ),
     "getodk-web-forms/getodk-web-forms__ifrc-distribution-site-assessment-v1.xls": XLS,
-    "getodk-web-forms/getodk-web-forms__philsa-disaster-incidence-v20240917.xlsx": REPEAT,
     "kobocat/kobocat__Enumerator_Training_Practice_Survey.xls": XLS,
     "kobocat/kobocat__cc_monthly_report_form.xls": XLS,
     "kobocat/kobocat__childrens_survey_unicode.xls": XLS,
@@ -98,14 +94,14 @@ SKIPPING_FAILURES: dict[str, str] = {
     "kobocat/kobocat__tutorial_arabic_labels.xls": XLS,
     "kobocat/kobocat__village_profile.xls": XLS,
     "pyxform/pyxform__UCL_Biomass_Plot_Form.xlsx": (
-        f"{REPEAT}; {FROM_FILE}; curly quotes in expressions"
+        f"{NESTED_REPEAT}; {FROM_FILE}; curly quotes in expressions"
     ),
     "pyxform/pyxform__area.xlsx": "a geoshape and a calculation: nothing left to ask",
     "pyxform/pyxform__case_insensitivity.xlsx": FROM_FILE,
     "pyxform/pyxform__widgets.xls": XLS,
     "pyxform/pyxform__xlsform_spec_test.xls": XLS,
     "pyxform/pyxform__xlsform_spec_test.xlsx": (
-        f"{LANGUAGE_NAME}; {REPEAT}; {TYPE_ALIASES}; form_id with a space; "
+        f"{LANGUAGE_NAME}; {TYPE_ALIASES}; form_id with a space; "
         "time, datetime and acknowledge not supported"
     ),
 }
