@@ -624,7 +624,7 @@ _FUNCTIONS: Mapping[str, _Function] = {
         1,
         1,
         lambda _value: 1.0,
-        "how many values: 1 for a question (repeats are not supported yet)",
+        "how many values: 1 for a question (of a repeat's question: the passes it is answered in)",
         "count(${a})",
     ),
     "count-non-empty": (

@@ -39,6 +39,11 @@ Choices made where XLSForm leaves room:
   (a system phrase, in each language), and a text question `<name>_other` ("Please
   specify.") follows, relevant when `other` is selected. pyxform refuses it with a
   choice_filter, and so do we.
+* Repeats are unrolled here, pass by pass, into questions named `x[1]`, `x[2]`...
+  (`_Repeats`), so the engine knows no repeat: at most `MAX_REPEAT_PASSES`, each
+  relevant while its pass is (its `repeat_count`, or "Add another?" answered yes after
+  the pass before, a generated select_one named after the repeat). A repeat's label is
+  not shown. Nested repeats and `begin loop over LIST` are refused.
 * Columns we do not use (`media::audio`, `read_only`...) are ignored.
 """
 
