@@ -987,6 +987,8 @@ class _Repeats:
             repeat = _repeat_of(r.groups)
             if repeat is not None and r.name:
                 self.body.setdefault(id(repeat), []).append(r.name)
+                if isinstance(r, _QuestionRow) and r.or_other:
+                    self.body[id(repeat)].append(_other_name(r.name))
         self.repeat_of_name = {
             name: repeat_id for repeat_id, names in self.body.items() for name in names
         }
@@ -1112,6 +1114,8 @@ class _Repeats:
                 return self._passes_of(self.repeats[name])
             if repeat_id is None:
                 return match.group(0)
+            if not self.passes[repeat_id]:  # repeat_count 0
+                return "0"
             names = ", ".join(f"${{{name}[{k}]}}" for k in range(1, self.passes[repeat_id] + 1))
             return f"count-non-empty({names})" if function == "count" else f"sum({names})"
 

@@ -250,3 +250,23 @@ def test_count_of_a_repeat_is_its_passes_and_indexed_repeat_reads_the_same_pass(
     assert run.send("30").screen == "Age of Baraka?"
     assert run.send("4").screen == "Baraka is the second of 2."
     assert answers(run)["age[2]"] == "4" and "age[3]" not in answers(run)
+
+
+def test_or_other_in_a_repeat_asks_please_specify_in_the_same_pass():
+    form = """
+    | survey |
+    | | type | name | label | repeat_count | calculation |
+    | | begin repeat | job | Jobs | 2 | |
+    | | select_one trades or_other | trade | Trade? | | |
+    | | end repeat | | | | |
+    | | note | done | ${others} | | |
+    | | calculate | others | | | count(${trade_other}) |
+    | choices |
+    | | list_name | name | label |
+    | | trades | weld | Welding |
+    """
+    run = Run(load_markdown(form))
+    assert run.send("2").screen == "Please specify."
+    assert run.send("boda").screen == "Trade?"
+    assert run.send("1").screen == "1"
+    assert answers(run)["trade_other[1]"] == "boda" and answers(run)["trade[2]"] == "weld"
