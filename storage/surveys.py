@@ -27,7 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.schema import entry_points, survey_versions, surveys
-from survey_engine.errors import SurveyLoadError
+from survey_engine.errors import FormWarning, SurveyLoadError
 from survey_engine.phones import ivr_address
 from survey_engine.ports import SurveyVersionRef
 from survey_engine.xlsform import load_xlsform
@@ -62,6 +62,7 @@ class ImportedSurvey:
     version: str
     created: bool  # False: this exact file was already imported
     ivr_numbers: tuple[str, ...] = ()  # bound by this import, as stored (`ivr_address`)
+    warnings: tuple[FormWarning, ...] = ()  # what the form's author should know
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +180,13 @@ async def import_survey(
             await _bind(conn, "ivr", address, survey_id=survey_id, roster_only=roster_only)
 
     return ImportedSurvey(
-        survey_id, version_id, survey.form_id, survey.version, created, ivr_addresses
+        survey_id,
+        version_id,
+        survey.form_id,
+        survey.version,
+        created,
+        ivr_addresses,
+        survey.warnings,
     )
 
 

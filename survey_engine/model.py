@@ -12,12 +12,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from survey_engine.errors import FormWarning
     from survey_engine.expressions import Expression
 
 
 # Wrong or missing answers in a row before a session ends politely (resumable later);
 # a survey sets its own in the settings sheet's `max_attempts` column.
 MAX_ATTEMPTS = 3
+
+# The code of a language no registry knows starts so (BCP 47's private use): `x-local`.
+PRIVATE_USE_PREFIX = "x-"
 
 
 class QuestionType(enum.Enum):
@@ -41,6 +45,12 @@ class Language:
 
     code: str
     name: str
+
+    @property
+    def has_code(self) -> bool:
+        """False for a language no registry knows: its code was made from its name
+        (`x-local`), which names folders and keys but no voice can speak."""
+        return not self.code.startswith(PRIVATE_USE_PREFIX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +120,8 @@ class Survey:
     default_language: str  # a code from `languages`
     questions: tuple[Question, ...]
     max_attempts: int = MAX_ATTEMPTS
+    # What the form's author should know (an unregistered language...); never compared.
+    warnings: tuple[FormWarning, ...] = field(default=(), compare=False)
     _index: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
     # What the engine derives once per (question, language) and reuses on every hop.
     memo: dict[object, object] = field(default_factory=dict, init=False, repr=False, compare=False)
