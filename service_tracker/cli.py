@@ -3,7 +3,7 @@
 serve [--host H] [--port P] [--workers N]
 demo
 db upgrade
-survey import FILE.xlsx [--ussd-code CODE] [--ivr-number NUMBER]... [--roster-only]
+survey import FILE.xlsx|FILE.xls [--ussd-code CODE] [--ivr-number NUMBER]... [--roster-only]
 respondents import FILE.csv|FILE.xlsx
 export answers --survey ID_OR_FORM_ID
 simulate ussd --phone NUMBER [--url URL] [--code CODE]
@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="create or migrate the schema").set_defaults(run=_db_upgrade)
 
     survey = commands.add_parser("survey", help="surveys").add_subparsers(metavar="ACTION")
-    survey_import = survey.add_parser("import", help="import an XLSForm (.xlsx)")
+    survey_import = survey.add_parser("import", help="import an XLSForm (.xlsx or .xls)")
     survey_import.add_argument("file", type=Path)
     survey_import.add_argument("--ussd-code", help="bind a USSD code to it, e.g. '*384*123#'")
     survey_import.add_argument(
@@ -282,6 +282,10 @@ def _survey_import(settings: Settings, args: argparse.Namespace) -> int:
         f"survey id={imported.survey_id} form_id={imported.form_id} "
         f"version={imported.version} ({state})"
     )
+    if imported.warnings:
+        print(f"{path.name}: {len(imported.warnings)} warning(s):", file=sys.stderr)
+        for warning in imported.warnings:
+            print(f"  {warning}", file=sys.stderr)
     access = "roster only" if args.roster_only else "open to any number"
     if args.ussd_code:
         print(f"USSD {args.ussd_code} reaches {imported.form_id} ({access})")
