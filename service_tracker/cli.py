@@ -3,7 +3,7 @@
 serve [--host H] [--port P] [--workers N]
 demo
 db upgrade
-survey import FILE.xlsx [--ussd-code CODE] [--ivr-number NUMBER]... [--roster-only]
+survey import FILE.xlsx|FILE.xls [--ussd-code CODE] [--ivr-number NUMBER]... [--roster-only]
               [--skip-unaskable]
 respondents import FILE.csv|FILE.xlsx
 export answers --survey ID_OR_FORM_ID
@@ -86,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="create or migrate the schema").set_defaults(run=_db_upgrade)
 
     survey = commands.add_parser("survey", help="surveys").add_subparsers(metavar="ACTION")
-    survey_import = survey.add_parser("import", help="import an XLSForm (.xlsx)")
+    survey_import = survey.add_parser("import", help="import an XLSForm (.xlsx or .xls)")
     survey_import.add_argument("file", type=Path)
     survey_import.add_argument("--ussd-code", help="bind a USSD code to it, e.g. '*384*123#'")
     survey_import.add_argument(

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 # a survey sets its own in the settings sheet's `max_attempts` column.
 MAX_ATTEMPTS = 3
 
+# The code of a language no registry knows starts so (BCP 47's private use): `x-local`.
+PRIVATE_USE_PREFIX = "x-"
+
 
 class QuestionType(enum.Enum):
     SELECT_ONE = "select_one"
@@ -42,6 +45,12 @@ class Language:
 
     code: str
     name: str
+
+    @property
+    def has_code(self) -> bool:
+        """False for a language no registry knows: its code was made from its name
+        (`x-local`), which names folders and keys but no voice can speak."""
+        return not self.code.startswith(PRIVATE_USE_PREFIX)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,21 @@ Choices made where XLSForm leaves room:
 
 * Groups are flattened: a group's `relevant` is ANDed into each child's relevant as
   `(group) and (child)`. Group labels are not shown; group names are optional.
+* The workbook may be .xlsx or the old .xls; pyxform's readers read both.
+* Column headers and question types are read through pyxform's own alias tables
+  (`bind:relevant`, `label:English`, `caption`, `select one from LIST`, `int`, `gps`...),
+  then named as this module names them (`_parse_column`, `_canonical_type`). A few
+  older spellings pyxform no longer maps (`text:English`, `constraint-msg`) are read
+  too, unless the sheet also has the column under its current name.
 * Languages come from `label::Name (code)` columns, in column order (survey sheet, then
-  choices). `label::Name` without a code is accepted for well-known languages, and
-  `label::en` for their codes. A plain `label` column belongs to the default language:
+  choices). Without a code, the name is looked up in the language registry langcodes
+  ships, in English or in the language itself (`label::Kiswahili`, `label::中文`), and a
+  bare code (`label::EN`) is taken as a code. A name the registry does not know
+  (`label::Local language`) still loads, with a warning: its code is made from the name
+  under BCP 47's private use, `x-local` (the first 6 ASCII letters or digits of its first
+  word, or 6 hex digits of the name's hash when another name has that code or nothing of
+  it is ASCII): 8 characters at most, as responses store a code, and safe in folder names
+  and prompt keys; no voice can speak it. A plain `label` column belongs to the default language:
   `settings.default_language` when set, else the first label column's language, or
   English (en) when the plain column comes first. Where a plain and a coded column
   give the same language, the coded cell wins and the plain one fills its blanks.
@@ -40,6 +52,8 @@ Choices made where XLSForm leaves room:
   specify.") follows, relevant when `other` is selected. pyxform refuses it with a
   choice_filter, and so do we.
 * Columns we do not use (`media::audio`, `read_only`...) are ignored.
+* Two columns for the same thing (`label` and `caption`, `relevant` and `bind:relevant`)
+  are refused, as pyxform refuses them.
 """
 
 from __future__ import annotations
@@ -49,6 +63,7 @@ import enum
 import hashlib
 import os
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -56,9 +71,14 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any, NoReturn
 
+import langcodes
+from pyxform import aliases as pyxform_aliases
 from pyxform.errors import PyXFormError, PyXFormReadError
+from pyxform.parsing.sheet_headers import process_header
+from pyxform.question import MultipleChoiceQuestion, Option
 from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
-from pyxform.xls2json_backends import md_to_dict, xlsx_to_dict
+from pyxform.survey import Survey as PyxformSurvey
+from pyxform.xls2json_backends import md_to_dict, xls_to_dict, xlsx_to_dict
 
 from survey_engine.errors import FormError, FormWarning, SurveyLoadError
 from survey_engine.expressions import (
@@ -71,6 +91,7 @@ from survey_engine.expressions import (
 )
 from survey_engine.model import (
     MAX_ATTEMPTS,
+    PRIVATE_USE_PREFIX,
     Calculation,
     Choice,
     Language,
@@ -81,15 +102,15 @@ from survey_engine.model import (
     Survey,
     Text,
 )
-from survey_engine.phrases import NATIVE_NAMES, phrase
+from survey_engine.phrases import phrase
 
-__all__ = ["FormErrorCode", "load_markdown", "load_xlsform"]
+__all__ = ["FormErrorCode", "FormWarningCode", "load_markdown", "load_xlsform"]
 
 
 class FormErrorCode(enum.StrEnum):
     """Stable codes of `FormError.code`; tests and the admin rely on them."""
 
-    UNREADABLE_FILE = "unreadable_file"  # not an .xlsx, damaged, duplicate column header
+    UNREADABLE_FILE = "unreadable_file"  # not an .xlsx/.xls, damaged, duplicate column header
     MISSING_SHEET = "missing_sheet"  # no survey sheet; no choices sheet but a select
     EMPTY_SURVEY = "empty_survey"  # the survey sheet has no question
     # type/name/label/list_name, or one language's label; `column` is the header expected
@@ -108,7 +129,8 @@ class FormErrorCode(enum.StrEnum):
     # regex() with a back-reference or look-around: valid elsewhere, not linear-time
     UNSUPPORTED_PATTERN = "unsupported_pattern"
     MISSING_LABEL = "missing_label"  # a question or choice without text in a language
-    LANGUAGE_CODE_MISSING = "language_code_missing"  # label::Name with no (code)
+    # No longer raised: a name no registry knows loads with a warning (kept for old logs).
+    LANGUAGE_CODE_MISSING = "language_code_missing"
     UNKNOWN_LANGUAGE = "unknown_language"  # hint::X (x) where X has no label column
     BAD_REQUIRED = "bad_required"  # required is not yes/no
     BAD_SETTING = "bad_setting"  # form_id, default_language or max_attempts unusable
@@ -121,7 +143,14 @@ class FormErrorCode(enum.StrEnum):
     # position(), pulldata(), instance()...: XLSForm has them, this engine not yet
     UNSUPPORTED_FUNCTION = "unsupported_function"
     OR_OTHER_WITH_CHOICE_FILTER = "or_other_with_choice_filter"  # as pyxform refuses it
-    # Warnings (`Survey.warnings`), not errors:
+    DUPLICATE_COLUMN = "duplicate_column"  # two headers for one column: label and caption
+
+
+class FormWarningCode(enum.StrEnum):
+    """Stable codes of `FormWarning.code`: the form loads, its author should know."""
+
+    UNREGISTERED_LANGUAGE = "unregistered_language"  # label::Local language: USSD only
+    IGNORED_COLUMN = "ignored_column"  # an old spelling beside the column's current name
     UNASKABLE_SKIPPED = "unaskable_skipped"  # left out by --skip-unaskable
     UNASKABLE_REFERENCE = "unaskable_reference"  # ${x} of a question left out: empty
 
@@ -138,32 +167,20 @@ _BIDI_MARKS = dict.fromkeys([0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x20
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the old binary .xls format
 
 _TRANSLATABLE = frozenset({"label", "hint", "constraint_message", "required_message"})
-_COLUMN_ALIASES = {
-    "list name": "list_name",
-    "constraint message": "constraint_message",
-    "jr:constraintmsg": "constraint_message",
-    "required message": "required_message",
-    "jr:requiredmsg": "required_message",
-    "choice filter": "choice_filter",
-    "id_string": "form_id",
-}
 # Choices-sheet columns that are not data for a choice_filter.
 _NOT_CHOICE_DATA = frozenset({"list_name", "name", "media", "image", "audio", "video", "big-image"})
 
+# Types by the names `_canonical_type` gives them (`int` is `integer`, `gps` `geopoint`).
 _SIMPLE_TYPES = {
     "integer": QuestionType.INTEGER,
-    "int": QuestionType.INTEGER,
     "decimal": QuestionType.DECIMAL,
     "text": QuestionType.TEXT,
-    "string": QuestionType.TEXT,
     "date": QuestionType.DATE,
     "note": QuestionType.NOTE,
 }
 _SELECT_TYPES = {
     ("select_one",): QuestionType.SELECT_ONE,
-    ("select", "one"): QuestionType.SELECT_ONE,
     ("select_multiple",): QuestionType.SELECT_MULTIPLE,
-    ("select", "all", "that", "apply"): QuestionType.SELECT_MULTIPLE,
 }
 # Collected by ODK on the device; filled by the system here (start, end, today,
 # phonenumber, deviceid) or kept empty (the others).
@@ -183,6 +200,7 @@ _UNSUPPORTED_TYPES = frozenset(
         "select_multiple_from_file",
         "select_one_external",
         "select_multiple_external",
+        "osm",
     }
 )
 # What a phone cannot give, by pyxform's bind type (and media type for `binary`).
@@ -230,54 +248,6 @@ _TRUE_WORDS = frozenset({"yes", "y", "true", "true()", "1"})
 _YES = frozenset({"yes", "true", "true()"})  # pyxform's yes for a setting
 _FALSE_WORDS = frozenset({"no", "n", "false", "false()", "0", ""})
 
-# Language names (and ISO 639-1 codes) accepted in `label::Name` without a `(code)`.
-_WELL_KNOWN_LANGUAGES: Mapping[str, tuple[str, ...]] = {
-    "en": ("English", "Anglais"),
-    "fr": ("French", "Français", "Francais"),
-    "ar": ("Arabic", "العربية", "عربي", "Arabe"),
-    "sw": ("Swahili", "Kiswahili"),
-    "pt": ("Portuguese", "Português", "Portugues"),
-    "es": ("Spanish", "Español", "Espanol"),
-    "am": ("Amharic", "አማርኛ"),
-    "so": ("Somali", "Soomaali"),
-    "ha": ("Hausa",),
-    "rw": ("Kinyarwanda",),
-    "yo": ("Yoruba", "Yorùbá"),
-    "ig": ("Igbo",),
-    "zu": ("Zulu", "isiZulu"),
-    "xh": ("Xhosa", "isiXhosa"),
-    "om": ("Oromo", "Afaan Oromoo"),
-    "ti": ("Tigrinya", "ትግርኛ"),
-    "lg": ("Luganda", "Ganda"),
-    "ln": ("Lingala",),
-    "wo": ("Wolof",),
-    "ff": ("Fula", "Fulfulde", "Pulaar"),
-    "mg": ("Malagasy",),
-    "sn": ("Shona",),
-    "ny": ("Chichewa", "Nyanja"),
-    "rn": ("Kirundi",),
-    "ak": ("Akan", "Twi"),
-    "bm": ("Bambara",),
-    "af": ("Afrikaans",),
-    "st": ("Sesotho",),
-    "tn": ("Setswana",),
-    "de": ("German", "Deutsch"),
-    "hi": ("Hindi",),
-    "ur": ("Urdu",),
-    "bn": ("Bengali",),
-    "ne": ("Nepali",),
-    "tr": ("Turkish",),
-    "fa": ("Persian", "Farsi"),
-    "ps": ("Pashto",),
-}
-_LANGUAGE_BY_NAME: Mapping[str, str] = {
-    **{name.casefold(): code for code, name in NATIVE_NAMES.items()},
-    **{n.casefold(): code for code, names in _WELL_KNOWN_LANGUAGES.items() for n in names},
-}
-_DISPLAY_NAMES: Mapping[str, str] = {
-    **{code: names[0] for code, names in _WELL_KNOWN_LANGUAGES.items()},
-    **NATIVE_NAMES,
-}
 _ENGLISH = Language("en", "English")
 
 
@@ -292,11 +262,12 @@ def load_xlsform(
     fallback_form_id: str = "survey",
     skip_unaskable: bool = False,
 ) -> Survey:
-    """Compile an .xlsx workbook (its bytes, or a path to it) into a Survey.
+    """Compile an .xlsx or .xls workbook (its bytes, or a path to it) into a Survey.
 
-    Raises SurveyLoadError listing every problem found. A question a phone cannot ask
-    (a geopoint, a photo...) is an error, or with `skip_unaskable` left out, each such
-    question and each reference to it named in `Survey.warnings`.
+    Raises SurveyLoadError listing every problem found; `Survey.warnings` lists what
+    loaded but deserves the author's eye. A question a phone cannot ask (a geopoint, a
+    photo...) is an error, or with `skip_unaskable` left out, each such question and
+    each reference to it named in the warnings.
     """
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
@@ -305,17 +276,20 @@ def load_xlsform(
             data = Path(source).read_bytes()
         except OSError as error:
             _fail(f"The file {os.fspath(source)!r} cannot be read: {error.strerror or error}.")
-    if data.startswith(_OLE_MAGIC):
-        _fail("This is an old Excel 97-2003 (.xls) file: save it as .xlsx and upload again.")
+    # The bytes tell the format; a name can lie (an .xls saved as "form.xlsx").
+    read = xls_to_dict if data.startswith(_OLE_MAGIC) else xlsx_to_dict
     try:
-        book = xlsx_to_dict(BytesIO(data))
+        book = read(BytesIO(data))
     except PyXFormReadError:
-        _fail("This file is not an Excel workbook (.xlsx), or it is damaged.")
+        _fail(_NOT_A_WORKBOOK)
     except PyXFormError as error:  # e.g. "Duplicate column header: label"
         _fail(f"{error}.")
-    except Exception:  # foreign bytes can make openpyxl raise nearly anything
-        _fail("This file is not an Excel workbook (.xlsx), or it is damaged.")
+    except Exception:  # foreign or damaged bytes make xlrd and openpyxl raise nearly anything
+        _fail(_NOT_A_WORKBOOK)
     return _build(book, data, fallback_form_id, skip_unaskable)
+
+
+_NOT_A_WORKBOOK = "This file is not an Excel workbook (.xlsx or .xls), or it is damaged."
 
 
 def load_markdown(
@@ -343,6 +317,9 @@ class _Column:
     header: str  # as written, for messages
     base: str  # canonical: "type", "label", "constraint_message"...
     language_text: str | None  # what follows `::` on translatable columns
+    known: bool = True  # a column pyxform knows (or an old spelling of one), not data
+    old: bool = False  # an old spelling pyxform no longer maps (`text:English`)
+    detail: str = ""  # all that follows the column's name: `English` in `image::English`
 
 
 @dataclass(slots=True)
@@ -363,28 +340,103 @@ class _Sheet:
                 yield index + 2, row
 
 
-def _parse_column(header: str) -> _Column:
-    base, separator, rest = header.partition("::")
-    base = base.strip().lower()
-    base = _COLUMN_ALIASES.get(base, base)
-    if base in _TRANSLATABLE and separator:
-        return _Column(header, base, rest)
-    return _Column(header, base, None)
-
-
 def _sheet(book: Mapping[str, Any], name: str) -> _Sheet:
     titles = list(book.get("sheet_names") or [])
     title = next((t for t in titles if t.lower() == name), None)
     if title is None and name == SURVEY and len(titles) == 1:
         title = titles[0]  # pyxform reads a lone sheet of any name as the survey
     present = name in book
-    headers = book.get(f"{name}_header") or []
-    columns = [_parse_column(h) for h in (headers[0] if headers else {}) if h is not None]
+    headers = [h for h in ((book.get(f"{name}_header") or [{}])[0] or {}) if h is not None]
+    # As pyxform: `::` separates a column from its language, or `:` on a sheet without `::`.
+    double_colon = any("::" in h for h in headers)
+    columns = [_parse_column(h, name, double_colon) for h in headers]
     rows = [
         {str(k): str(v) for k, v in row.items() if k is not None and v is not None}
         for row in book.get(name) or []
     ]
     return _Sheet(title or name, present, rows, columns)
+
+
+# -- column headers as pyxform reads them ------------------------------------------------
+
+# Per sheet, pyxform's header aliases and the columns it knows.
+_PYXFORM_HEADERS: Mapping[str, tuple[Mapping[str, Any], frozenset[str]]] = {
+    SURVEY: (pyxform_aliases.survey_header, frozenset(MultipleChoiceQuestion.get_slot_names())),
+    CHOICES: (pyxform_aliases.list_header, frozenset({*Option.get_slot_names(), "list name"})),
+    SETTINGS: (pyxform_aliases.settings_header, frozenset(PyxformSurvey.get_slot_names())),
+}
+# `bind::relevant`, `control::appearance`, `media::audio`: the column is the second part.
+_GROUPING_TOKENS = frozenset({"bind", "control", "media"})
+# pyxform's name -> ours, where they differ.
+_OUR_COLUMN_NAMES = {
+    "jr:constraintMsg": "constraint_message",
+    "jr:requiredMsg": "required_message",
+    "jr:noAppErrorString": "no_app_error_string",
+    "readonly": "read_only",
+    "jr:count": "repeat_count",
+    "calculate": "calculation",
+    "list name": "list_name",
+    "id_string": "form_id",
+    "title": "form_title",
+}
+# Older spellings pyxform no longer maps, still in forms from the field (`text:English`
+# in KoBo's first forms, Enketo's `constraint-msg`); read unless the sheet also has the
+# column under its current name.
+_OLD_COLUMN_NAMES = {
+    "text": "label",
+    "constraint-msg": "constraint_message",
+    "jr:constraintmsg": "constraint_message",
+    "jr:requiredmsg": "required_message",
+}
+
+
+def _parse_column(header: str, sheet: str, double_colon: bool) -> _Column:
+    """A header read by pyxform's own `process_header` and alias tables, named our way."""
+    header_aliases, known_columns = _PYXFORM_HEADERS[sheet]
+    _, tokens = process_header(header, double_colon, header_aliases, known_columns)
+    known, old = True, False
+    if tokens[0] in _GROUPING_TOKENS and len(tokens) > 1:
+        tokens = tokens[1:]
+    elif tokens[0] not in known_columns:  # ours (max_attempts), choice data, or an old name
+        first = tokens[0].strip().lower()
+        old = first in _OLD_COLUMN_NAMES
+        known = old
+        tokens = (_OLD_COLUMN_NAMES.get(first, first), *tokens[1:])
+    base = _OUR_COLUMN_NAMES.get(tokens[0], tokens[0])
+    detail = "::".join(tokens[1:]).strip()
+    language = detail if base in _TRANSLATABLE and detail else None
+    return _Column(header, base, language, known, old, detail)
+
+
+def _settle_columns(ctx: _Context, sheet: _Sheet) -> None:
+    """One column per name and language, as pyxform requires: a second spelling of one
+    (`caption` beside `label`, `bind:relevant` beside `relevant`) is refused, and an old
+    spelling beside the current one is set aside with a warning."""
+    first: dict[tuple[str, str], _Column] = {}
+    dropped: list[_Column] = []
+    for column in sorted(sheet.columns, key=lambda c: c.old):  # current spellings first
+        if not column.known:
+            continue
+        other = first.setdefault((column.base, column.detail), column)
+        if other is column:
+            continue
+        dropped.append(column)
+        if column.old:
+            ctx.warn(
+                FormWarningCode.IGNORED_COLUMN,
+                f"ignored: '{other.header}' is the same column under its current name",
+                sheet.title,
+                column=column.header,
+            )
+        else:
+            ctx.add(
+                Code.DUPLICATE_COLUMN,
+                f"'{column.header}' and '{other.header}' are the same column; keep one",
+                sheet.title,
+                None,
+                column.header,
+            )
+    sheet.columns = [c for c in sheet.columns if c not in dropped]
 
 
 @dataclass(slots=True)
@@ -396,7 +448,7 @@ class _Context:
 
     def warn(
         self,
-        code: FormErrorCode,
+        code: FormWarningCode,
         message: str,
         sheet: str,
         row: int | None = None,
@@ -438,6 +490,8 @@ def _build(
     survey_sheet = _sheet(book, SURVEY)
     choices_sheet = _sheet(book, CHOICES)
     settings_sheet = _sheet(book, SETTINGS)
+    for sheet in (survey_sheet, choices_sheet, settings_sheet):
+        _settle_columns(ctx, sheet)
 
     settings = _read_settings(ctx, settings_sheet)
     languages = _read_languages(ctx, survey_sheet, choices_sheet, settings)
@@ -543,7 +597,8 @@ class _Languages:
 
     def expected_label_header(self, language: Language) -> str:
         if language.code in self.coded:
-            return f"label::{language.name} ({language.code})"
+            shown = f" ({language.code})" if language.has_code else ""
+            return f"label::{language.name}{shown}"
         return "label"
 
 
@@ -552,19 +607,55 @@ def _normalise_code(code: str) -> str:
     return "-".join([primary.lower(), *rest])
 
 
+_CODE_RE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
+
+
 def _parse_language(text: str) -> Language | None:
-    """A language from `Name (code)`, a well-known name, or a well-known code."""
+    """A language from `Name (code)`, a code (`en`, `EN`, `pt-BR`), or a name langcodes'
+    registry knows in English or in the language itself; None for any other name."""
     text = text.translate(_BIDI_MARKS).strip()
     match = _LANGUAGE_RE.fullmatch(text)
     if match:
         code = _normalise_code(match.group(2))
-        return Language(code, match.group(1).strip() or _DISPLAY_NAMES.get(code, code))
-    code = _LANGUAGE_BY_NAME.get(text.casefold())
-    if code:
-        return Language(code, text)
-    if text.lower() in _DISPLAY_NAMES:
-        return Language(text.lower(), _DISPLAY_NAMES[text.lower()])
+        return Language(code, match.group(1).strip() or _display_name(code))
+    if _CODE_RE.fullmatch(text):  # a code before a name: `EN` is English, not the En language
+        try:
+            tag = langcodes.get(text)
+        except langcodes.LanguageTagError:
+            tag = None
+        if tag is not None and tag.is_valid():
+            return Language(tag.to_tag(), tag.display_name())
+    for spelling in dict.fromkeys([text, _ascii_folded(text)]):  # Yorùbá, then Yoruba
+        try:
+            return Language(langcodes.find(spelling).to_tag(), text)
+        except LookupError:
+            continue
     return None
+
+
+def _display_name(code: str) -> str:
+    try:
+        return langcodes.get(code).display_name()
+    except langcodes.LanguageTagError:
+        return code
+
+
+def _ascii_folded(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _unregistered_language(name: str, taken: dict[str, str]) -> Language:
+    """A language no registry knows, coded from its name under BCP 47's private use in
+    at most 8 characters, as responses store a code: `x-` and the first 6 ASCII letters
+    or digits of its first word (`Local language` -> `x-local`), or 6 hex digits of the
+    name's hash when that code is another name's (`taken`) or nothing of it is ASCII."""
+    key = name.casefold()
+    words = re.findall(r"[a-z0-9]+", _ascii_folded(key))
+    code = PRIVATE_USE_PREFIX + words[0][:6] if words else ""
+    if not code or taken.setdefault(code, key) != key:
+        code = PRIVATE_USE_PREFIX + hashlib.sha256(key.encode("utf-8")).hexdigest()[:6]
+    return Language(code, name)
 
 
 def _read_languages(
@@ -576,6 +667,7 @@ def _read_languages(
     # (sheet, column, language or None for a plain column) for every translatable column
     found: list[tuple[_Sheet, _Column, Language | None]] = []
     coded: set[str] = set()
+    unregistered: dict[str, str] = {}  # code -> the name it was made from
     for sheet in (survey, choices):
         for column in sheet.columns:
             if column.base not in _TRANSLATABLE:
@@ -585,16 +677,18 @@ def _read_languages(
                 continue
             language = _parse_language(column.language_text)
             if language is None:
-                ctx.add(
-                    Code.LANGUAGE_CODE_MISSING,
-                    f"add the language's code to the column header, e.g. "
-                    f"'{column.base}::{column.language_text.strip()} (xx)' with its "
-                    "two-letter ISO 639-1 code",
+                name = column.language_text.translate(_BIDI_MARKS).strip()
+                language = _unregistered_language(name, unregistered)
+            if not language.has_code and language.code not in coded:  # once per language
+                ctx.warn(
+                    FormWarningCode.UNREGISTERED_LANGUAGE,
+                    f"no language registry knows '{language.name}': it is offered on USSD "
+                    f"(code {language.code}), but voice needs a real code; name the column "
+                    f"'{column.base}::{language.name} (xx)' with its ISO 639 code for voice",
                     sheet.title,
                     None,
                     column.header,
                 )
-                continue
             coded.add(language.code)
             found.append((sheet, column, language))
 
@@ -619,6 +713,15 @@ def _read_languages(
     for language in label_languages:
         chosen = language or spelled.get(default.code, default)  # as its header spells it
         ordered.setdefault(chosen.code, chosen)
+    # A language only the choices sheet has labels in is set aside, as pyxform only warns.
+    on_survey = {
+        (lang or default).code
+        for sheet, col, lang in found
+        if sheet is survey and col.base == "label"
+    }
+    set_aside = {code for code in ordered if on_survey and code not in on_survey}
+    for code in set_aside:
+        del ordered[code]
     if not ordered:
         ordered[default.code] = default
     if setting_language is not None and setting_language.code not in ordered:
@@ -635,6 +738,15 @@ def _read_languages(
     headers: dict[str, dict[str, dict[str, str]]] = {}
     # Coded columns first, so that they win over a plain column of the same language.
     for sheet, column, language in sorted(found, key=lambda item: item[2] is None):
+        if language is not None and language.code in set_aside:
+            ctx.warn(
+                FormWarningCode.IGNORED_COLUMN,
+                f"not used: the survey sheet has no label column in {language.name}",
+                sheet.title,
+                None,
+                column.header,
+            )
+            continue
         if language is not None and language.code not in ordered:
             ctx.add(
                 Code.UNKNOWN_LANGUAGE,
@@ -937,15 +1049,107 @@ def _in_dependency_order(
     return ordered
 
 
+# -- question types as pyxform reads them ------------------------------------------------
+
+# XLSForm's names for the types, as this module and its messages use them. pyxform's
+# types with one definition (`gps`, `location`, `q geopoint`...) take the first of these
+# names found among them: `q calculate` is calculate, not hidden.
+_TYPE_NAMES = (
+    *("text", "integer", "decimal", "date", "time", "datetime", "note"),
+    *("calculate", "hidden", "acknowledge", "trigger", "range", "audit"),
+    *("geopoint", "geotrace", "geoshape", "image", "audio", "video", "file", "barcode"),
+    *("start", "end", "today", "deviceid", "phonenumber", "username", "email"),
+    *("simserial", "subscriberid", "start-geopoint", "background-audio"),
+    *("background-geopoint", "xml-external", "csv-external", "osm"),
+)
+# pyxform's select commands (`select one from`, `select_multiple`, `rank`...) -> ours.
+_SELECT_NAMES = {
+    "select one": "select_one",
+    "select all that apply": "select_multiple",
+    "select one external": "select_one_external",
+    "rank": "rank",
+}
+_OR_OTHER = frozenset({"or_other", "or other", "or specify other"})
+
+
+def _alternation(words: Iterable[str]) -> str:
+    return "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in sorted(words, key=len)[::-1])
+
+
+_CONTROL_RE = re.compile(
+    rf"(begin|end)[\s_]+({_alternation(pyxform_aliases.control)})(?:\s+(?:over\s+)?(\S+))?",
+    re.IGNORECASE,
+)
+_SELECT_RE = re.compile(
+    rf"({_alternation(pyxform_aliases.select)})(?:\s+(\S+))?(\s+(?:{_alternation(_OR_OTHER)}))?",
+    re.IGNORECASE,
+)
+
+
+def _definition(spec: Mapping[str, Any]) -> str:
+    """What makes two of pyxform's types one: the XForm control and bind they give, less
+    a preset constraint (`phone number` is text, `percentage` an integer) and `uri:`."""
+    bind = {k: str(v).removeprefix("uri:") for k, v in spec.get("bind", {}).items()}
+    bind.pop("constraint", None)
+    return repr((sorted(spec.get("control", {}).items()), sorted(bind.items())))
+
+
+def _type_aliases() -> dict[str, str]:
+    """Every simple type pyxform knows, case-folded -> its XLSForm name."""
+    selects = {c.replace("_", " ") for c in pyxform_aliases.select}
+    groups: dict[str, list[str]] = {}
+    for written, spec in QUESTION_TYPE_DICT.items():
+        tag = spec.get("control", {}).get("tag")
+        if tag in ("select", "select1", "odk:rank") or written.replace("_", " ") in selects:
+            continue  # a select command: it takes a list name (_SELECT_RE)
+        groups.setdefault(_definition(spec), []).append(written.casefold())
+    found: dict[str, str] = {}
+    for group in groups.values():
+        name = next((n for n in _TYPE_NAMES if n in group), None)
+        for written in group:
+            found[written] = written if written in _TYPE_NAMES else name or written
+    return found
+
+
+_TYPE_ALIASES = _type_aliases()
+
+
+def _canonical_type(written: str) -> tuple[str, ...]:
+    """The words of a type cell, every alias pyxform accepts named as XLSForm names it:
+    `select one from jobs or specify other` -> (select_one, jobs, or_other), `begin_group`
+    -> (begin, group), `lgroup` -> repeat, `int` -> (integer,), `gps` -> (geopoint,),
+    `imei` -> (deviceid,). Anything else comes back as written, to be refused by name."""
+    written = " ".join(written.split())
+    control = _CONTROL_RE.fullmatch(written)
+    if control:
+        kind = pyxform_aliases.control[" ".join(control.group(2).lower().split())]
+        over = (control.group(3),) if control.group(3) else ()
+        return (control.group(1).lower(), kind, *over)
+    select = _SELECT_RE.fullmatch(written)
+    if select:
+        command = " ".join(select.group(1).lower().replace("_", " ").split())
+        original = next(c for c in pyxform_aliases.select if c.replace("_", " ") == command)
+        name = _SELECT_NAMES[pyxform_aliases.select[original]]
+        if original in pyxform_aliases.select_from_file:
+            name += "_from_file"
+        rest = (select.group(2),) if select.group(2) else ()
+        return (name, *rest, *(("or_other",) if select.group(3) else ()))
+    lowered = written.casefold()
+    if lowered in _TYPE_ALIASES:
+        return (_TYPE_ALIASES[lowered],)
+    first, _, rest = written.partition(" ")
+    if first.casefold() == "osm" and rest:
+        return ("osm", *rest.split())
+    return tuple(written.split())
+
+
 _GROUP_ROWS = {
     "begin group": "begin group",
-    "begin_group": "begin group",
     "end group": "end group",
-    "end_group": "end group",
     "begin repeat": "begin repeat",
-    "begin_repeat": "begin repeat",
     "end repeat": "end repeat",
-    "end_repeat": "end repeat",
+    "begin loop": "begin repeat",  # a repeat over a choice list
+    "end loop": "end repeat",
 }
 
 
@@ -977,17 +1181,18 @@ def _survey_rows(
 
     for number, row in sheet.numbered_rows():
         report = partial(ctx.add, sheet=sheet.title, row=number)
-        words = row.get(type_header, "").split()
+        written = " ".join(row.get(type_header, "").split())
+        words = _canonical_type(written)
         name = row.get(name_header, "").strip()
         if not words:
             report(Code.UNKNOWN_TYPE, "this row has content but no type", column=type_header)
             continue
-        kind = _GROUP_ROWS.get(" ".join(words).lower())
+        kind = _GROUP_ROWS.get(" ".join(words[:2]))
         if kind in ("begin group", "begin repeat"):
             if kind == "begin repeat":
                 report(
                     Code.UNSUPPORTED_TYPE,
-                    "'begin repeat' (repeats) cannot be asked over USSD or voice",
+                    f"'{written}' (a repeat) cannot be asked over USSD or voice",
                     column=type_header,
                 )
             if name and not _NAME_RE.fullmatch(name):
@@ -1010,9 +1215,9 @@ def _survey_rows(
             if name or kind not in _METADATA_TYPES:  # a nameless metadata row: nothing
                 computed.append(_ComputedRow(number, row, claim(name, number), kind, (*stack,)))
             continue
-        if _left_out_unaskable(ctx, sheet, number, row, words, name, seen):
+        if _left_out_unaskable(ctx, sheet, number, row, words, written, name, seen):
             continue
-        question_type, list_name, problem = _question_type(words)
+        question_type, list_name, problem = _question_type(words, written)
         if problem is not None:
             report(problem[0], problem[1], column=type_header)
             continue
@@ -1052,12 +1257,17 @@ def _left_out_unaskable(
     number: int,
     row: Mapping[str, str],
     words: list[str],
+    as_written: str,
     name: str,
     seen: dict[str, int],
 ) -> bool:
     """True when the row asks what a phone cannot give: an error, or with
-    --skip-unaskable a warning, and the question is left out."""
+    --skip-unaskable a warning, and the question is left out. `words`: the type's
+    canonical words; `as_written`: the cell, for messages ('gps' (geopoint))."""
     written = " ".join(words)
+    shown_type = f"'{as_written}'"
+    if as_written.casefold() != written.casefold():
+        shown_type += f" ({written})"
     appearance = row.get(sheet.column("appearance") or "", "").lower().split()
     what = _UNASKABLE_TYPES.get(written.casefold()) or _UNASKABLE_TYPES.get(
         words[0].casefold() if words[0].casefold() == "osm" else ""
@@ -1075,7 +1285,7 @@ def _left_out_unaskable(
     if not ctx.skip_unaskable:
         ctx.add(
             Code.UNASKABLE_TYPE,
-            f"type '{written}' asks for {what}, which a phone cannot give over USSD or "
+            f"type {shown_type} asks for {what}, which a phone cannot give over USSD or "
             "voice: remove the question, or import with --skip-unaskable to leave it out",
             sheet.title,
             number,
@@ -1084,8 +1294,8 @@ def _left_out_unaskable(
         return True
     shown = f"'{name}'" if name else "this question"
     ctx.warn(
-        Code.UNASKABLE_SKIPPED,
-        f"{shown} (type '{written}') is left out: it asks for {what}, which a phone cannot give",
+        FormWarningCode.UNASKABLE_SKIPPED,
+        f"{shown} (type {shown_type}) is left out: it asks for {what}, which a phone cannot give",
         sheet.title,
         number,
         header,
@@ -1102,11 +1312,10 @@ def _has_or_other(words: list[str]) -> bool:
 
 
 def _question_type(
-    words: list[str],
+    words: Sequence[str], written: str
 ) -> tuple[QuestionType | None, str | None, tuple[FormErrorCode, str] | None]:
-    """(type, list name, problem) from the words of a type cell."""
+    """(type, list name, problem) from the canonical words of a type cell as `written`."""
     lowered = tuple(w.lower() for w in words)
-    written = " ".join(words)
     for prefix, select_type in _SELECT_TYPES.items():
         if lowered[: len(prefix)] == prefix:
             rest = words[len(prefix) :]
@@ -1121,9 +1330,12 @@ def _question_type(
         return _SIMPLE_TYPES[lowered[0]], None, None
     if lowered[0] in _UNSUPPORTED_TYPES:
         advice = _NOT_YET.get(lowered[0])
-        message = f"type '{words[0]}' cannot be asked over USSD or voice"
+        shown = f"'{written}'" if len(words) == 1 else f"'{words[0]}'"
+        if len(words) == 1 and written.casefold() != lowered[0]:
+            shown += f" ({words[0]})"  # an alias: 'gps' (geopoint)
+        message = f"type {shown} cannot be asked over USSD or voice"
         if advice:
-            message = f"type '{words[0]}' is not supported yet: {advice}"
+            message = f"type {shown} is not supported yet: {advice}"
         return None, None, (Code.UNSUPPORTED_TYPE, message)
     return (
         None,
@@ -1398,7 +1610,7 @@ class _QuestionBuilder:
         for name in names:
             if name in self.ctx.left_out:
                 self.ctx.warn(
-                    Code.UNASKABLE_REFERENCE,
+                    FormWarningCode.UNASKABLE_REFERENCE,
                     f"'${{{name}}}' is left out (row {self.ctx.left_out[name]}: a phone cannot "
                     "ask it), so here it is always empty",
                     self.sheet.title,

@@ -46,8 +46,6 @@ TARGET_FAILURES: dict[str, str] = {
     "getodk-web-forms/getodk-web-forms__whova_form.xlsx": (
         "null as a value; choices with no label in the default language"
     ),
-    "kobocat/kobocat__battery_life.xls": XLS,
-    "kobocat/kobocat__dhisform.xls": XLS,
     "kobocat/kobocat__form_with_unicode_in_relevant_column.xlsx": (
         f"{LANGUAGE_NAME}; curly quotes in relevant"
     ),
@@ -56,9 +54,6 @@ TARGET_FAILURES: dict[str, str] = {
     "pyodk/pyodk__pull_data.xlsx": "pulldata() (a CSV beside the form)",
     "pyodk/pyodk__simple_repeat.xlsx": REPEAT,
     "pyxform/pyxform__another_loop.xls": XLS,
-    "pyxform/pyxform__calculate.xls": XLS,
-    "pyxform/pyxform__cascading_select_test_equivalent.xls": XLS,
-    "pyxform/pyxform__field-list.xlsx": LANGUAGE_NAME,
     "pyxform/pyxform__hidden.xls": XLS,
     "pyxform/pyxform__loop.xlsx": f"{TYPE_ALIASES}; label columns by name only",
     "pyxform/pyxform__or_other.xlsx": (
@@ -67,11 +62,8 @@ TARGET_FAILURES: dict[str, str] = {
     ),
     "pyxform/pyxform__repeat_date_test.xls": XLS,
     "pyxform/pyxform__select_one_external.xlsx": FROM_FILE,
-    "pyxform/pyxform__settings.xls": XLS,
-    "pyxform/pyxform__specify_other.xlsx": f"{TYPE_ALIASES}; or specify other",
     "pyxform/pyxform__table-list.xls": XLS,
     "pyxform/pyxform__tutorial.xls": XLS,
-    "pyxform/pyxform__yes_or_no_question.xlsx": TYPE_ALIASES,
     "pyxform-http/pyxform-http__external-choices.xlsx": FROM_FILE,
     "xlsform-offline/xlsform-offline__external-itemsets.xlsx": FROM_FILE,
 }
@@ -84,19 +76,13 @@ SKIPPING_FAILURES: dict[str, str] = {
     ),
     "getodk-web-forms/getodk-web-forms__ifrc-distribution-site-assessment-v1.xls": XLS,
     "getodk-web-forms/getodk-web-forms__philsa-disaster-incidence-v20240917.xlsx": REPEAT,
-    "kobocat/kobocat__Enumerator_Training_Practice_Survey.xls": XLS,
-    "kobocat/kobocat__cc_monthly_report_form.xls": XLS,
     "kobocat/kobocat__childrens_survey_unicode.xls": XLS,
     "kobocat/kobocat__good_eats_multilang.xls": XLS,
-    "kobocat/kobocat__grouped_gps.xls": XLS,
     "kobocat/kobocat__groups_in_repeats.xls": XLS,
     "kobocat/kobocat__nested_repeats.xls": XLS,
     "kobocat/kobocat__new_repeats.xls": XLS,
-    "kobocat/kobocat__sms_tutorial.xls": XLS,
     "kobocat/kobocat__test_data_types.xls": XLS,
     "kobocat/kobocat__tutorial.xls": XLS,
-    "kobocat/kobocat__tutorial_arabic_labels.xls": XLS,
-    "kobocat/kobocat__village_profile.xls": XLS,
     "pyxform/pyxform__UCL_Biomass_Plot_Form.xlsx": (
         f"{REPEAT}; {FROM_FILE}; curly quotes in expressions"
     ),
@@ -123,6 +109,11 @@ def _check(results: dict[str, str], expected_failures: dict[str, str]) -> None:
     now_passing = sorted(expected_failures.keys() - failing.keys())
     assert not newly_failing, f"forms that no longer import and complete: {newly_failing}"
     assert not now_passing, f"forms that now pass: take them off the list: {now_passing}"
+
+
+# Refused by pyxform 4.5 but read here on purpose: type names are read without regard to
+# case (pyxform reads `Select one from` as unknown; we already read `INTEGER`).
+PYXFORM_REFUSES_WE_READ = {"kobocat/kobocat__MCH_v1.xls": "'Select one from source'"}
 
 
 def test_every_form_pyxform_converts_that_a_phone_can_ask_imports_and_completes(corpus):
@@ -155,5 +146,5 @@ def test_forms_pyxform_refuses_are_refused_and_nothing_crashes_or_hangs(corpus):
         runs = [result.run] + ([result.skipping] if result.skipping else [])
         for run in runs:
             assert run.outcome not in (CRASHED, STUCK), (result.file, run)
-        if not result.pyxform_ok:
+        if not result.pyxform_ok and result.file not in PYXFORM_REFUSES_WE_READ:
             assert result.run.outcome == REFUSED, result.file
