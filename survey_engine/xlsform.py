@@ -151,6 +151,7 @@ class FormWarningCode(enum.StrEnum):
 
     UNREGISTERED_LANGUAGE = "unregistered_language"  # label::Local language: USSD only
     IGNORED_COLUMN = "ignored_column"  # an old spelling beside the column's current name
+    MISSING_TRANSLATION = "missing_translation"  # a label missing in one language
     UNASKABLE_SKIPPED = "unaskable_skipped"  # left out by --skip-unaskable
     UNASKABLE_REFERENCE = "unaskable_reference"  # ${x} of a question left out: empty
 
@@ -901,6 +902,18 @@ def _check_label_columns(ctx: _Context, sheet: _Sheet, languages: _Languages) ->
             )
 
 
+# Quotes a word processor curls, which pyxform straightens too.
+_SMART_QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"'})
+# A cell Excel stores as a boolean reaches us as TRUE or FALSE.
+_EXCEL_BOOLEANS = {"true": "true()", "false": "false()"}
+
+
+def _as_xpath(source: str) -> str:
+    """An expression cell as XPath: straight quotes, and Excel's booleans as true()."""
+    source = source.translate(_SMART_QUOTES)
+    return _EXCEL_BOOLEANS.get(source.strip().casefold(), source)
+
+
 def _required_labels(
     ctx: _Context,
     sheet: _Sheet,
@@ -911,9 +924,26 @@ def _required_labels(
     what: str,
 ) -> dict[str, tuple[str, str]]:
     labels = _cell_texts(row, sheet, "label", languages)
+    default = languages.default
     for language in languages.ordered:
         header = languages.header(sheet, "label", language.code)
-        if language.code not in labels and header is not None:
+        if language.code in labels or header is None:
+            continue
+        if default.code in labels:
+            # pyxform lets a translation be missing (with a warning): say the default
+            # language's words rather than refuse a form the field already uses.
+            labels[language.code] = labels[default.code]
+            ctx.warn(
+                FormWarningCode.MISSING_TRANSLATION,
+                f"this {what} has no label in {language.name} ({language.code}): its "
+                f"{default.name} label is used",
+                sheet.title,
+                number,
+                header,
+            )
+        elif (
+            language.code == default.code or languages.header(sheet, "label", default.code) is None
+        ):
             ctx.add(
                 Code.MISSING_LABEL,
                 f"this {what} has no label in {language.name} ({language.code})",
@@ -1567,6 +1597,7 @@ class _QuestionBuilder:
         def add(code: FormErrorCode, message: str) -> None:
             self.ctx.add(code, message, self.sheet.title, number, header)
 
+        source = _as_xpath(source)
         try:
             # Compile permissively, then say precisely what is out of place.
             expression = compile_expression(source, allow_dot=True, allow_bare_names=True)

@@ -46,9 +46,6 @@ TARGET_FAILURES: dict[str, str] = {
     "getodk-web-forms/getodk-web-forms__whova_form.xlsx": (
         "null as a value; choices with no label in the default language"
     ),
-    "kobocat/kobocat__form_with_unicode_in_relevant_column.xlsx": (
-        f"{LANGUAGE_NAME}; curly quotes in relevant"
-    ),
     "kobocat/kobocat__household.xls": XLS,
     "kobocat/kobocat__transportation.xls": XLS,
     "pyodk/pyodk__pull_data.xlsx": "pulldata() (a CSV beside the form)",
@@ -113,7 +110,12 @@ def _check(results: dict[str, str], expected_failures: dict[str, str]) -> None:
 
 # Refused by pyxform 4.5 but read here on purpose: type names are read without regard to
 # case (pyxform reads `Select one from` as unknown; we already read `INTEGER`).
-PYXFORM_REFUSES_WE_READ = {"kobocat/kobocat__MCH_v1.xls": "'Select one from source'"}
+PYXFORM_REFUSES_WE_READ = {
+    "kobocat/kobocat__MCH_v1.xls": "'Select one from source'",
+    # pyxform 4.5 crashes on its `text:` headers (AttributeError); we read them, and
+    # its labels missing in one language are said in the default one, with a warning.
+    "kobocat/kobocat__Agriculture.xls": "pyxform crashes on it",
+}
 
 
 def test_every_form_pyxform_converts_that_a_phone_can_ask_imports_and_completes(corpus):
