@@ -158,6 +158,7 @@ class FormWarningCode(enum.StrEnum):
 
 Code = FormErrorCode
 SURVEY, CHOICES, SETTINGS = "survey", "choices", "settings"
+EXTERNAL_CHOICES = "external_choices"
 FILE = ""  # the sheet of errors about the whole file
 
 _NAME_RE = re.compile(NAME_PATTERN)
@@ -182,6 +183,8 @@ _SIMPLE_TYPES = {
 _SELECT_TYPES = {
     ("select_one",): QuestionType.SELECT_ONE,
     ("select_multiple",): QuestionType.SELECT_MULTIPLE,
+    # Its list is on the external_choices sheet (ODK ships it as itemsets.csv).
+    ("select_one_external",): QuestionType.SELECT_ONE,
 }
 # Collected by ODK on the device; filled by the system here (start, end, today,
 # phonenumber, deviceid) or kept empty (the others).
@@ -199,7 +202,6 @@ _UNSUPPORTED_TYPES = frozenset(
         "csv-external",
         "select_one_from_file",
         "select_multiple_from_file",
-        "select_one_external",
         "select_multiple_external",
         "osm",
     }
@@ -366,6 +368,7 @@ _PYXFORM_HEADERS: Mapping[str, tuple[Mapping[str, Any], frozenset[str]]] = {
     CHOICES: (pyxform_aliases.list_header, frozenset({*Option.get_slot_names(), "list name"})),
     SETTINGS: (pyxform_aliases.settings_header, frozenset(PyxformSurvey.get_slot_names())),
 }
+_PYXFORM_HEADERS = {**_PYXFORM_HEADERS, EXTERNAL_CHOICES: _PYXFORM_HEADERS[CHOICES]}
 # `bind::relevant`, `control::appearance`, `media::audio`: the column is the second part.
 _GROUPING_TOKENS = frozenset({"bind", "control", "media"})
 # pyxform's name -> ours, where they differ.
@@ -491,15 +494,20 @@ def _build(
     survey_sheet = _sheet(book, SURVEY)
     choices_sheet = _sheet(book, CHOICES)
     settings_sheet = _sheet(book, SETTINGS)
-    for sheet in (survey_sheet, choices_sheet, settings_sheet):
+    external_sheet = _sheet(book, EXTERNAL_CHOICES)
+    for sheet in (survey_sheet, choices_sheet, settings_sheet, external_sheet):
         _settle_columns(ctx, sheet)
 
     settings = _read_settings(ctx, settings_sheet)
-    languages = _read_languages(ctx, survey_sheet, choices_sheet, settings)
+    languages = _read_languages(ctx, survey_sheet, choices_sheet, settings, external_sheet)
     allow_duplicates = (settings.get("allow_choice_duplicates") or "").lower() in _YES
     choice_lists = _read_choices(ctx, choices_sheet, languages, allow_duplicates)
+    # select_one_external lists, read like the choices sheet's (a name on both: choices).
+    # pyxform does not hold them to unique names (a choice_filter tells them apart).
+    for name, external in _read_choices(ctx, external_sheet, languages, True).items():
+        choice_lists.setdefault(name, external)
     questions, calculations = _read_survey(
-        ctx, survey_sheet, choices_sheet, languages, choice_lists
+        ctx, survey_sheet, choices_sheet, languages, choice_lists, external_sheet
     )
 
     if ctx.errors:
@@ -664,12 +672,13 @@ def _read_languages(
     survey: _Sheet,
     choices: _Sheet,
     settings: _Settings,
+    external: _Sheet | None = None,
 ) -> _Languages:
     # (sheet, column, language or None for a plain column) for every translatable column
     found: list[tuple[_Sheet, _Column, Language | None]] = []
     coded: set[str] = set()
     unregistered: dict[str, str] = {}  # code -> the name it was made from
-    for sheet in (survey, choices):
+    for sheet in (survey, choices, *([external] if external is not None else [])):
         for column in sheet.columns:
             if column.base not in _TRANSLATABLE:
                 continue
@@ -996,6 +1005,7 @@ def _read_survey(
     choices_sheet: _Sheet,
     languages: _Languages,
     lists: Mapping[str, _ChoiceList],
+    external_sheet: _Sheet | None = None,
 ) -> tuple[list[Question], list[Calculation]]:
     if not sheet.present:
         ctx.add(Code.MISSING_SHEET, "the form has no 'survey' sheet", SURVEY)
@@ -1023,7 +1033,8 @@ def _read_survey(
             ctx.add(Code.EMPTY_SURVEY, "the survey sheet has no questions", sheet.title)
         return [], []
     _check_label_columns(ctx, sheet, languages)
-    if any(r.type.has_choices for r in rows) and not choices_sheet.present:
+    choice_sheets = [s for s in (choices_sheet, external_sheet) if s is not None and s.present]
+    if any(r.type.has_choices for r in rows) and not choice_sheets:
         ctx.add(Code.MISSING_SHEET, "the form has select questions but no 'choices' sheet", CHOICES)
 
     builder = _QuestionBuilder(
@@ -1035,7 +1046,7 @@ def _read_survey(
         | ctx.left_out.keys()
         | {f"{r.name}_other" for r in rows if r.or_other and r.name},
         choice_columns=frozenset(
-            {"name"} | {c.header for c in choices_sheet.columns if _is_choice_data(c)}
+            {"name"} | {c.header for s in choice_sheets for c in s.columns if _is_choice_data(c)}
         ),
     )
     for group in groups:
@@ -1043,7 +1054,7 @@ def _read_survey(
     # Rows with a bad name are built too, so that all their other problems are listed.
     questions = []
     for r in rows:
-        questions.append(builder.build(r, lists, choices_present=choices_sheet.present))
+        questions.append(builder.build(r, lists, choices_present=bool(choice_sheets)))
         if r.or_other and r.name:
             questions.append(builder.specify_other(r))
     calculations = [builder.calculation(c) for c in computed]

@@ -58,11 +58,8 @@ TARGET_FAILURES: dict[str, str] = {
         "no choice): the form's own mistake"
     ),
     "pyxform/pyxform__repeat_date_test.xls": XLS,
-    "pyxform/pyxform__select_one_external.xlsx": FROM_FILE,
     "pyxform/pyxform__table-list.xls": XLS,
     "pyxform/pyxform__tutorial.xls": XLS,
-    "pyxform-http/pyxform-http__external-choices.xlsx": FROM_FILE,
-    "xlsform-offline/xlsform-offline__external-itemsets.xlsx": FROM_FILE,
 }
 
 # Forms pyxform converts that hold what a phone cannot ask, and that do not yet import
