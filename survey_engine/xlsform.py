@@ -152,6 +152,7 @@ class FormWarningCode(enum.StrEnum):
     UNREGISTERED_LANGUAGE = "unregistered_language"  # label::Local language: USSD only
     IGNORED_COLUMN = "ignored_column"  # an old spelling beside the column's current name
     MISSING_TRANSLATION = "missing_translation"  # a label missing in one language
+    CHOICE_NAME_AS_LABEL = "choice_name_as_label"  # a choice with no label at all
     UNASKABLE_SKIPPED = "unaskable_skipped"  # left out by --skip-unaskable
     UNASKABLE_REFERENCE = "unaskable_reference"  # ${x} of a question left out: empty
 
@@ -877,7 +878,19 @@ def _read_choices(
                 continue
             occurrence = 1 + sum(1 for c in choice_list.choices if c.name == name)
         choice_list.names.setdefault(name, number)
-        labels = _required_labels(ctx, sheet, number, row, languages, what="choice")
+        if _cell_texts(row, sheet, "label", languages):
+            labels = _required_labels(ctx, sheet, number, row, languages, what="choice")
+        else:
+            # pyxform lets a choice go without a label (with a warning): say its name.
+            labels = {language.code: (name, "") for language in languages.ordered}
+            ctx.warn(
+                FormWarningCode.CHOICE_NAME_AS_LABEL,
+                f"choice '{name}' of list '{list_name}' has no label: its name is shown "
+                "and said",
+                sheet.title,
+                number,
+                sheet.column("label"),
+            )
         extra = {h: row[h].strip() for h in data_columns if row.get(h, "").strip()}
         choice_list.choices.append(
             Choice(name, {code: text for code, (text, _) in labels.items()}, extra, occurrence)

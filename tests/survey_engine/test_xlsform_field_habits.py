@@ -52,3 +52,23 @@ def test_a_label_missing_in_one_language_says_the_default_ones_with_a_warning() 
     assert [(w.code, w.row, w.column) for w in survey.warnings] == [
         ("missing_translation", 3, "label::Français (fr)")
     ]
+
+
+def test_a_choice_without_any_label_shows_its_name_with_a_warning() -> None:
+    survey = load_markdown(
+        """
+        | survey |
+        | | type | name | label |
+        | | select_one size | size | Size? |
+        | choices |
+        | | list_name | name | label |
+        | | size | small | Small |
+        | | size | XL | |
+        """
+    )
+    turn = start(survey)
+    assert turn.prompt is not None
+    assert [c.label for c in turn.prompt.choices] == ["Small", "XL"]
+    assert [(w.code, w.sheet, w.row) for w in survey.warnings] == [
+        ("choice_name_as_label", "choices", 3)
+    ]

@@ -58,7 +58,6 @@ TARGET_FAILURES: dict[str, str] = {
         "no choice): the form's own mistake"
     ),
     "pyxform/pyxform__repeat_date_test.xls": XLS,
-    "pyxform/pyxform__table-list.xls": XLS,
     "pyxform/pyxform__tutorial.xls": XLS,
 }
 
