@@ -885,8 +885,7 @@ def _read_choices(
             labels = {language.code: (name, "") for language in languages.ordered}
             ctx.warn(
                 FormWarningCode.CHOICE_NAME_AS_LABEL,
-                f"choice '{name}' of list '{list_name}' has no label: its name is shown "
-                "and said",
+                f"choice '{name}' of list '{list_name}' has no label: its name is shown and said",
                 sheet.title,
                 number,
                 sheet.column("label"),
