@@ -58,9 +58,11 @@ Choices made where XLSForm leaves room:
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import enum
 import hashlib
+import io
 import os
 import re
 import unicodedata
@@ -186,6 +188,9 @@ _SELECT_TYPES = {
     ("select_multiple",): QuestionType.SELECT_MULTIPLE,
     # Its list is on the external_choices sheet (ODK ships it as itemsets.csv).
     ("select_one_external",): QuestionType.SELECT_ONE,
+    # Their list is a CSV file imported beside the form (`survey import --media DIR`).
+    ("select_one_from_file",): QuestionType.SELECT_ONE,
+    ("select_multiple_from_file",): QuestionType.SELECT_MULTIPLE,
 }
 # Collected by ODK on the device; filled by the system here (start, end, today,
 # phonenumber, deviceid) or kept empty (the others).
@@ -201,8 +206,6 @@ _UNSUPPORTED_TYPES = frozenset(
         "trigger",
         "xml-external",
         "csv-external",
-        "select_one_from_file",
-        "select_multiple_from_file",
         "select_multiple_external",
         "osm",
     }
@@ -265,8 +268,11 @@ def load_xlsform(
     *,
     fallback_form_id: str = "survey",
     skip_unaskable: bool = False,
+    media: Mapping[str, bytes] | None = None,
 ) -> Survey:
     """Compile an .xlsx or .xls workbook (its bytes, or a path to it) into a Survey.
+    `media`: the files imported beside the form, by name (the CSV files of
+    `select_one_from_file`).
 
     Raises SurveyLoadError listing every problem found; `Survey.warnings` lists what
     loaded but deserves the author's eye. A question a phone cannot ask (a geopoint, a
@@ -290,21 +296,25 @@ def load_xlsform(
         _fail(f"{error}.")
     except Exception:  # foreign or damaged bytes make xlrd and openpyxl raise nearly anything
         _fail(_NOT_A_WORKBOOK)
-    return _build(book, data, fallback_form_id, skip_unaskable)
+    return _build(book, data, fallback_form_id, skip_unaskable, media)
 
 
 _NOT_A_WORKBOOK = "This file is not an Excel workbook (.xlsx or .xls), or it is damaged."
 
 
 def load_markdown(
-    md: str, *, fallback_form_id: str = "survey", skip_unaskable: bool = False
+    md: str,
+    *,
+    fallback_form_id: str = "survey",
+    skip_unaskable: bool = False,
+    media: Mapping[str, bytes] | None = None,
 ) -> Survey:
     """Compile a form written in pyxform's markdown-table notation (used by tests)."""
     try:
         book = md_to_dict(md)
     except Exception as error:  # pyxform's md reader raises IndexError etc. on odd tables
         _fail(f"The form's tables cannot be read: {error}")
-    return _build(book, md.encode("utf-8"), fallback_form_id, skip_unaskable)
+    return _build(book, md.encode("utf-8"), fallback_form_id, skip_unaskable, media)
 
 
 def _fail(message: str) -> NoReturn:
@@ -489,7 +499,11 @@ class _Context:
 
 
 def _build(
-    book: Mapping[str, Any], data: bytes, fallback_form_id: str, skip_unaskable: bool = False
+    book: Mapping[str, Any],
+    data: bytes,
+    fallback_form_id: str,
+    skip_unaskable: bool = False,
+    media: Mapping[str, bytes] | None = None,
 ) -> Survey:
     ctx = _Context(skip_unaskable=skip_unaskable)
     survey_sheet = _sheet(book, SURVEY)
@@ -500,15 +514,28 @@ def _build(
         _settle_columns(ctx, sheet)
 
     settings = _read_settings(ctx, settings_sheet)
-    languages = _read_languages(ctx, survey_sheet, choices_sheet, settings, external_sheet)
+    # The files beside the form that a type cell names (select_one_from_file x.csv).
+    type_header = survey_sheet.column("type") or ""
+    named = {word for row in survey_sheet.rows for word in row.get(type_header, "").split()}
+    files = {
+        name: _media_sheet(ctx, name, content)
+        for name, content in (media or {}).items()
+        if name.lower().endswith(".csv") and name in named
+    }
+    languages = _read_languages(
+        ctx, survey_sheet, choices_sheet, settings, external_sheet, *files.values()
+    )
     allow_duplicates = (settings.get("allow_choice_duplicates") or "").lower() in _YES
     choice_lists = _read_choices(ctx, choices_sheet, languages, allow_duplicates)
     # select_one_external lists, read like the choices sheet's (a name on both: choices).
     # pyxform does not hold them to unique names (a choice_filter tells them apart).
     for name, external in _read_choices(ctx, external_sheet, languages, True).items():
         choice_lists.setdefault(name, external)
+    # A CSV beside the form is one list, named by its file (select_one_from_file x.csv).
+    for sheet in files.values():
+        choice_lists.update(_read_choices(ctx, sheet, languages, True))
     questions, calculations = _read_survey(
-        ctx, survey_sheet, choices_sheet, languages, choice_lists, external_sheet
+        ctx, survey_sheet, choices_sheet, languages, choice_lists, external_sheet, *files.values()
     )
 
     if ctx.errors:
@@ -673,13 +700,13 @@ def _read_languages(
     survey: _Sheet,
     choices: _Sheet,
     settings: _Settings,
-    external: _Sheet | None = None,
+    *others: _Sheet,
 ) -> _Languages:
     # (sheet, column, language or None for a plain column) for every translatable column
     found: list[tuple[_Sheet, _Column, Language | None]] = []
     coded: set[str] = set()
     unregistered: dict[str, str] = {}  # code -> the name it was made from
-    for sheet in (survey, choices, *([external] if external is not None else [])):
+    for sheet in (survey, choices, *others):
         for column in sheet.columns:
             if column.base not in _TRANSLATABLE:
                 continue
@@ -935,6 +962,50 @@ def _as_xpath(source: str) -> str:
     return _EXCEL_BOOLEANS.get(source.strip().casefold(), source)
 
 
+# The list of select_one_from_file: a file name with pyxform's extensions.
+_FILE_LIST = re.compile(r"[^/\\]+\.(csv|xml|geojson)", re.IGNORECASE)
+_MEDIA_CSV_LIMIT = 10_000_000  # bytes
+
+
+def _missing_file_message(name: str) -> str:
+    if not name.lower().endswith(".csv"):
+        return (
+            f"'{name}': only .csv files can list choices here (not .xml or .geojson); "
+            "save the list as a CSV with name and label columns"
+        )
+    return (
+        f"the choices of '{name}' come from a file beside the form: import it with "
+        f"`survey import FORM --media DIR`, DIR holding {name}"
+    )
+
+
+def _media_sheet(ctx: _Context, name: str, content: bytes) -> _Sheet:
+    """A CSV imported beside the form as a choices sheet of one list, named by the file:
+    a header row (`name`, `label` or `label::Language (xx)`, data columns for a
+    choice_filter), then one choice per row, located by the file's own line numbers."""
+    text = ""
+    if len(content) > _MEDIA_CSV_LIMIT:
+        ctx.add(Code.UNREADABLE_FILE, f"larger than {_MEDIA_CSV_LIMIT:,} bytes", name)
+    else:
+        try:
+            text = content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            ctx.add(Code.UNREADABLE_FILE, "not a CSV in UTF-8: save it as 'CSV UTF-8'", name)
+    try:
+        reader = csv.DictReader(io.StringIO(text))
+        headers = [h for h in (reader.fieldnames or []) if h]
+        rows = [
+            {"list_name": name, **{k: v for k, v in row.items() if k and isinstance(v, str)}}
+            for row in reader
+        ]
+    except csv.Error as error:
+        ctx.add(Code.UNREADABLE_FILE, f"not a CSV file: {error}", name)
+        headers, rows = [], []
+    double_colon = any("::" in h for h in headers)
+    columns = [_parse_column(h, CHOICES, double_colon) for h in ["list_name", *headers]]
+    return _Sheet(name, True, rows, columns)
+
+
 def _required_labels(
     ctx: _Context,
     sheet: _Sheet,
@@ -1017,7 +1088,7 @@ def _read_survey(
     choices_sheet: _Sheet,
     languages: _Languages,
     lists: Mapping[str, _ChoiceList],
-    external_sheet: _Sheet | None = None,
+    *other_choices: _Sheet,
 ) -> tuple[list[Question], list[Calculation]]:
     if not sheet.present:
         ctx.add(Code.MISSING_SHEET, "the form has no 'survey' sheet", SURVEY)
@@ -1045,7 +1116,7 @@ def _read_survey(
             ctx.add(Code.EMPTY_SURVEY, "the survey sheet has no questions", sheet.title)
         return [], []
     _check_label_columns(ctx, sheet, languages)
-    choice_sheets = [s for s in (choices_sheet, external_sheet) if s is not None and s.present]
+    choice_sheets = [s for s in (choices_sheet, *other_choices) if s.present]
     if any(r.type.has_choices for r in rows) and not choice_sheets:
         ctx.add(Code.MISSING_SHEET, "the form has select questions but no 'choices' sheet", CHOICES)
 
@@ -1721,6 +1792,15 @@ class _QuestionBuilder:
     ) -> tuple[Choice, ...]:
         type_header = self.sheet.column("type")
         choice_list = lists.get(r.list_name or "")
+        if choice_list is None and _FILE_LIST.fullmatch(r.list_name or ""):
+            self.ctx.add(
+                Code.MISSING_CHOICE_LIST,
+                _missing_file_message(r.list_name or ""),
+                self.sheet.title,
+                r.number,
+                type_header,
+            )
+            return ()
         if choice_list is None:
             if choices_present:  # else the missing sheet itself was reported
                 self.ctx.add(

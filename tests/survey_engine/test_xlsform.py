@@ -275,8 +275,6 @@ def test_metadata_rows_are_filled_by_the_system_not_asked() -> None:
         "time",
         "dateTime",
         "acknowledge",
-        "select_one_from_file districts.csv",
-        "select_multiple_from_file districts.csv",
     ],
 )
 def test_types_we_do_not_ask_yet_are_unsupported(written: str) -> None:

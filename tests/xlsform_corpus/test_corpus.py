@@ -32,7 +32,6 @@ TYPE_ALIASES = "type aliases pyxform accepts (select one from, begin loop, uri:d
 # and complete: what each lacks.
 TARGET_FAILURES: dict[str, str] = {
     "correlaid/correlaid__all_types_survey.xlsx": "time, datetime and rank not supported",
-    "getodk-docs/getodk-docs__form-datasets-1.xlsx": FROM_FILE,
     "getodk-docs/getodk-docs__form-logic-2.xlsx": REPEAT,
     "getodk-docs/getodk-docs__form-logic-21.xlsx": f"{REPEAT}; position()",
     "getodk-docs/getodk-docs__form-logic-22.xlsx": REPEAT,
