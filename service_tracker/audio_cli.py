@@ -95,16 +95,26 @@ def _render(settings: Settings, args: argparse.Namespace) -> int:
     survey = _survey_or_complain(settings, args.survey)
     if survey is None:
         return 1
-    languages = None
-    if args.language:
-        if args.language not in survey.language_codes:
-            print(
-                f"the survey has no language '{args.language}' "
-                f"(it has: {', '.join(survey.language_codes)})",
-                file=sys.stderr,
-            )
-            return 1
-        languages = [args.language]
+    if args.language and args.language not in survey.language_codes:
+        print(
+            f"the survey has no language '{args.language}' "
+            f"(it has: {', '.join(survey.language_codes)})",
+            file=sys.stderr,
+        )
+        return 1
+    asked = [lang for lang in survey.languages if args.language in (None, lang.code)]
+    # A language no registry knows has a code made from its name: no voice can speak it.
+    for language in (lang for lang in asked if not lang.has_code):
+        print(
+            f"{language.name} ({language.code}) skipped: voice needs the language's code; "
+            f"name its columns like 'label::{language.name} (xx)' with its ISO 639 code and "
+            "import the form again",
+            file=sys.stderr,
+        )
+    languages = [lang.code for lang in asked if lang.has_code]
+    if not languages:
+        print(f"{survey.form_id}: nothing to render", file=sys.stderr)
+        return 1
     library = _library_or_complain(settings)
     if library is None:
         return 1

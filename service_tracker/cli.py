@@ -3,8 +3,8 @@
 serve [--host H] [--port P] [--workers N]
 demo
 db upgrade
-survey import FILE.xlsx [--ussd-code CODE] [--ivr-number NUMBER]... [--roster-only]
-              [--skip-unaskable]
+survey import FILE.xlsx|FILE.xls [--ussd-code CODE] [--ivr-number NUMBER]... [--roster-only]
+              [--skip-unaskable] [--media DIR]
 respondents import FILE.csv|FILE.xlsx
 export answers --survey ID_OR_FORM_ID
 simulate ussd --phone NUMBER [--url URL] [--code CODE]
@@ -86,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="create or migrate the schema").set_defaults(run=_db_upgrade)
 
     survey = commands.add_parser("survey", help="surveys").add_subparsers(metavar="ACTION")
-    survey_import = survey.add_parser("import", help="import an XLSForm (.xlsx)")
+    survey_import = survey.add_parser("import", help="import an XLSForm (.xlsx or .xls)")
     survey_import.add_argument("file", type=Path)
     survey_import.add_argument("--ussd-code", help="bind a USSD code to it, e.g. '*384*123#'")
     survey_import.add_argument(
@@ -107,6 +107,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="leave out the questions a phone cannot ask (geopoint, image, audio...), "
         "listing each, instead of refusing the form",
+    )
+    survey_import.add_argument(
+        "--media",
+        type=Path,
+        metavar="DIR",
+        help="the folder of the files the form lists choices from "
+        "(select_one_from_file districts.csv)",
     )
     survey_import.set_defaults(run=_survey_import)
 
@@ -257,10 +264,34 @@ def _ensure_sqlite_folder(url: str) -> None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
+MEDIA_FILE_LIMIT = 10_000_000  # bytes: a list of every village of a country fits
+
+
+def _media_files(folder: Path | None) -> dict[str, bytes] | None:
+    """The CSV files of `--media DIR`, by name; None (said why) when it cannot be read."""
+    if folder is None:
+        return {}
+    if not folder.is_dir():
+        print(f"--media {folder}: not a folder", file=sys.stderr)
+        return None
+    files: dict[str, bytes] = {}
+    for path in sorted(folder.iterdir()):
+        if not (path.is_file() and path.suffix.lower() == ".csv"):
+            continue
+        if path.stat().st_size > MEDIA_FILE_LIMIT:
+            print(f"{path.name}: larger than {MEDIA_FILE_LIMIT:,} bytes", file=sys.stderr)
+            return None
+        files[path.name] = path.read_bytes()
+    return files
+
+
 def _survey_import(settings: Settings, args: argparse.Namespace) -> int:
     path: Path = args.file
     source = read_input(path)
     if source is None:
+        return 1
+    media = _media_files(getattr(args, "media", None))
+    if media is None:
         return 1
 
     async def work(engine: AsyncEngine) -> ImportedSurvey:
@@ -273,6 +304,7 @@ def _survey_import(settings: Settings, args: argparse.Namespace) -> int:
             ivr_numbers=args.ivr_number,
             default_region=settings.default_phone_region,
             skip_unaskable=args.skip_unaskable,
+            media=media,
         )
 
     try:

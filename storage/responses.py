@@ -52,7 +52,7 @@ from storage.schema import (
     survey_versions,
     surveys,
 )
-from storage.surveys import load_stored_form
+from storage.surveys import load_stored_form, stored_media
 from survey_engine.errors import EngineError
 from survey_engine.events import (
     AnswerGiven,
@@ -573,8 +573,10 @@ class SqlResponseStore:
         row = await self._one(_VERSION_SOURCE, {"b_version_id": version_id})
         if row is None:
             raise EngineError("unknown_survey_version", f"no survey version with id {version_id}")
+        async with self._single.connect() as conn:
+            media = await stored_media(conn, version_id)
         # Compiling a form takes milliseconds of CPU: keep the event loop answering.
-        survey = await asyncio.to_thread(load_stored_form, row.source, row.form_id)
+        survey = await asyncio.to_thread(load_stored_form, row.source, row.form_id, media)
         self._surveys[version_id] = survey
         return survey
 

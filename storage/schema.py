@@ -45,6 +45,7 @@ __all__ = [
     "EntryPointRow",
     "RespondentRow",
     "ResponseRow",
+    "SurveyMediaRow",
     "SurveyRow",
     "SurveyVersionRow",
     "UtcDateTime",
@@ -54,6 +55,7 @@ __all__ = [
     "metadata",
     "respondents",
     "responses",
+    "survey_media",
     "survey_versions",
     "surveys",
 ]
@@ -129,6 +131,21 @@ class SurveyVersionRow(Base):
     source_sha256: Mapped[str] = mapped_column(String(64))
     languages: Mapped[str] = mapped_column(String(255))  # "en,fr,sw"
     imported_at: Mapped[dt.datetime]
+
+
+class SurveyMediaRow(Base):
+    """A file imported beside one form version (`survey import --media DIR`): the CSV
+    lists of `select_one_from_file`, compiled with the form whenever it is loaded."""
+
+    __tablename__ = "survey_media"
+    __table_args__ = (UniqueConstraint("survey_version_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    survey_version_id: Mapped[int] = mapped_column(
+        ForeignKey("survey_versions.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(255))  # as the form names it: "districts.csv"
+    content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class EntryPointRow(Base):
@@ -247,6 +264,7 @@ class CallRow(Base):
 # The tables, for Core statements.
 surveys = cast(Table, SurveyRow.__table__)
 survey_versions = cast(Table, SurveyVersionRow.__table__)
+survey_media = cast(Table, SurveyMediaRow.__table__)
 entry_points = cast(Table, EntryPointRow.__table__)
 respondents = cast(Table, RespondentRow.__table__)
 responses = cast(Table, ResponseRow.__table__)

@@ -18,7 +18,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import PurePath
@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from storage.schema import entry_points, survey_versions, surveys
+from storage.schema import entry_points, survey_media, survey_versions, surveys
 from survey_engine.errors import FormWarning, SurveyLoadError
 from survey_engine.model import Survey
 from survey_engine.phones import ivr_address
@@ -45,6 +45,7 @@ __all__ = [
     "list_surveys",
     "load_stored_form",
     "parse_ussd_code",
+    "stored_media",
     "unloadable_versions",
 ]
 
@@ -122,6 +123,7 @@ async def import_survey(
     ivr_numbers: Sequence[str] = (),
     default_region: str | None = None,
     skip_unaskable: bool = False,
+    media: Mapping[str, bytes] | None = None,
 ) -> ImportedSurvey:
     """Store an XLSForm upload as a survey version and optionally bind a USSD code and
     IVR numbers to it (`roster_only` applies to each).
@@ -131,16 +133,21 @@ async def import_survey(
     number, or an extension's digits). Binding a code or number that reached another
     survey moves it to this one. Every code and number is checked before anything is
     stored. With `skip_unaskable`, the questions a phone cannot ask are left out instead
-    of refusing the form (`ImportedSurvey.warnings` names each)."""
+    of refusing the form (`ImportedSurvey.warnings` names each). `media`: files imported
+    beside the form, by name (the CSV lists of select_one_from_file): the ones the form
+    names are stored with the version."""
     binding = parse_ussd_code(ussd_code) if ussd_code else None
     ivr_addresses = tuple(dict.fromkeys(ivr_address(n, default_region) for n in ivr_numbers))
     fallback_form_id = PurePath(filename).stem or "survey"
+    media = dict(media or {})
     survey = await asyncio.to_thread(
-        partial(load_xlsform, skip_unaskable=skip_unaskable),
+        partial(load_xlsform, skip_unaskable=skip_unaskable, media=media),
         source,
         fallback_form_id=fallback_form_id,
     )
-    digest = hashlib.sha256(source).hexdigest()
+    # Only the files a question lists from are kept with the version.
+    kept = {name: media[name] for name in sorted(_listed_files(survey)) if name in media}
+    digest = _digest(source, kept)
     now = dt.datetime.now(dt.UTC)
 
     async with engine.begin() as conn:
@@ -176,6 +183,12 @@ async def import_survey(
                     .returning(survey_versions.c.id)
                 )
             ).scalar_one()
+            for name, content in kept.items():
+                await conn.execute(
+                    survey_media.insert().values(
+                        survey_version_id=version_id, name=name, content=content
+                    )
+                )
             created = True
             # The newest version's title is the survey's title.
             await conn.execute(
@@ -199,11 +212,43 @@ async def import_survey(
     )
 
 
-def load_stored_form(source: bytes, form_id: str) -> Survey:
-    """Compile a stored version's source, as sessions and `serve` do. Questions a phone
-    cannot ask are left out: a version imported without `--skip-unaskable` has none
-    (it would have been refused), one imported with it must load as it was imported."""
-    return load_xlsform(source, fallback_form_id=form_id, skip_unaskable=True)
+def load_stored_form(
+    source: bytes, form_id: str, media: Mapping[str, bytes] | None = None
+) -> Survey:
+    """Compile a stored version's source (and the files stored with it), as sessions
+    and `serve` do. Questions a phone cannot ask are left out: a version imported
+    without `--skip-unaskable` has none (it would have been refused), one imported with
+    it must load as it was imported."""
+    return load_xlsform(source, fallback_form_id=form_id, skip_unaskable=True, media=media)
+
+
+async def stored_media(conn: AsyncConnection, version_id: int) -> dict[str, bytes]:
+    """The files stored with a survey version, by name."""
+    rows = await conn.execute(
+        select(survey_media.c.name, survey_media.c.content).where(
+            survey_media.c.survey_version_id == version_id
+        )
+    )
+    return {row.name: row.content for row in rows}
+
+
+def _listed_files(survey: Survey) -> set[str]:
+    return {
+        q.list_name
+        for q in survey.questions
+        if q.list_name and q.list_name.lower().endswith(".csv")
+    }
+
+
+def _digest(source: bytes, media: Mapping[str, bytes]) -> str:
+    """The form file's sha256; with files beside it, of the form and each file, so a
+    changed list is a different import."""
+    if not media:
+        return hashlib.sha256(source).hexdigest()
+    whole = hashlib.sha256(hashlib.sha256(source).digest())
+    for name, content in sorted(media.items()):
+        whole.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
+    return whole.hexdigest()
 
 
 async def _survey_id(conn: AsyncConnection, form_id: str, title: str, now: dt.datetime) -> int:
@@ -247,17 +292,23 @@ async def unloadable_versions(engine: AsyncEngine) -> list[str]:
         .scalar_subquery()
     )
     stmt = (
-        select(surveys.c.form_id, survey_versions.c.version, survey_versions.c.source)
+        select(
+            survey_versions.c.id,
+            surveys.c.form_id,
+            survey_versions.c.version,
+            survey_versions.c.source,
+        )
         .join_from(survey_versions, surveys, survey_versions.c.survey_id == surveys.c.id)
         .where(survey_versions.c.id.in_(current))
         .order_by(surveys.c.form_id)
     )
     async with engine.connect() as conn:
         rows = (await conn.execute(stmt)).all()
+        media = {row.id: await stored_media(conn, row.id) for row in rows}
     problems = []
     for row in rows:
         try:
-            await asyncio.to_thread(load_stored_form, row.source, row.form_id)
+            await asyncio.to_thread(load_stored_form, row.source, row.form_id, media[row.id])
         except SurveyLoadError as error:
             first = str(error).strip().splitlines()[0] if str(error).strip() else "cannot load"
             problems.append(f"survey {row.form_id} version {row.version}: {first}")

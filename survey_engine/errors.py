@@ -3,8 +3,10 @@
     EngineError              a caller misused the engine (bad state bytes, unknown survey)
     SurveyLoadError          an XLSForm could not be compiled; carries FormErrors
 
-A form that compiles may still carry `FormWarning`s (located like errors) on
-`Survey.warnings`: what the loader left out or read in a way the author should know.
+A form can also load with *warnings* (`FormWarning`, located like a `FormError`):
+something was read in a way its author should know about, such as a language that no
+registry knows, or a question a phone cannot ask left out by `--skip-unaskable`. They
+ride on `Survey.warnings`; nothing refuses the form for them.
 
 A *broken survey at run time* (an expression that fails on real answers, a skip
 loop) never raises: the session ends as failed with a `Failed` event, so the
@@ -40,19 +42,31 @@ class FormError:
     column: str | None = None
 
     def __str__(self) -> str:
-        where = [f"sheet '{self.sheet}'"] if self.sheet else []
-        if self.row is not None:
-            where.append(f"row {self.row}")
-        if self.column is not None:
-            where.append(f"column '{self.column}'")
-        prefix = f"{', '.join(where)}: " if where else ""
-        return f"[{self.code}] {prefix}{self.message}"
+        return f"[{self.code}] {_where(self.sheet, self.row, self.column)}{self.message}"
 
 
 @dataclass(frozen=True, slots=True)
-class FormWarning(FormError):
-    """Something the author should know about a form that compiled, located the same
-    way (e.g. a question a phone cannot ask, left out by `--skip-unaskable`)."""
+class FormWarning:
+    """Something in an imported form its author should know, located like a FormError;
+    the form still loads."""
+
+    code: str
+    message: str
+    sheet: str
+    row: int | None = None
+    column: str | None = None
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {_where(self.sheet, self.row, self.column)}{self.message}"
+
+
+def _where(sheet: str, row: int | None, column: str | None) -> str:
+    where = [f"sheet '{sheet}'"] if sheet else []
+    if row is not None:
+        where.append(f"row {row}")
+    if column is not None:
+        where.append(f"column '{column}'")
+    return f"{', '.join(where)}: " if where else ""
 
 
 class SurveyLoadError(Exception):

@@ -30,6 +30,10 @@ def base_name(name: str) -> str:
     return name.partition("[")[0]
 
 
+# The code of a language no registry knows starts so (BCP 47's private use): `x-local`.
+PRIVATE_USE_PREFIX = "x-"
+
+
 class QuestionType(enum.Enum):
     SELECT_ONE = "select_one"
     SELECT_MULTIPLE = "select_multiple"
@@ -51,6 +55,12 @@ class Language:
 
     code: str
     name: str
+
+    @property
+    def has_code(self) -> bool:
+        """False for a language no registry knows: its code was made from its name
+        (`x-local`), which names folders and keys but no voice can speak."""
+        return not self.code.startswith(PRIVATE_USE_PREFIX)
 
 
 @dataclass(frozen=True, slots=True)

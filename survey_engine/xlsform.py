@@ -10,9 +10,21 @@ Choices made where XLSForm leaves room:
 
 * Groups are flattened: a group's `relevant` is ANDed into each child's relevant as
   `(group) and (child)`. Group labels are not shown; group names are optional.
+* The workbook may be .xlsx or the old .xls; pyxform's readers read both.
+* Column headers and question types are read through pyxform's own alias tables
+  (`bind:relevant`, `label:English`, `caption`, `select one from LIST`, `int`, `gps`...),
+  then named as this module names them (`_parse_column`, `_canonical_type`). A few
+  older spellings pyxform no longer maps (`text:English`, `constraint-msg`) are read
+  too, unless the sheet also has the column under its current name.
 * Languages come from `label::Name (code)` columns, in column order (survey sheet, then
-  choices). `label::Name` without a code is accepted for well-known languages, and
-  `label::en` for their codes. A plain `label` column belongs to the default language:
+  choices). Without a code, the name is looked up in the language registry langcodes
+  ships, in English or in the language itself (`label::Kiswahili`, `label::中文`), and a
+  bare code (`label::EN`) is taken as a code. A name the registry does not know
+  (`label::Local language`) still loads, with a warning: its code is made from the name
+  under BCP 47's private use, `x-local` (the first 6 ASCII letters or digits of its first
+  word, or 6 hex digits of the name's hash when another name has that code or nothing of
+  it is ASCII): 8 characters at most, as responses store a code, and safe in folder names
+  and prompt keys; no voice can speak it. A plain `label` column belongs to the default language:
   `settings.default_language` when set, else the first label column's language, or
   English (en) when the plain column comes first. Where a plain and a coded column
   give the same language, the coded cell wins and the plain one fills its blanks.
@@ -45,15 +57,20 @@ Choices made where XLSForm leaves room:
   the pass before, a generated select_one named after the repeat). A repeat's label is
   not shown. Nested repeats and `begin loop over LIST` are refused.
 * Columns we do not use (`media::audio`, `read_only`...) are ignored.
+* Two columns for the same thing (`label` and `caption`, `relevant` and `bind:relevant`)
+  are refused, as pyxform refuses them.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import enum
 import hashlib
+import io
 import os
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -61,9 +78,14 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
+import langcodes
+from pyxform import aliases as pyxform_aliases
 from pyxform.errors import PyXFormError, PyXFormReadError
+from pyxform.parsing.sheet_headers import process_header
+from pyxform.question import MultipleChoiceQuestion, Option
 from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
-from pyxform.xls2json_backends import md_to_dict, xlsx_to_dict
+from pyxform.survey import Survey as PyxformSurvey
+from pyxform.xls2json_backends import md_to_dict, xls_to_dict, xlsx_to_dict
 
 from survey_engine.errors import FormError, FormWarning, SurveyLoadError
 from survey_engine.expressions import (
@@ -77,6 +99,7 @@ from survey_engine.expressions import (
 from survey_engine.model import (
     MAX_ATTEMPTS,
     MAX_REPEAT_PASSES,
+    PRIVATE_USE_PREFIX,
     Calculation,
     Choice,
     Language,
@@ -87,15 +110,15 @@ from survey_engine.model import (
     Survey,
     Text,
 )
-from survey_engine.phrases import NATIVE_NAMES, phrase
+from survey_engine.phrases import phrase
 
-__all__ = ["FormErrorCode", "load_markdown", "load_xlsform"]
+__all__ = ["FormErrorCode", "FormWarningCode", "load_markdown", "load_xlsform"]
 
 
 class FormErrorCode(enum.StrEnum):
     """Stable codes of `FormError.code`; tests and the admin rely on them."""
 
-    UNREADABLE_FILE = "unreadable_file"  # not an .xlsx, damaged, duplicate column header
+    UNREADABLE_FILE = "unreadable_file"  # not an .xlsx/.xls, damaged, duplicate column header
     MISSING_SHEET = "missing_sheet"  # no survey sheet; no choices sheet but a select
     EMPTY_SURVEY = "empty_survey"  # the survey sheet has no question
     # type/name/label/list_name, or one language's label; `column` is the header expected
@@ -114,7 +137,8 @@ class FormErrorCode(enum.StrEnum):
     # regex() with a back-reference or look-around: valid elsewhere, not linear-time
     UNSUPPORTED_PATTERN = "unsupported_pattern"
     MISSING_LABEL = "missing_label"  # a question or choice without text in a language
-    LANGUAGE_CODE_MISSING = "language_code_missing"  # label::Name with no (code)
+    # No longer raised: a name no registry knows loads with a warning (kept for old logs).
+    LANGUAGE_CODE_MISSING = "language_code_missing"
     UNKNOWN_LANGUAGE = "unknown_language"  # hint::X (x) where X has no label column
     BAD_REQUIRED = "bad_required"  # required is not yes/no
     BAD_SETTING = "bad_setting"  # form_id, default_language or max_attempts unusable
@@ -131,13 +155,23 @@ class FormErrorCode(enum.StrEnum):
     BAD_REPEAT_COUNT = "bad_repeat_count"  # a fixed repeat_count above the most passes
     # ${x} of a repeat's question outside it, other than count(${x}) or sum(${x})
     REPEAT_REFERENCE = "repeat_reference"
-    # Warnings (`Survey.warnings`), not errors:
+    DUPLICATE_COLUMN = "duplicate_column"  # two headers for one column: label and caption
+
+
+class FormWarningCode(enum.StrEnum):
+    """Stable codes of `FormWarning.code`: the form loads, its author should know."""
+
+    UNREGISTERED_LANGUAGE = "unregistered_language"  # label::Local language: USSD only
+    IGNORED_COLUMN = "ignored_column"  # an old spelling beside the column's current name
+    MISSING_TRANSLATION = "missing_translation"  # a label missing in one language
+    CHOICE_NAME_AS_LABEL = "choice_name_as_label"  # a choice with no label at all
     UNASKABLE_SKIPPED = "unaskable_skipped"  # left out by --skip-unaskable
     UNASKABLE_REFERENCE = "unaskable_reference"  # ${x} of a question left out: empty
 
 
 Code = FormErrorCode
 SURVEY, CHOICES, SETTINGS = "survey", "choices", "settings"
+EXTERNAL_CHOICES = "external_choices"
 FILE = ""  # the sheet of errors about the whole file
 
 _NAME_RE = re.compile(NAME_PATTERN)
@@ -148,33 +182,25 @@ _BIDI_MARKS = dict.fromkeys([0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x20
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the old binary .xls format
 
 _TRANSLATABLE = frozenset({"label", "hint", "constraint_message", "required_message"})
-_COLUMN_ALIASES = {
-    "list name": "list_name",
-    "constraint message": "constraint_message",
-    "jr:constraintmsg": "constraint_message",
-    "required message": "required_message",
-    "jr:requiredmsg": "required_message",
-    "choice filter": "choice_filter",
-    "id_string": "form_id",
-    "jr:count": "repeat_count",
-}
 # Choices-sheet columns that are not data for a choice_filter.
 _NOT_CHOICE_DATA = frozenset({"list_name", "name", "media", "image", "audio", "video", "big-image"})
 
+# Types by the names `_canonical_type` gives them (`int` is `integer`, `gps` `geopoint`).
 _SIMPLE_TYPES = {
     "integer": QuestionType.INTEGER,
-    "int": QuestionType.INTEGER,
     "decimal": QuestionType.DECIMAL,
     "text": QuestionType.TEXT,
-    "string": QuestionType.TEXT,
     "date": QuestionType.DATE,
     "note": QuestionType.NOTE,
 }
 _SELECT_TYPES = {
     ("select_one",): QuestionType.SELECT_ONE,
-    ("select", "one"): QuestionType.SELECT_ONE,
     ("select_multiple",): QuestionType.SELECT_MULTIPLE,
-    ("select", "all", "that", "apply"): QuestionType.SELECT_MULTIPLE,
+    # Its list is on the external_choices sheet (ODK ships it as itemsets.csv).
+    ("select_one_external",): QuestionType.SELECT_ONE,
+    # Their list is a CSV file imported beside the form (`survey import --media DIR`).
+    ("select_one_from_file",): QuestionType.SELECT_ONE,
+    ("select_multiple_from_file",): QuestionType.SELECT_MULTIPLE,
 }
 # Collected by ODK on the device; filled by the system here (start, end, today,
 # phonenumber, deviceid) or kept empty (the others).
@@ -190,10 +216,8 @@ _UNSUPPORTED_TYPES = frozenset(
         "trigger",
         "xml-external",
         "csv-external",
-        "select_one_from_file",
-        "select_multiple_from_file",
-        "select_one_external",
         "select_multiple_external",
+        "osm",
     }
 )
 # What a phone cannot give, by pyxform's bind type (and media type for `binary`).
@@ -241,54 +265,6 @@ _TRUE_WORDS = frozenset({"yes", "y", "true", "true()", "1"})
 _YES = frozenset({"yes", "true", "true()"})  # pyxform's yes for a setting
 _FALSE_WORDS = frozenset({"no", "n", "false", "false()", "0", ""})
 
-# Language names (and ISO 639-1 codes) accepted in `label::Name` without a `(code)`.
-_WELL_KNOWN_LANGUAGES: Mapping[str, tuple[str, ...]] = {
-    "en": ("English", "Anglais"),
-    "fr": ("French", "Français", "Francais"),
-    "ar": ("Arabic", "العربية", "عربي", "Arabe"),
-    "sw": ("Swahili", "Kiswahili"),
-    "pt": ("Portuguese", "Português", "Portugues"),
-    "es": ("Spanish", "Español", "Espanol"),
-    "am": ("Amharic", "አማርኛ"),
-    "so": ("Somali", "Soomaali"),
-    "ha": ("Hausa",),
-    "rw": ("Kinyarwanda",),
-    "yo": ("Yoruba", "Yorùbá"),
-    "ig": ("Igbo",),
-    "zu": ("Zulu", "isiZulu"),
-    "xh": ("Xhosa", "isiXhosa"),
-    "om": ("Oromo", "Afaan Oromoo"),
-    "ti": ("Tigrinya", "ትግርኛ"),
-    "lg": ("Luganda", "Ganda"),
-    "ln": ("Lingala",),
-    "wo": ("Wolof",),
-    "ff": ("Fula", "Fulfulde", "Pulaar"),
-    "mg": ("Malagasy",),
-    "sn": ("Shona",),
-    "ny": ("Chichewa", "Nyanja"),
-    "rn": ("Kirundi",),
-    "ak": ("Akan", "Twi"),
-    "bm": ("Bambara",),
-    "af": ("Afrikaans",),
-    "st": ("Sesotho",),
-    "tn": ("Setswana",),
-    "de": ("German", "Deutsch"),
-    "hi": ("Hindi",),
-    "ur": ("Urdu",),
-    "bn": ("Bengali",),
-    "ne": ("Nepali",),
-    "tr": ("Turkish",),
-    "fa": ("Persian", "Farsi"),
-    "ps": ("Pashto",),
-}
-_LANGUAGE_BY_NAME: Mapping[str, str] = {
-    **{name.casefold(): code for code, name in NATIVE_NAMES.items()},
-    **{n.casefold(): code for code, names in _WELL_KNOWN_LANGUAGES.items() for n in names},
-}
-_DISPLAY_NAMES: Mapping[str, str] = {
-    **{code: names[0] for code, names in _WELL_KNOWN_LANGUAGES.items()},
-    **NATIVE_NAMES,
-}
 _ENGLISH = Language("en", "English")
 
 
@@ -302,12 +278,16 @@ def load_xlsform(
     *,
     fallback_form_id: str = "survey",
     skip_unaskable: bool = False,
+    media: Mapping[str, bytes] | None = None,
 ) -> Survey:
-    """Compile an .xlsx workbook (its bytes, or a path to it) into a Survey.
+    """Compile an .xlsx or .xls workbook (its bytes, or a path to it) into a Survey.
+    `media`: the files imported beside the form, by name (the CSV files of
+    `select_one_from_file`).
 
-    Raises SurveyLoadError listing every problem found. A question a phone cannot ask
-    (a geopoint, a photo...) is an error, or with `skip_unaskable` left out, each such
-    question and each reference to it named in `Survey.warnings`.
+    Raises SurveyLoadError listing every problem found; `Survey.warnings` lists what
+    loaded but deserves the author's eye. A question a phone cannot ask (a geopoint, a
+    photo...) is an error, or with `skip_unaskable` left out, each such question and
+    each reference to it named in the warnings.
     """
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
@@ -316,28 +296,35 @@ def load_xlsform(
             data = Path(source).read_bytes()
         except OSError as error:
             _fail(f"The file {os.fspath(source)!r} cannot be read: {error.strerror or error}.")
-    if data.startswith(_OLE_MAGIC):
-        _fail("This is an old Excel 97-2003 (.xls) file: save it as .xlsx and upload again.")
+    # The bytes tell the format; a name can lie (an .xls saved as "form.xlsx").
+    read = xls_to_dict if data.startswith(_OLE_MAGIC) else xlsx_to_dict
     try:
-        book = xlsx_to_dict(BytesIO(data))
+        book = read(BytesIO(data))
     except PyXFormReadError:
-        _fail("This file is not an Excel workbook (.xlsx), or it is damaged.")
+        _fail(_NOT_A_WORKBOOK)
     except PyXFormError as error:  # e.g. "Duplicate column header: label"
         _fail(f"{error}.")
-    except Exception:  # foreign bytes can make openpyxl raise nearly anything
-        _fail("This file is not an Excel workbook (.xlsx), or it is damaged.")
-    return _build(book, data, fallback_form_id, skip_unaskable)
+    except Exception:  # foreign or damaged bytes make xlrd and openpyxl raise nearly anything
+        _fail(_NOT_A_WORKBOOK)
+    return _build(book, data, fallback_form_id, skip_unaskable, media)
+
+
+_NOT_A_WORKBOOK = "This file is not an Excel workbook (.xlsx or .xls), or it is damaged."
 
 
 def load_markdown(
-    md: str, *, fallback_form_id: str = "survey", skip_unaskable: bool = False
+    md: str,
+    *,
+    fallback_form_id: str = "survey",
+    skip_unaskable: bool = False,
+    media: Mapping[str, bytes] | None = None,
 ) -> Survey:
     """Compile a form written in pyxform's markdown-table notation (used by tests)."""
     try:
         book = md_to_dict(md)
     except Exception as error:  # pyxform's md reader raises IndexError etc. on odd tables
         _fail(f"The form's tables cannot be read: {error}")
-    return _build(book, md.encode("utf-8"), fallback_form_id, skip_unaskable)
+    return _build(book, md.encode("utf-8"), fallback_form_id, skip_unaskable, media)
 
 
 def _fail(message: str) -> NoReturn:
@@ -354,6 +341,9 @@ class _Column:
     header: str  # as written, for messages
     base: str  # canonical: "type", "label", "constraint_message"...
     language_text: str | None  # what follows `::` on translatable columns
+    known: bool = True  # a column pyxform knows (or an old spelling of one), not data
+    old: bool = False  # an old spelling pyxform no longer maps (`text:English`)
+    detail: str = ""  # all that follows the column's name: `English` in `image::English`
 
 
 @dataclass(slots=True)
@@ -374,28 +364,104 @@ class _Sheet:
                 yield index + 2, row
 
 
-def _parse_column(header: str) -> _Column:
-    base, separator, rest = header.partition("::")
-    base = base.strip().lower()
-    base = _COLUMN_ALIASES.get(base, base)
-    if base in _TRANSLATABLE and separator:
-        return _Column(header, base, rest)
-    return _Column(header, base, None)
-
-
 def _sheet(book: Mapping[str, Any], name: str) -> _Sheet:
     titles = list(book.get("sheet_names") or [])
     title = next((t for t in titles if t.lower() == name), None)
     if title is None and name == SURVEY and len(titles) == 1:
         title = titles[0]  # pyxform reads a lone sheet of any name as the survey
     present = name in book
-    headers = book.get(f"{name}_header") or []
-    columns = [_parse_column(h) for h in (headers[0] if headers else {}) if h is not None]
+    headers = [h for h in ((book.get(f"{name}_header") or [{}])[0] or {}) if h is not None]
+    # As pyxform: `::` separates a column from its language, or `:` on a sheet without `::`.
+    double_colon = any("::" in h for h in headers)
+    columns = [_parse_column(h, name, double_colon) for h in headers]
     rows = [
         {str(k): str(v) for k, v in row.items() if k is not None and v is not None}
         for row in book.get(name) or []
     ]
     return _Sheet(title or name, present, rows, columns)
+
+
+# -- column headers as pyxform reads them ------------------------------------------------
+
+# Per sheet, pyxform's header aliases and the columns it knows.
+_PYXFORM_HEADERS: Mapping[str, tuple[Mapping[str, Any], frozenset[str]]] = {
+    SURVEY: (pyxform_aliases.survey_header, frozenset(MultipleChoiceQuestion.get_slot_names())),
+    CHOICES: (pyxform_aliases.list_header, frozenset({*Option.get_slot_names(), "list name"})),
+    SETTINGS: (pyxform_aliases.settings_header, frozenset(PyxformSurvey.get_slot_names())),
+}
+_PYXFORM_HEADERS = {**_PYXFORM_HEADERS, EXTERNAL_CHOICES: _PYXFORM_HEADERS[CHOICES]}
+# `bind::relevant`, `control::appearance`, `media::audio`: the column is the second part.
+_GROUPING_TOKENS = frozenset({"bind", "control", "media"})
+# pyxform's name -> ours, where they differ.
+_OUR_COLUMN_NAMES = {
+    "jr:constraintMsg": "constraint_message",
+    "jr:requiredMsg": "required_message",
+    "jr:noAppErrorString": "no_app_error_string",
+    "readonly": "read_only",
+    "jr:count": "repeat_count",
+    "calculate": "calculation",
+    "list name": "list_name",
+    "id_string": "form_id",
+    "title": "form_title",
+}
+# Older spellings pyxform no longer maps, still in forms from the field (`text:English`
+# in KoBo's first forms, Enketo's `constraint-msg`); read unless the sheet also has the
+# column under its current name.
+_OLD_COLUMN_NAMES = {
+    "text": "label",
+    "constraint-msg": "constraint_message",
+    "jr:constraintmsg": "constraint_message",
+    "jr:requiredmsg": "required_message",
+}
+
+
+def _parse_column(header: str, sheet: str, double_colon: bool) -> _Column:
+    """A header read by pyxform's own `process_header` and alias tables, named our way."""
+    header_aliases, known_columns = _PYXFORM_HEADERS[sheet]
+    _, tokens = process_header(header, double_colon, header_aliases, known_columns)
+    known, old = True, False
+    if tokens[0] in _GROUPING_TOKENS and len(tokens) > 1:
+        tokens = tokens[1:]
+    elif tokens[0] not in known_columns:  # ours (max_attempts), choice data, or an old name
+        first = tokens[0].strip().lower()
+        old = first in _OLD_COLUMN_NAMES
+        known = old
+        tokens = (_OLD_COLUMN_NAMES.get(first, first), *tokens[1:])
+    base = _OUR_COLUMN_NAMES.get(tokens[0], tokens[0])
+    detail = "::".join(tokens[1:]).strip()
+    language = detail if base in _TRANSLATABLE and detail else None
+    return _Column(header, base, language, known, old, detail)
+
+
+def _settle_columns(ctx: _Context, sheet: _Sheet) -> None:
+    """One column per name and language, as pyxform requires: a second spelling of one
+    (`caption` beside `label`, `bind:relevant` beside `relevant`) is refused, and an old
+    spelling beside the current one is set aside with a warning."""
+    first: dict[tuple[str, str], _Column] = {}
+    dropped: list[_Column] = []
+    for column in sorted(sheet.columns, key=lambda c: c.old):  # current spellings first
+        if not column.known:
+            continue
+        other = first.setdefault((column.base, column.detail), column)
+        if other is column:
+            continue
+        dropped.append(column)
+        if column.old:
+            ctx.warn(
+                FormWarningCode.IGNORED_COLUMN,
+                f"ignored: '{other.header}' is the same column under its current name",
+                sheet.title,
+                column=column.header,
+            )
+        else:
+            ctx.add(
+                Code.DUPLICATE_COLUMN,
+                f"'{column.header}' and '{other.header}' are the same column; keep one",
+                sheet.title,
+                None,
+                column.header,
+            )
+    sheet.columns = [c for c in sheet.columns if c not in dropped]
 
 
 @dataclass(slots=True)
@@ -407,7 +473,7 @@ class _Context:
 
     def warn(
         self,
-        code: FormErrorCode,
+        code: FormWarningCode,
         message: str,
         sheet: str,
         row: int | None = None,
@@ -443,19 +509,43 @@ class _Context:
 
 
 def _build(
-    book: Mapping[str, Any], data: bytes, fallback_form_id: str, skip_unaskable: bool = False
+    book: Mapping[str, Any],
+    data: bytes,
+    fallback_form_id: str,
+    skip_unaskable: bool = False,
+    media: Mapping[str, bytes] | None = None,
 ) -> Survey:
     ctx = _Context(skip_unaskable=skip_unaskable)
     survey_sheet = _sheet(book, SURVEY)
     choices_sheet = _sheet(book, CHOICES)
     settings_sheet = _sheet(book, SETTINGS)
+    external_sheet = _sheet(book, EXTERNAL_CHOICES)
+    for sheet in (survey_sheet, choices_sheet, settings_sheet, external_sheet):
+        _settle_columns(ctx, sheet)
 
     settings = _read_settings(ctx, settings_sheet)
-    languages = _read_languages(ctx, survey_sheet, choices_sheet, settings)
+    # The files beside the form that a type cell names (select_one_from_file x.csv).
+    type_header = survey_sheet.column("type") or ""
+    named = {word for row in survey_sheet.rows for word in row.get(type_header, "").split()}
+    files = {
+        name: _media_sheet(ctx, name, content)
+        for name, content in (media or {}).items()
+        if name.lower().endswith(".csv") and name in named
+    }
+    languages = _read_languages(
+        ctx, survey_sheet, choices_sheet, settings, external_sheet, *files.values()
+    )
     allow_duplicates = (settings.get("allow_choice_duplicates") or "").lower() in _YES
     choice_lists = _read_choices(ctx, choices_sheet, languages, allow_duplicates)
+    # select_one_external lists, read like the choices sheet's (a name on both: choices).
+    # pyxform does not hold them to unique names (a choice_filter tells them apart).
+    for name, external in _read_choices(ctx, external_sheet, languages, True).items():
+        choice_lists.setdefault(name, external)
+    # A CSV beside the form is one list, named by its file (select_one_from_file x.csv).
+    for sheet in files.values():
+        choice_lists.update(_read_choices(ctx, sheet, languages, True))
     questions, calculations = _read_survey(
-        ctx, survey_sheet, choices_sheet, languages, choice_lists
+        ctx, survey_sheet, choices_sheet, languages, choice_lists, external_sheet, *files.values()
     )
 
     if ctx.errors:
@@ -554,7 +644,8 @@ class _Languages:
 
     def expected_label_header(self, language: Language) -> str:
         if language.code in self.coded:
-            return f"label::{language.name} ({language.code})"
+            shown = f" ({language.code})" if language.has_code else ""
+            return f"label::{language.name}{shown}"
         return "label"
 
 
@@ -563,19 +654,55 @@ def _normalise_code(code: str) -> str:
     return "-".join([primary.lower(), *rest])
 
 
+_CODE_RE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
+
+
 def _parse_language(text: str) -> Language | None:
-    """A language from `Name (code)`, a well-known name, or a well-known code."""
+    """A language from `Name (code)`, a code (`en`, `EN`, `pt-BR`), or a name langcodes'
+    registry knows in English or in the language itself; None for any other name."""
     text = text.translate(_BIDI_MARKS).strip()
     match = _LANGUAGE_RE.fullmatch(text)
     if match:
         code = _normalise_code(match.group(2))
-        return Language(code, match.group(1).strip() or _DISPLAY_NAMES.get(code, code))
-    code = _LANGUAGE_BY_NAME.get(text.casefold())
-    if code:
-        return Language(code, text)
-    if text.lower() in _DISPLAY_NAMES:
-        return Language(text.lower(), _DISPLAY_NAMES[text.lower()])
+        return Language(code, match.group(1).strip() or _display_name(code))
+    if _CODE_RE.fullmatch(text):  # a code before a name: `EN` is English, not the En language
+        try:
+            tag = langcodes.get(text)
+        except langcodes.LanguageTagError:
+            tag = None
+        if tag is not None and tag.is_valid():
+            return Language(tag.to_tag(), tag.display_name())
+    for spelling in dict.fromkeys([text, _ascii_folded(text)]):  # Yorùbá, then Yoruba
+        try:
+            return Language(langcodes.find(spelling).to_tag(), text)
+        except LookupError:
+            continue
     return None
+
+
+def _display_name(code: str) -> str:
+    try:
+        return langcodes.get(code).display_name()
+    except langcodes.LanguageTagError:
+        return code
+
+
+def _ascii_folded(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _unregistered_language(name: str, taken: dict[str, str]) -> Language:
+    """A language no registry knows, coded from its name under BCP 47's private use in
+    at most 8 characters, as responses store a code: `x-` and the first 6 ASCII letters
+    or digits of its first word (`Local language` -> `x-local`), or 6 hex digits of the
+    name's hash when that code is another name's (`taken`) or nothing of it is ASCII."""
+    key = name.casefold()
+    words = re.findall(r"[a-z0-9]+", _ascii_folded(key))
+    code = PRIVATE_USE_PREFIX + words[0][:6] if words else ""
+    if not code or taken.setdefault(code, key) != key:
+        code = PRIVATE_USE_PREFIX + hashlib.sha256(key.encode("utf-8")).hexdigest()[:6]
+    return Language(code, name)
 
 
 def _read_languages(
@@ -583,11 +710,13 @@ def _read_languages(
     survey: _Sheet,
     choices: _Sheet,
     settings: _Settings,
+    *others: _Sheet,
 ) -> _Languages:
     # (sheet, column, language or None for a plain column) for every translatable column
     found: list[tuple[_Sheet, _Column, Language | None]] = []
     coded: set[str] = set()
-    for sheet in (survey, choices):
+    unregistered: dict[str, str] = {}  # code -> the name it was made from
+    for sheet in (survey, choices, *others):
         for column in sheet.columns:
             if column.base not in _TRANSLATABLE:
                 continue
@@ -596,16 +725,18 @@ def _read_languages(
                 continue
             language = _parse_language(column.language_text)
             if language is None:
-                ctx.add(
-                    Code.LANGUAGE_CODE_MISSING,
-                    f"add the language's code to the column header, e.g. "
-                    f"'{column.base}::{column.language_text.strip()} (xx)' with its "
-                    "two-letter ISO 639-1 code",
+                name = column.language_text.translate(_BIDI_MARKS).strip()
+                language = _unregistered_language(name, unregistered)
+            if not language.has_code and language.code not in coded:  # once per language
+                ctx.warn(
+                    FormWarningCode.UNREGISTERED_LANGUAGE,
+                    f"no language registry knows '{language.name}': it is offered on USSD "
+                    f"(code {language.code}), but voice needs a real code; name the column "
+                    f"'{column.base}::{language.name} (xx)' with its ISO 639 code for voice",
                     sheet.title,
                     None,
                     column.header,
                 )
-                continue
             coded.add(language.code)
             found.append((sheet, column, language))
 
@@ -630,6 +761,15 @@ def _read_languages(
     for language in label_languages:
         chosen = language or spelled.get(default.code, default)  # as its header spells it
         ordered.setdefault(chosen.code, chosen)
+    # A language only the choices sheet has labels in is set aside, as pyxform only warns.
+    on_survey = {
+        (lang or default).code
+        for sheet, col, lang in found
+        if sheet is survey and col.base == "label"
+    }
+    set_aside = {code for code in ordered if on_survey and code not in on_survey}
+    for code in set_aside:
+        del ordered[code]
     if not ordered:
         ordered[default.code] = default
     if setting_language is not None and setting_language.code not in ordered:
@@ -646,6 +786,15 @@ def _read_languages(
     headers: dict[str, dict[str, dict[str, str]]] = {}
     # Coded columns first, so that they win over a plain column of the same language.
     for sheet, column, language in sorted(found, key=lambda item: item[2] is None):
+        if language is not None and language.code in set_aside:
+            ctx.warn(
+                FormWarningCode.IGNORED_COLUMN,
+                f"not used: the survey sheet has no label column in {language.name}",
+                sheet.title,
+                None,
+                column.header,
+            )
+            continue
         if language is not None and language.code not in ordered:
             ctx.add(
                 Code.UNKNOWN_LANGUAGE,
@@ -766,7 +915,18 @@ def _read_choices(
                 continue
             occurrence = 1 + sum(1 for c in choice_list.choices if c.name == name)
         choice_list.names.setdefault(name, number)
-        labels = _required_labels(ctx, sheet, number, row, languages, what="choice")
+        if _cell_texts(row, sheet, "label", languages):
+            labels = _required_labels(ctx, sheet, number, row, languages, what="choice")
+        else:
+            # pyxform lets a choice go without a label (with a warning): say its name.
+            labels = {language.code: (name, "") for language in languages.ordered}
+            ctx.warn(
+                FormWarningCode.CHOICE_NAME_AS_LABEL,
+                f"choice '{name}' of list '{list_name}' has no label: its name is shown and said",
+                sheet.title,
+                number,
+                sheet.column("label"),
+            )
         extra = {h: row[h].strip() for h in data_columns if row.get(h, "").strip()}
         choice_list.choices.append(
             Choice(name, {code: text for code, (text, _) in labels.items()}, extra, occurrence)
@@ -800,6 +960,62 @@ def _check_label_columns(ctx: _Context, sheet: _Sheet, languages: _Languages) ->
             )
 
 
+# Quotes a word processor curls, which pyxform straightens too.
+_SMART_QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"'})
+# A cell Excel stores as a boolean reaches us as TRUE or FALSE.
+_EXCEL_BOOLEANS = {"true": "true()", "false": "false()"}
+
+
+def _as_xpath(source: str) -> str:
+    """An expression cell as XPath: straight quotes, and Excel's booleans as true()."""
+    source = source.translate(_SMART_QUOTES)
+    return _EXCEL_BOOLEANS.get(source.strip().casefold(), source)
+
+
+# The list of select_one_from_file: a file name with pyxform's extensions.
+_FILE_LIST = re.compile(r"[^/\\]+\.(csv|xml|geojson)", re.IGNORECASE)
+_MEDIA_CSV_LIMIT = 10_000_000  # bytes
+
+
+def _missing_file_message(name: str) -> str:
+    if not name.lower().endswith(".csv"):
+        return (
+            f"'{name}': only .csv files can list choices here (not .xml or .geojson); "
+            "save the list as a CSV with name and label columns"
+        )
+    return (
+        f"the choices of '{name}' come from a file beside the form: import it with "
+        f"`survey import FORM --media DIR`, DIR holding {name}"
+    )
+
+
+def _media_sheet(ctx: _Context, name: str, content: bytes) -> _Sheet:
+    """A CSV imported beside the form as a choices sheet of one list, named by the file:
+    a header row (`name`, `label` or `label::Language (xx)`, data columns for a
+    choice_filter), then one choice per row, located by the file's own line numbers."""
+    text = ""
+    if len(content) > _MEDIA_CSV_LIMIT:
+        ctx.add(Code.UNREADABLE_FILE, f"larger than {_MEDIA_CSV_LIMIT:,} bytes", name)
+    else:
+        try:
+            text = content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            ctx.add(Code.UNREADABLE_FILE, "not a CSV in UTF-8: save it as 'CSV UTF-8'", name)
+    try:
+        reader = csv.DictReader(io.StringIO(text))
+        headers = [h for h in (reader.fieldnames or []) if h]
+        rows = [
+            {"list_name": name, **{k: v for k, v in row.items() if k and isinstance(v, str)}}
+            for row in reader
+        ]
+    except csv.Error as error:
+        ctx.add(Code.UNREADABLE_FILE, f"not a CSV file: {error}", name)
+        headers, rows = [], []
+    double_colon = any("::" in h for h in headers)
+    columns = [_parse_column(h, CHOICES, double_colon) for h in ["list_name", *headers]]
+    return _Sheet(name, True, rows, columns)
+
+
 def _required_labels(
     ctx: _Context,
     sheet: _Sheet,
@@ -810,9 +1026,26 @@ def _required_labels(
     what: str,
 ) -> dict[str, tuple[str, str]]:
     labels = _cell_texts(row, sheet, "label", languages)
+    default = languages.default
     for language in languages.ordered:
         header = languages.header(sheet, "label", language.code)
-        if language.code not in labels and header is not None:
+        if language.code in labels or header is None:
+            continue
+        if default.code in labels:
+            # pyxform lets a translation be missing (with a warning): say the default
+            # language's words rather than refuse a form the field already uses.
+            labels[language.code] = labels[default.code]
+            ctx.warn(
+                FormWarningCode.MISSING_TRANSLATION,
+                f"this {what} has no label in {language.name} ({language.code}): its "
+                f"{default.name} label is used",
+                sheet.title,
+                number,
+                header,
+            )
+        elif (
+            language.code == default.code or languages.header(sheet, "label", default.code) is None
+        ):
             ctx.add(
                 Code.MISSING_LABEL,
                 f"this {what} has no label in {language.name} ({language.code})",
@@ -869,6 +1102,7 @@ def _read_survey(
     choices_sheet: _Sheet,
     languages: _Languages,
     lists: Mapping[str, _ChoiceList],
+    *other_choices: _Sheet,
 ) -> tuple[list[Question], list[Calculation]]:
     if not sheet.present:
         ctx.add(Code.MISSING_SHEET, "the form has no 'survey' sheet", SURVEY)
@@ -896,7 +1130,8 @@ def _read_survey(
             ctx.add(Code.EMPTY_SURVEY, "the survey sheet has no questions", sheet.title)
         return [], []
     _check_label_columns(ctx, sheet, languages)
-    if any(r.type.has_choices for r in written) and not choices_sheet.present:
+    choice_sheets = [s for s in (choices_sheet, *other_choices) if s.present]
+    if any(r.type.has_choices for r in written) and not choice_sheets:
         ctx.add(Code.MISSING_SHEET, "the form has select questions but no 'choices' sheet", CHOICES)
     repeats = _Repeats(ctx, sheet, written, computed)
     rows, computed = repeats.unrolled(written, computed)
@@ -911,7 +1146,7 @@ def _read_survey(
         | {_other_name(r.name) for r in rows if isinstance(r, _QuestionRow) and r.or_other}
         | repeats.names,
         choice_columns=frozenset(
-            {"name"} | {c.header for c in choices_sheet.columns if _is_choice_data(c)}
+            {"name"} | {c.header for s in choice_sheets for c in s.columns if _is_choice_data(c)}
         ),
     )
     for group in [*groups, *repeats.pass_groups]:
@@ -923,7 +1158,7 @@ def _read_survey(
         if isinstance(r, _AddAnother):
             questions.append(builder.add_another(r))
             continue
-        questions.append(builder.build(r, lists, choices_present=choices_sheet.present))
+        questions.append(builder.build(r, lists, choices_present=bool(choice_sheets)))
         if r.or_other and r.name:
             questions.append(builder.specify_other(r))
     calculations = [builder.calculation(c) for c in computed]
@@ -1194,19 +1429,108 @@ def _in_dependency_order(
     return ordered
 
 
-# pyxform's spellings: `begin group`, `begin_repeat`, `begin looped group`...
-_GROUP_ROWS = {
-    f"{edge}{space}{alias}": f"{edge} {kind}"
-    for edge in ("begin", "end")
-    for space in (" ", "_")
-    for alias, kind in (
-        ("group", "group"),
-        ("repeat", "repeat"),
-        ("lgroup", "repeat"),
-        ("looped group", "repeat"),
-    )
+# -- question types as pyxform reads them ------------------------------------------------
+
+# XLSForm's names for the types, as this module and its messages use them. pyxform's
+# types with one definition (`gps`, `location`, `q geopoint`...) take the first of these
+# names found among them: `q calculate` is calculate, not hidden.
+_TYPE_NAMES = (
+    *("text", "integer", "decimal", "date", "time", "datetime", "note"),
+    *("calculate", "hidden", "acknowledge", "trigger", "range", "audit"),
+    *("geopoint", "geotrace", "geoshape", "image", "audio", "video", "file", "barcode"),
+    *("start", "end", "today", "deviceid", "phonenumber", "username", "email"),
+    *("simserial", "subscriberid", "start-geopoint", "background-audio"),
+    *("background-geopoint", "xml-external", "csv-external", "osm"),
+)
+# pyxform's select commands (`select one from`, `select_multiple`, `rank`...) -> ours.
+_SELECT_NAMES = {
+    "select one": "select_one",
+    "select all that apply": "select_multiple",
+    "select one external": "select_one_external",
+    "rank": "rank",
 }
-_LOOP_RE = re.compile(r"(begin|end)[ _]loop\b.*")  # `begin loop over LIST`
+_OR_OTHER = frozenset({"or_other", "or other", "or specify other"})
+
+
+def _alternation(words: Iterable[str]) -> str:
+    return "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in sorted(words, key=len)[::-1])
+
+
+_CONTROL_RE = re.compile(
+    rf"(begin|end)[\s_]+({_alternation(pyxform_aliases.control)})(?:\s+(?:over\s+)?(\S+))?",
+    re.IGNORECASE,
+)
+_SELECT_RE = re.compile(
+    rf"({_alternation(pyxform_aliases.select)})(?:\s+(\S+))?(\s+(?:{_alternation(_OR_OTHER)}))?",
+    re.IGNORECASE,
+)
+
+
+def _definition(spec: Mapping[str, Any]) -> str:
+    """What makes two of pyxform's types one: the XForm control and bind they give, less
+    a preset constraint (`phone number` is text, `percentage` an integer) and `uri:`."""
+    bind = {k: str(v).removeprefix("uri:") for k, v in spec.get("bind", {}).items()}
+    bind.pop("constraint", None)
+    return repr((sorted(spec.get("control", {}).items()), sorted(bind.items())))
+
+
+def _type_aliases() -> dict[str, str]:
+    """Every simple type pyxform knows, case-folded -> its XLSForm name."""
+    selects = {c.replace("_", " ") for c in pyxform_aliases.select}
+    groups: dict[str, list[str]] = {}
+    for written, spec in QUESTION_TYPE_DICT.items():
+        tag = spec.get("control", {}).get("tag")
+        if tag in ("select", "select1", "odk:rank") or written.replace("_", " ") in selects:
+            continue  # a select command: it takes a list name (_SELECT_RE)
+        groups.setdefault(_definition(spec), []).append(written.casefold())
+    found: dict[str, str] = {}
+    for group in groups.values():
+        name = next((n for n in _TYPE_NAMES if n in group), None)
+        for written in group:
+            found[written] = written if written in _TYPE_NAMES else name or written
+    return found
+
+
+_TYPE_ALIASES = _type_aliases()
+
+
+def _canonical_type(written: str) -> tuple[str, ...]:
+    """The words of a type cell, every alias pyxform accepts named as XLSForm names it:
+    `select one from jobs or specify other` -> (select_one, jobs, or_other), `begin_group`
+    -> (begin, group), `lgroup` -> repeat, `int` -> (integer,), `gps` -> (geopoint,),
+    `imei` -> (deviceid,). Anything else comes back as written, to be refused by name."""
+    written = " ".join(written.split())
+    control = _CONTROL_RE.fullmatch(written)
+    if control:
+        kind = pyxform_aliases.control[" ".join(control.group(2).lower().split())]
+        over = (control.group(3),) if control.group(3) else ()
+        return (control.group(1).lower(), kind, *over)
+    select = _SELECT_RE.fullmatch(written)
+    if select:
+        command = " ".join(select.group(1).lower().replace("_", " ").split())
+        original = next(c for c in pyxform_aliases.select if c.replace("_", " ") == command)
+        name = _SELECT_NAMES[pyxform_aliases.select[original]]
+        if original in pyxform_aliases.select_from_file:
+            name += "_from_file"
+        rest = (select.group(2),) if select.group(2) else ()
+        return (name, *rest, *(("or_other",) if select.group(3) else ()))
+    lowered = written.casefold()
+    if lowered in _TYPE_ALIASES:
+        return (_TYPE_ALIASES[lowered],)
+    first, _, rest = written.partition(" ")
+    if first.casefold() == "osm" and rest:
+        return ("osm", *rest.split())
+    return tuple(written.split())
+
+
+_GROUP_ROWS = {
+    "begin group": "begin group",
+    "end group": "end group",
+    "begin repeat": "begin repeat",
+    "end repeat": "end repeat",
+    "begin loop": "begin repeat",  # a repeat over a choice list
+    "end loop": "end repeat",
+}
 
 
 def _survey_rows(
@@ -1237,21 +1561,20 @@ def _survey_rows(
 
     for number, row in sheet.numbered_rows():
         report = partial(ctx.add, sheet=sheet.title, row=number)
-        words = row.get(type_header, "").split()
+        written = " ".join(row.get(type_header, "").split())
+        words = _canonical_type(written)
         name = row.get(name_header, "").strip()
         if not words:
             report(Code.UNKNOWN_TYPE, "this row has content but no type", column=type_header)
             continue
-        kind = _GROUP_ROWS.get(" ".join(words).lower())
-        if _LOOP_RE.fullmatch(" ".join(words).lower()):
-            if words[0].lower().startswith("begin"):
-                report(
-                    Code.UNSUPPORTED_TYPE,
-                    "'begin loop over LIST' is not supported: use a begin repeat with a "
-                    "repeat_count, and a select for the list's item",
-                    column=type_header,
-                )
-            continue
+        kind = _GROUP_ROWS.get(" ".join(words[:2]))
+        if words[:2] == ("begin", "loop"):
+            report(
+                Code.UNSUPPORTED_TYPE,
+                f"'{written}' is not supported: use a begin repeat with a repeat_count, "
+                "and a select for the list's item",
+                column=type_header,
+            )
         if kind in ("begin group", "begin repeat"):
             repeat = kind == "begin repeat"
             if repeat and any(g.repeat for g in stack):
@@ -1286,9 +1609,9 @@ def _survey_rows(
             if name or kind not in _METADATA_TYPES:  # a nameless metadata row: nothing
                 computed.append(_ComputedRow(number, row, claim(name, number), kind, (*stack,)))
             continue
-        if _left_out_unaskable(ctx, sheet, number, row, words, name, seen):
+        if _left_out_unaskable(ctx, sheet, number, row, words, written, name, seen):
             continue
-        question_type, list_name, problem = _question_type(words)
+        question_type, list_name, problem = _question_type(words, written)
         if problem is not None:
             report(problem[0], problem[1], column=type_header)
             continue
@@ -1328,12 +1651,17 @@ def _left_out_unaskable(
     number: int,
     row: Mapping[str, str],
     words: list[str],
+    as_written: str,
     name: str,
     seen: dict[str, int],
 ) -> bool:
     """True when the row asks what a phone cannot give: an error, or with
-    --skip-unaskable a warning, and the question is left out."""
+    --skip-unaskable a warning, and the question is left out. `words`: the type's
+    canonical words; `as_written`: the cell, for messages ('gps' (geopoint))."""
     written = " ".join(words)
+    shown_type = f"'{as_written}'"
+    if as_written.casefold() != written.casefold():
+        shown_type += f" ({written})"
     appearance = row.get(sheet.column("appearance") or "", "").lower().split()
     what = _UNASKABLE_TYPES.get(written.casefold()) or _UNASKABLE_TYPES.get(
         words[0].casefold() if words[0].casefold() == "osm" else ""
@@ -1351,7 +1679,7 @@ def _left_out_unaskable(
     if not ctx.skip_unaskable:
         ctx.add(
             Code.UNASKABLE_TYPE,
-            f"type '{written}' asks for {what}, which a phone cannot give over USSD or "
+            f"type {shown_type} asks for {what}, which a phone cannot give over USSD or "
             "voice: remove the question, or import with --skip-unaskable to leave it out",
             sheet.title,
             number,
@@ -1360,8 +1688,8 @@ def _left_out_unaskable(
         return True
     shown = f"'{name}'" if name else "this question"
     ctx.warn(
-        Code.UNASKABLE_SKIPPED,
-        f"{shown} (type '{written}') is left out: it asks for {what}, which a phone cannot give",
+        FormWarningCode.UNASKABLE_SKIPPED,
+        f"{shown} (type {shown_type}) is left out: it asks for {what}, which a phone cannot give",
         sheet.title,
         number,
         header,
@@ -1378,11 +1706,10 @@ def _has_or_other(words: list[str]) -> bool:
 
 
 def _question_type(
-    words: list[str],
+    words: Sequence[str], written: str
 ) -> tuple[QuestionType | None, str | None, tuple[FormErrorCode, str] | None]:
-    """(type, list name, problem) from the words of a type cell."""
+    """(type, list name, problem) from the canonical words of a type cell as `written`."""
     lowered = tuple(w.lower() for w in words)
-    written = " ".join(words)
     for prefix, select_type in _SELECT_TYPES.items():
         if lowered[: len(prefix)] == prefix:
             rest = words[len(prefix) :]
@@ -1397,9 +1724,12 @@ def _question_type(
         return _SIMPLE_TYPES[lowered[0]], None, None
     if lowered[0] in _UNSUPPORTED_TYPES:
         advice = _NOT_YET.get(lowered[0])
-        message = f"type '{words[0]}' cannot be asked over USSD or voice"
+        shown = f"'{written}'" if len(words) == 1 else f"'{words[0]}'"
+        if len(words) == 1 and written.casefold() != lowered[0]:
+            shown += f" ({words[0]})"  # an alias: 'gps' (geopoint)
+        message = f"type {shown} cannot be asked over USSD or voice"
         if advice:
-            message = f"type '{words[0]}' is not supported yet: {advice}"
+            message = f"type {shown} is not supported yet: {advice}"
         return None, None, (Code.UNSUPPORTED_TYPE, message)
     return (
         None,
@@ -1647,6 +1977,7 @@ class _QuestionBuilder:
         def add(code: FormErrorCode, message: str) -> None:
             self.ctx.add(code, message, self.sheet.title, number, header)
 
+        source = _as_xpath(source)
         try:
             # Compile permissively, then say precisely what is out of place.
             expression = compile_expression(source, allow_dot=True, allow_bare_names=True)
@@ -1690,7 +2021,7 @@ class _QuestionBuilder:
         for name in names:
             if name in self.ctx.left_out:
                 self.ctx.warn(
-                    Code.UNASKABLE_REFERENCE,
+                    FormWarningCode.UNASKABLE_REFERENCE,
                     f"'${{{name}}}' is left out (row {self.ctx.left_out[name]}: a phone cannot "
                     "ask it), so here it is always empty",
                     self.sheet.title,
@@ -1747,6 +2078,15 @@ class _QuestionBuilder:
     ) -> tuple[Choice, ...]:
         type_header = self.sheet.column("type")
         choice_list = lists.get(r.list_name or "")
+        if choice_list is None and _FILE_LIST.fullmatch(r.list_name or ""):
+            self.ctx.add(
+                Code.MISSING_CHOICE_LIST,
+                _missing_file_message(r.list_name or ""),
+                self.sheet.title,
+                r.number,
+                type_header,
+            )
+            return ()
         if choice_list is None:
             if choices_present:  # else the missing sheet itself was reported
                 self.ctx.add(

@@ -381,3 +381,46 @@ def test_a_record_view_round_trips():
     plan = VoicePlan("sw", (), Record(silence_seconds=2), back="0")
     assert VoicePlan.from_plain(json.loads(json.dumps(plan.to_plain()))) == plan
     assert replace(plan, back=None).to_plain()["back"] is None
+
+
+# -- forms as the field writes them ------------------------------------------------------
+
+OLD_STYLE_FORM = """
+| survey |
+| | type | name | label:English | label:Kiswahili | bind:relevant | bind:jr:constraintMsg:Kiswahili | bind:constraint |
+| | select one from yn | working | Are you working? | Una kazi? | | | |
+| | int | months | Months in the job? | Miezi kazini? | ${working} = 'yes' | Si zaidi ya 600 | . <= 600 |
+| choices |
+| | list name | value | label:English | label:Kiswahili |
+| | yn | yes | Yes | Ndio |
+| | yn | no | No | La |
+"""
+CURRENT_FORM = """
+| survey |
+| | type | name | label::English (en) | label::Kiswahili (sw) | relevant | constraint_message::Kiswahili (sw) | constraint |
+| | select_one yn | working | Are you working? | Una kazi? | | | |
+| | integer | months | Months in the job? | Miezi kazini? | ${working} = 'yes' | Si zaidi ya 600 | . <= 600 |
+| choices |
+| | list_name | name | label::English (en) | label::Kiswahili (sw) |
+| | yn | yes | Yes | Ndio |
+| | yn | no | No | La |
+"""
+
+
+def test_an_old_style_form_is_heard_exactly_as_its_current_spelling():
+    old, current = load_markdown(OLD_STYLE_FORM), load_markdown(CURRENT_FORM)
+    assert old.language_codes == current.language_codes == ("en", "sw")
+    answers = {"working": "yes"}
+    heard_old = [
+        voice_plan(said) if isinstance(said, Prompt) else said
+        for said in every_prompt(old, answers)
+    ]
+    heard_current = [
+        voice_plan(said) if isinstance(said, Prompt) else said
+        for said in every_prompt(current, answers)
+    ]
+    assert heard_old == heard_current
+    refused = advance(old, State(Phase.QUESTION, "sw", 1, answers=answers), Answer("601"))
+    assert keys(voice_plan(refused.prompt))[0] == "months.constraint_message"  # type: ignore[arg-type]
+    said = {(e.language, e.key): e.text for e in catalogue(old)}
+    assert said[("sw", "months.constraint_message")] == "Si zaidi ya 600"

@@ -111,3 +111,35 @@ def test_a_write_failing_mid_render_stops_it_with_a_message(imported, capsys):
     assert main(["audio", "render", "--survey", "voice_test", "--engine", "espeak"]) == 1
     err = capsys.readouterr().err
     assert "render stopped: cannot write" in err and "Traceback" not in err
+
+
+LOCAL_FORM = """
+| survey |
+| | type | name | label::English | label::Local language |
+| | select_one yn | consent | Do you agree? | Unakubali? |
+| choices |
+| | list_name | name | label::English | label::Local language |
+| | yn | yes | Yes | Ee |
+| | yn | no | No | Aa |
+| settings |
+| | form_id | version |
+| | local_test | 1 |
+"""
+
+
+def test_a_language_without_a_code_is_skipped_by_voice_with_the_reason(imported, tmp_path, capsys):
+    form = tmp_path / "local.xlsx"
+    form.write_bytes(markdown_to_xlsx(LOCAL_FORM))
+    assert main(["survey", "import", str(form)]) == 0
+    capsys.readouterr()
+    assert main(["audio", "render", "--survey", "local_test", "--engine", "espeak"]) == 0
+    captured = capsys.readouterr()
+    assert "Local language (x-local) skipped: voice needs the language's code" in captured.err
+    assert "'label::Local language (xx)'" in captured.err and "0 missing" in captured.out
+    assert (imported / "en" / "surveys" / "local_test.json").is_file()
+    assert not (imported / "x-local").exists()
+    # Asked for that language alone, nothing can be rendered: a failure.
+    args = ["audio", "render", "--survey", "local_test", "--language", "x-local"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "skipped: voice needs the language's code" in err and "nothing to render" in err

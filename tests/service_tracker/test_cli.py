@@ -57,6 +57,34 @@ def test_importing_a_survey_prints_its_id_form_id_and_version(database, capsys):
     assert "(already imported)" in capsys.readouterr().out
 
 
+def test_an_xls_imports_and_its_warnings_are_printed_with_sheet_and_column(
+    database, tmp_path, capsys
+):
+    xls = (
+        Path(__file__).resolve().parents[1] / "xlsform_corpus" / "kobocat" / "kobocat__dhisform.xls"
+    )
+    assert main(["survey", "import", str(xls)]) == 0
+    assert "form_id=dhis2form" in capsys.readouterr().out
+    path = tmp_path / "local.xlsx"
+    path.write_bytes(
+        markdown_to_xlsx(
+            """
+            | survey |
+            | | type | name | label::English | label::Local language |
+            | | text | q | Name? | Jina? |
+            """
+        )
+    )
+    assert main(["survey", "import", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert "form_id=local version=" in captured.out
+    assert "local.xlsx: 1 warning(s):" in captured.err
+    assert (
+        "  [unregistered_language] sheet 'survey', column 'label::Local language': "
+        "no language registry knows 'Local language'"
+    ) in captured.err
+
+
 def test_a_broken_form_is_refused_with_sheet_row_and_column(database, tmp_path, capsys):
     path = tmp_path / "broken.xlsx"
     path.write_bytes(markdown_to_xlsx(BROKEN_FORM))

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.responses import SqlResponseStore
@@ -336,3 +336,41 @@ async def test_a_bad_ivr_number_stores_nothing(
         )
     assert await list_surveys(engine) == []
     assert await SqlResponseStore(engine).entry_point("ivr", "4000") is None
+
+
+FROM_FILE_FORM = """
+| survey |
+| | type | name | label |
+| | select_one_from_file districts.csv | district | District? |
+| settings |
+| | form_id | version |
+| | listed | 1 |
+"""
+
+
+async def test_the_csv_a_form_lists_from_is_kept_with_the_version(engine) -> None:
+    """Imported with the form, stored with its version, and read back wherever the
+    version is compiled (a session on another worker, after a restart)."""
+    from tests.conftest import markdown_to_xlsx
+
+    media = {
+        "districts.csv": b"name,label\nkisumu,Kisumu\nnakuru,Nakuru\n",
+        "unrelated.csv": b"name,label\nx,X\n",
+    }
+    imported = await import_survey(
+        engine,
+        markdown_to_xlsx(FROM_FILE_FORM),
+        filename="listed.xlsx",
+        ussd_code=None,
+        roster_only=False,
+        media=media,
+    )
+    store = SqlResponseStore(engine)
+    try:
+        survey = await store.load_survey(imported.version_id)
+    finally:
+        await store.close()
+    assert [c.name for c in survey.question("district").choices] == ["kisumu", "nakuru"]
+    async with engine.connect() as conn:
+        names = (await conn.execute(text("SELECT name FROM survey_media"))).scalars().all()
+    assert names == ["districts.csv"]  # only what the form names

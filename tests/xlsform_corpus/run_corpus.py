@@ -116,7 +116,7 @@ def run_form(path: Path, *, day: dt.date, skip_unaskable: bool = False) -> Run:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # openpyxl's notes about extensions it drops
-            survey = _load(source, path.name, skip_unaskable, found)
+            survey = _load(source, path.name, skip_unaskable, found, _media(path.parent))
     except SurveyLoadError as error:
         first = error.errors[0]
         codes = tuple(dict.fromkeys(e.code for e in error.errors))
@@ -130,12 +130,23 @@ def run_form(path: Path, *, day: dt.date, skip_unaskable: bool = False) -> Run:
     return Run(run.outcome, run.code, run.message, hops=run.hops, warnings=tuple(found))
 
 
-def _load(source: bytes, filename: str, skip_unaskable: bool, found: list[str]):
-    """As `storage.surveys.import_survey` compiles an upload."""
+def _media(folder: Path) -> dict[str, bytes]:
+    """The CSV files beside the form, as `survey import --media <its folder>` gives them."""
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.csv"))}
+
+
+def _load(
+    source: bytes,
+    filename: str,
+    skip_unaskable: bool,
+    found: list[str],
+    media: dict[str, bytes] | None = None,
+):
+    """As `storage.surveys.import_survey` compiles an upload (with `--media`)."""
     fallback = Path(filename).stem or "survey"
     if not skip_unaskable:
-        return load_xlsform(source, fallback_form_id=fallback)
-    survey = load_xlsform(source, fallback_form_id=fallback, skip_unaskable=True)
+        return load_xlsform(source, fallback_form_id=fallback, media=media)
+    survey = load_xlsform(source, fallback_form_id=fallback, skip_unaskable=True, media=media)
     found.extend(str(w) for w in survey.warnings)
     return survey
 

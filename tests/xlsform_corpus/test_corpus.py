@@ -24,6 +24,8 @@ from tests.xlsform_corpus.run_corpus import (
 
 XLS = ".xls files (reading)"
 NESTED_REPEAT = "a repeat inside a repeat (nested repeats)"
+FLAT_NAMES = "one name in two repeats or groups (names are flat here, paths in ODK)"
+LOOP = "begin loop over LIST (a pass per choice)"
 PATHS = "XPath paths and predicates in expressions"
 FROM_FILE = "select_one_from_file / select_one_external (choices from a file)"
 LANGUAGE_NAME = "a language column by name only (language registry)"
@@ -33,44 +35,27 @@ TYPE_ALIASES = "type aliases pyxform accepts (select one from, begin loop, uri:d
 # and complete: what each lacks.
 TARGET_FAILURES: dict[str, str] = {
     "correlaid/correlaid__all_types_survey.xlsx": "time, datetime and rank not supported",
-    "getodk-docs/getodk-docs__form-datasets-1.xlsx": FROM_FILE,
     "getodk-docs/getodk-docs__form-logic-2.xlsx": f"{PATHS}: sum(${{people}}[age < 18]/pet_count)",
     "getodk-docs/getodk-docs__form-logic-22.xlsx": (
         f"{PATHS}: ${{plant}}[position()=${{count}}]/more_plants in repeat_count"
     ),
     "getodk-web-forms/getodk-web-forms__socio-economic-survey-v20240515.xlsx": (
-        "FALSE as a boolean and a /data/ path in relevant"
+        f"{PATHS}: a /data/ path in a calculation"
     ),
     "getodk-web-forms/getodk-web-forms__whova_form.xlsx": (
         "null as a value; choices with no label in the default language"
     ),
-    "kobocat/kobocat__battery_life.xls": XLS,
-    "kobocat/kobocat__dhisform.xls": XLS,
-    "kobocat/kobocat__form_with_unicode_in_relevant_column.xlsx": (
-        f"{LANGUAGE_NAME}; curly quotes in relevant"
-    ),
-    "kobocat/kobocat__household.xls": XLS,
-    "kobocat/kobocat__transportation.xls": XLS,
+    "kobocat/kobocat__household.xls": f"{FLAT_NAMES}; {NESTED_REPEAT}",
+    "kobocat/kobocat__transportation.xls": LOOP,
     "pyodk/pyodk__pull_data.xlsx": "pulldata() (a CSV beside the form)",
-    "pyxform/pyxform__another_loop.xls": XLS,
-    "pyxform/pyxform__calculate.xls": XLS,
-    "pyxform/pyxform__cascading_select_test_equivalent.xls": XLS,
-    "pyxform/pyxform__field-list.xlsx": LANGUAGE_NAME,
+    "pyxform/pyxform__another_loop.xls": LOOP,
     "pyxform/pyxform__hidden.xls": XLS,
-    "pyxform/pyxform__loop.xlsx": f"{TYPE_ALIASES}; label columns by name only",
+    "pyxform/pyxform__loop.xlsx": LOOP,
     "pyxform/pyxform__or_other.xlsx": (
         "choice_filter `pastel=yes` compares to a column 'yes' there is not (ODK would show "
         "no choice): the form's own mistake"
     ),
-    "pyxform/pyxform__repeat_date_test.xls": XLS,
-    "pyxform/pyxform__select_one_external.xlsx": FROM_FILE,
-    "pyxform/pyxform__settings.xls": XLS,
-    "pyxform/pyxform__specify_other.xlsx": f"{TYPE_ALIASES}; or specify other",
-    "pyxform/pyxform__table-list.xls": XLS,
-    "pyxform/pyxform__tutorial.xls": XLS,
-    "pyxform/pyxform__yes_or_no_question.xlsx": TYPE_ALIASES,
-    "pyxform-http/pyxform-http__external-choices.xlsx": FROM_FILE,
-    "xlsform-offline/xlsform-offline__external-itemsets.xlsx": FROM_FILE,
+    "pyxform/pyxform__repeat_date_test.xls": "a note without a name",
 }
 
 # Forms pyxform converts that hold what a phone cannot ask, and that do not yet import
@@ -80,22 +65,13 @@ SKIPPING_FAILURES: dict[str, str] = {
         f"{FROM_FILE}; time, dateTime, range (picker), rank and trigger not supported"
     ),
     "getodk-web-forms/getodk-web-forms__ifrc-distribution-site-assessment-v1.xls": XLS,
-    "kobocat/kobocat__Enumerator_Training_Practice_Survey.xls": XLS,
-    "kobocat/kobocat__cc_monthly_report_form.xls": XLS,
     "kobocat/kobocat__childrens_survey_unicode.xls": XLS,
     "kobocat/kobocat__good_eats_multilang.xls": XLS,
-    "kobocat/kobocat__grouped_gps.xls": XLS,
-    "kobocat/kobocat__groups_in_repeats.xls": XLS,
-    "kobocat/kobocat__nested_repeats.xls": XLS,
-    "kobocat/kobocat__new_repeats.xls": XLS,
-    "kobocat/kobocat__sms_tutorial.xls": XLS,
+    "kobocat/kobocat__groups_in_repeats.xls": FLAT_NAMES,
+    "kobocat/kobocat__nested_repeats.xls": NESTED_REPEAT,
     "kobocat/kobocat__test_data_types.xls": XLS,
     "kobocat/kobocat__tutorial.xls": XLS,
-    "kobocat/kobocat__tutorial_arabic_labels.xls": XLS,
-    "kobocat/kobocat__village_profile.xls": XLS,
-    "pyxform/pyxform__UCL_Biomass_Plot_Form.xlsx": (
-        f"{NESTED_REPEAT}; {FROM_FILE}; curly quotes in expressions"
-    ),
+    "pyxform/pyxform__UCL_Biomass_Plot_Form.xlsx": (f"{NESTED_REPEAT}; {FROM_FILE}"),
     "pyxform/pyxform__area.xlsx": "a geoshape and a calculation: nothing left to ask",
     "pyxform/pyxform__case_insensitivity.xlsx": FROM_FILE,
     "pyxform/pyxform__widgets.xls": XLS,
@@ -119,6 +95,16 @@ def _check(results: dict[str, str], expected_failures: dict[str, str]) -> None:
     now_passing = sorted(expected_failures.keys() - failing.keys())
     assert not newly_failing, f"forms that no longer import and complete: {newly_failing}"
     assert not now_passing, f"forms that now pass: take them off the list: {now_passing}"
+
+
+# Refused by pyxform 4.5 but read here on purpose: type names are read without regard to
+# case (pyxform reads `Select one from` as unknown; we already read `INTEGER`).
+PYXFORM_REFUSES_WE_READ = {
+    "kobocat/kobocat__MCH_v1.xls": "'Select one from source'",
+    # pyxform 4.5 crashes on its `text:` headers (AttributeError); we read them, and
+    # its labels missing in one language are said in the default one, with a warning.
+    "kobocat/kobocat__Agriculture.xls": "pyxform crashes on it",
+}
 
 
 def test_every_form_pyxform_converts_that_a_phone_can_ask_imports_and_completes(corpus):
@@ -151,5 +137,5 @@ def test_forms_pyxform_refuses_are_refused_and_nothing_crashes_or_hangs(corpus):
         runs = [result.run] + ([result.skipping] if result.skipping else [])
         for run in runs:
             assert run.outcome not in (CRASHED, STUCK), (result.file, run)
-        if not result.pyxform_ok:
+        if not result.pyxform_ok and result.file not in PYXFORM_REFUSES_WE_READ:
             assert result.run.outcome == REFUSED, result.file
