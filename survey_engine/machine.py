@@ -713,10 +713,12 @@ def _finish(survey: Survey, state: State) -> tuple[State, list[DataEvent]]:
 
 def _recalculate(
     survey: Survey, answers: dict[str, str], changed: set[str], environment: Environment
-) -> list[AnswerGiven]:
+) -> list[AnswerGiven | AnswersCleared]:
     """Compute, in dependency order, each calculation that has no value or refers to a
-    name in `changed`; update `answers` and `changed`; the values that changed."""
-    events: list[AnswerGiven] = []
+    name in `changed`; update `answers` and `changed`; the values that changed. A
+    calculation that is not relevant has no value: nothing is stored for it (a pass of
+    a repeat that never happens leaves no row), and a value it had is cleared."""
+    events: list[AnswerGiven | AnswersCleared] = []
     for calculation in survey.calculations:
         if calculation.metadata is not None:
             continue
@@ -724,6 +726,12 @@ def _recalculate(
         if stored is not None and calculation.references.isdisjoint(changed):
             continue
         value = _calculate(calculation, answers, stored or "", environment)
+        if value is None:
+            if stored is not None:
+                del answers[calculation.name]
+                changed.add(calculation.name)
+                events.append(AnswersCleared((calculation.name,)))
+            continue
         if value != stored:
             answers[calculation.name] = value
             changed.add(calculation.name)
@@ -733,12 +741,13 @@ def _recalculate(
 
 def _calculate(
     calculation: Calculation, answers: Mapping[str, str], stored: str, environment: Environment
-) -> str:
+) -> str | None:
+    """The calculation's value; None when it is not relevant."""
     try:
         if calculation.relevant is not None and not calculation.relevant.is_true(
             answers, environment=environment
         ):
-            return ""
+            return None
         if calculation.expression is None:
             return calculation.value
         value = calculation.expression.text(answers, current=stored, environment=environment)

@@ -159,7 +159,7 @@ class Calculation:
     expression: Expression | None = None  # None: `value`, or metadata
     value: str = ""  # a hidden row's default, as written
     metadata: Metadata | None = None
-    relevant: Expression | None = None  # not relevant: its value is ''
+    relevant: Expression | None = None  # not relevant: no value (nothing stored)
     # Every name it depends on, through its expression and relevant.
     references: frozenset[str] = frozenset()
 

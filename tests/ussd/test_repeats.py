@@ -70,12 +70,12 @@ async def test_each_pass_is_asked_stored_and_exported_with_its_index(service):
     assert "Add another?" in await phone.send("Bolt")
     assert await phone.send("2") == "END Thank you for your answers!"
     stored = await _stored(service, phone.number)
-    assert {q: stored.pop(q) for q in ("number[1]", "number[2]", "number[3]")} == {
+    # A pass that never happens stores nothing, its calculation included.
+    assert {q: stored.pop(q) for q in ("number[1]", "number[2]")} == {
         "number[1]": "1",
         "number[2]": "2",
-        "number[3]": "",
     }
-    assert {q: v for q, v in stored.items() if not q.startswith("number[")} == {
+    assert stored == {
         "trainings": "2",
         "topic[1]": "Welding",
         "days[1]": "5",
