@@ -547,12 +547,17 @@ def _guarded(survey: Survey, state: State, step: Callable[[], Turn]) -> Turn:
 
 
 def _relevant(question: Question, answers: Mapping[str, str], environment: Environment) -> bool:
-    if question.relevant is None:
-        return True
-    try:
-        return question.relevant.is_true(answers, environment=environment)
-    except Exception as exc:  # a broken expression must not crash the channel
-        raise _SurveyBroken("relevant_failed", f"{question.name}: {exc}") from exc
+    if question.relevant is not None:
+        try:
+            if not question.relevant.is_true(answers, environment=environment):
+                return False
+        except Exception as exc:  # a broken expression must not crash the channel
+            raise _SurveyBroken("relevant_failed", f"{question.name}: {exc}") from exc
+    if question.choice_filter is not None and question.type.has_choices:
+        # A filter that leaves no choice leaves nothing to answer: asked, it would hold
+        # the respondent until their attempts ran out. It is skipped as not relevant.
+        return bool(_visible_choices(question, answers, environment))
+    return True
 
 
 def _previous(survey: Survey, state: State) -> int | None:

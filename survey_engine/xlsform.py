@@ -537,10 +537,10 @@ def _build(
     )
     allow_duplicates = (settings.get("allow_choice_duplicates") or "").lower() in _YES
     choice_lists = _read_choices(ctx, choices_sheet, languages, allow_duplicates)
-    # select_one_external lists, read like the choices sheet's (a name on both: choices).
-    # pyxform does not hold them to unique names (a choice_filter tells them apart).
+    # select_one_external lists, read like the choices sheet's; pyxform does not hold
+    # them to unique names (a choice_filter tells them apart).
     for name, external in _read_choices(ctx, external_sheet, languages, True).items():
-        choice_lists.setdefault(name, external)
+        choice_lists[_external(name)] = external
     # A CSV beside the form is one list, named by its file (select_one_from_file x.csv).
     for sheet in files.values():
         choice_lists.update(_read_choices(ctx, sheet, languages, True))
@@ -975,6 +975,16 @@ def _as_xpath(source: str) -> str:
 # The list of select_one_from_file: a file name with pyxform's extensions.
 _FILE_LIST = re.compile(r"[^/\\]+\.(csv|xml|geojson)", re.IGNORECASE)
 _MEDIA_CSV_LIMIT = 10_000_000  # bytes
+
+
+def _missing_list_message(key: str) -> str:
+    sheet, _, name = key.rpartition(":")
+    return f"there is no choice list '{name}' on the {sheet or CHOICES} sheet"
+
+
+def _external(list_name: str) -> str:
+    """The key of an external_choices list among the lists (a name may be on both)."""
+    return f"{EXTERNAL_CHOICES}:{list_name}"
 
 
 def _missing_file_message(name: str) -> str:
@@ -1616,6 +1626,8 @@ def _survey_rows(
             report(problem[0], problem[1], column=type_header)
             continue
         assert question_type is not None
+        if list_name and words[0].lower() == "select_one_external":
+            list_name = _external(list_name)  # its list is the external_choices sheet's
         name = claim(name, number)
         if calculation_header and row.get(calculation_header, "").strip():
             # ODK overwrites whatever is typed in it: a calculation, not a question.
@@ -2091,7 +2103,7 @@ class _QuestionBuilder:
             if choices_present:  # else the missing sheet itself was reported
                 self.ctx.add(
                     Code.MISSING_CHOICE_LIST,
-                    f"there is no choice list '{r.list_name}' on the choices sheet",
+                    _missing_list_message(r.list_name or ""),
                     self.sheet.title,
                     r.number,
                     type_header,
@@ -2100,7 +2112,7 @@ class _QuestionBuilder:
         if not choice_list.choices and not choice_list.has_errors:
             self.ctx.add(
                 Code.EMPTY_CHOICE_LIST,
-                f"choice list '{r.list_name}' has no choices",
+                f"choice list '{(r.list_name or '').rpartition(':')[2]}' has no choices",
                 self.sheet.title,
                 r.number,
                 type_header,

@@ -43,3 +43,10 @@ def test_an_external_list_that_is_missing_is_named() -> None:
         assert [(e.code, e.row) for e in error.errors] == [("missing_choice_list", 3)]
     else:
         raise AssertionError("a list that is nowhere was accepted")
+
+
+def test_a_filter_that_leaves_no_choice_skips_the_question_rather_than_trap_the_caller() -> None:
+    survey = load_markdown(FORM.replace("| | counties | harris | Harris | tx |\n", ""))
+    turn = advance(survey, start(survey).state, Answer("1"))  # Texas: no county left
+    assert turn.prompt is None and turn.ended is not None  # nothing to ask: the end
+    assert "county" not in turn.state.answers

@@ -73,7 +73,6 @@ SKIPPING_FAILURES: dict[str, str] = {
     "kobocat/kobocat__tutorial.xls": XLS,
     "pyxform/pyxform__UCL_Biomass_Plot_Form.xlsx": (f"{NESTED_REPEAT}; {FROM_FILE}"),
     "pyxform/pyxform__area.xlsx": "a geoshape and a calculation: nothing left to ask",
-    "pyxform/pyxform__case_insensitivity.xlsx": FROM_FILE,
     "pyxform/pyxform__widgets.xls": XLS,
     "pyxform/pyxform__xlsform_spec_test.xls": XLS,
     "pyxform/pyxform__xlsform_spec_test.xlsx": (
