@@ -626,6 +626,10 @@ def _holds(
     question: Question, answers: Mapping[str, str], value: str, environment: Environment
 ) -> bool:
     assert question.constraint is not None
+    if question.name in question.constraint.references and answers.get(question.name) != value:
+        # `${age} > 0` in age's own constraint means the answer being checked, as `.`
+        # does (ODK reads it so; forms written for KoBo use it).
+        answers = {**answers, question.name: value}
     try:
         return question.constraint.is_true(answers, current=value, environment=environment)
     except Exception as exc:

@@ -72,3 +72,18 @@ def test_a_choice_without_any_label_shows_its_name_with_a_warning() -> None:
     assert [(w.code, w.sheet, w.row) for w in survey.warnings] == [
         ("choice_name_as_label", "choices", 3)
     ]
+
+
+def test_a_constraint_naming_its_own_question_checks_the_answer_given() -> None:
+    survey = load_markdown(
+        """
+        | survey |
+        | | type | name | label | constraint | constraint_message |
+        | | integer | age | How old are you? | ${age} > 0 and ${age} < 120 | Not an age |
+        | | text | town | Town? | | |
+        """
+    )
+    refused = advance(survey, start(survey).state, Answer("130"))
+    assert refused.prompt is not None and refused.prompt.error == "Not an age"
+    accepted = advance(survey, refused.state, Answer("31"))
+    assert accepted.state.answers == {"age": "31"}

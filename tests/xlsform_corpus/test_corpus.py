@@ -70,7 +70,6 @@ SKIPPING_FAILURES: dict[str, str] = {
     "kobocat/kobocat__groups_in_repeats.xls": FLAT_NAMES,
     "kobocat/kobocat__nested_repeats.xls": NESTED_REPEAT,
     "kobocat/kobocat__test_data_types.xls": XLS,
-    "kobocat/kobocat__tutorial.xls": XLS,
     "pyxform/pyxform__UCL_Biomass_Plot_Form.xlsx": (f"{NESTED_REPEAT}; {FROM_FILE}"),
     "pyxform/pyxform__area.xlsx": "a geoshape and a calculation: nothing left to ask",
     "pyxform/pyxform__widgets.xls": XLS,
