@@ -966,10 +966,18 @@ _SMART_QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"'})
 _EXCEL_BOOLEANS = {"true": "true()", "false": "false()"}
 
 
+# Quoted text, or a bare `null` outside it.
+_QUOTED_OR_NULL = re.compile(r"""('[^']*'|"[^"]*")|(?<![\w$.{/-])null(?![\w(.}-])""")
+
+
 def _as_xpath(source: str) -> str:
-    """An expression cell as XPath: straight quotes, and Excel's booleans as true()."""
+    """An expression cell as XPath: straight quotes, Excel's booleans as true(), and a
+    bare `null` as empty text, as XPath reads it (a path to no node: '')."""
     source = source.translate(_SMART_QUOTES)
-    return _EXCEL_BOOLEANS.get(source.strip().casefold(), source)
+    source = _EXCEL_BOOLEANS.get(source.strip().casefold(), source)
+    if "null" not in source:
+        return source
+    return _QUOTED_OR_NULL.sub(lambda m: m.group(1) or "''", source)
 
 
 # The list of select_one_from_file: a file name with pyxform's extensions.

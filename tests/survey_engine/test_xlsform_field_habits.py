@@ -87,3 +87,23 @@ def test_a_constraint_naming_its_own_question_checks_the_answer_given() -> None:
     assert refused.prompt is not None and refused.prompt.error == "Not an age"
     accepted = advance(survey, refused.state, Answer("31"))
     assert accepted.state.answers == {"age": "31"}
+
+
+def test_a_bare_null_in_a_calculation_is_empty_text_as_xpath_reads_it() -> None:
+    survey = load_markdown(
+        """
+        | survey |
+        | | type | name | label | calculation |
+        | | select_one unit | unit | Unit? | |
+        | | integer | amount | How many? | |
+        | | calculate | days | | if(${unit} = 'months', ${amount} * 30, null) |
+        | | note | said | ${days} days | |
+        | choices |
+        | | list_name | name | label |
+        | | unit | months | Months |
+        | | unit | weeks | Weeks |
+        """
+    )
+    turn = advance(survey, start(survey).state, Answer("2"))
+    turn = advance(survey, turn.state, Answer("3"))
+    assert turn.state.answers["days"] == ""

@@ -42,9 +42,6 @@ TARGET_FAILURES: dict[str, str] = {
     "getodk-web-forms/getodk-web-forms__socio-economic-survey-v20240515.xlsx": (
         f"{PATHS}: a /data/ path in a calculation"
     ),
-    "getodk-web-forms/getodk-web-forms__whova_form.xlsx": (
-        "null as a value; choices with no label in the default language"
-    ),
     "kobocat/kobocat__household.xls": f"{FLAT_NAMES}; {NESTED_REPEAT}",
     "kobocat/kobocat__transportation.xls": LOOP,
     "pyodk/pyodk__pull_data.xlsx": "pulldata() (a CSV beside the form)",
