@@ -11,7 +11,15 @@ import pytest
 from survey_engine.errors import SurveyLoadError
 from survey_engine.events import AnswerGiven, AnswerKind, AnswersCleared, Restarted
 from survey_engine.inputs import Answer, Back, Context
-from survey_engine.machine import State, Turn, advance, current_prompt, resume_state, start
+from survey_engine.machine import (
+    Phase,
+    State,
+    Turn,
+    advance,
+    current_prompt,
+    resume_state,
+    start,
+)
 from survey_engine.model import Survey
 from survey_engine.xlsform import load_markdown
 
@@ -363,3 +371,11 @@ def test_jr_choice_name_gives_the_label_in_the_respondents_language() -> None:
         """
     )
     assert Run(survey, language="fr").send("1").screen == "Vous avez choisi Soudure"
+
+
+def test_the_turns_time_survives_the_state_bytes_and_an_earlier_releases_iso_form() -> None:
+    moment = dt.datetime(2026, 6, 15, 9, 30, 12, 345678, tzinfo=dt.UTC)
+    state = State(Phase.QUESTION, "en", 0, {}, now=moment)
+    assert State.from_bytes(state.to_bytes()).now == moment
+    plain = state.to_plain() | {"n": moment.isoformat()}  # as written before
+    assert State.from_plain(plain).now == moment
