@@ -55,7 +55,8 @@ Choices made where XLSForm leaves room:
   (`_Repeats`), so the engine knows no repeat: at most `MAX_REPEAT_PASSES`, each
   relevant while its pass is (its `repeat_count`, or "Add another?" answered yes after
   the pass before, a generated select_one named after the repeat). A repeat's label is
-  not shown. Nested repeats and `begin loop over LIST` are refused.
+  not shown. Nested repeats are refused. `begin loop over LIST` is a repeat of one pass
+  per choice, its `%(label)s` / `%(name)s` said as that choice (`_Repeats._loop_item`).
 * Columns we do not use (`media::audio`, `read_only`...) are ignored.
 * Two columns for the same thing (`label` and `caption`, `relevant` and `bind:relevant`)
   are refused, as pyxform refuses them.
@@ -1089,6 +1090,7 @@ class _Group:
     name: str = ""
     count: str = ""
     parents: tuple[_Group, ...] = ()
+    loop: str = ""  # `begin loop over LIST`: one pass per choice of LIST
 
 
 @dataclass(slots=True)
@@ -1151,7 +1153,7 @@ def _read_survey(
     choice_sheets = [s for s in (choices_sheet, *other_choices) if s.present]
     if any(r.type.has_choices for r in written) and not choice_sheets:
         ctx.add(Code.MISSING_SHEET, "the form has select questions but no 'choices' sheet", CHOICES)
-    repeats = _Repeats(ctx, sheet, written, computed)
+    repeats = _Repeats(ctx, sheet, written, computed, lists, languages)
     rows, computed = repeats.unrolled(written, computed)
 
     builder = _QuestionBuilder(
@@ -1228,8 +1230,19 @@ class _Repeats:
         sheet: _Sheet,
         rows: Sequence[_QuestionRow],
         computed: Sequence[_ComputedRow],
+        lists: Mapping[str, _ChoiceList] | None = None,
+        languages: _Languages | None = None,
     ) -> None:
         self.ctx, self.sheet = ctx, sheet
+        self.lists = lists or {}
+        # header -> language code of the sheet's translatable columns (a loop's
+        # `%(label)s` says the choice's label in the column's language)
+        self.header_language: dict[str, str] = {}
+        self.default_language = ""
+        if languages is not None:
+            for by_code in languages.headers.get(sheet.title, {}).values():
+                self.header_language.update({h: code for code, h in by_code.items()})
+            self.default_language = languages.default.code
         self.passes: dict[int, int] = {}  # id(repeat) -> how many passes it is unrolled to
         self.body: dict[int, list[str]] = {}  # id(repeat) -> names of its rows
         self.names: set[str] = set()  # every name an expression may use
@@ -1258,6 +1271,20 @@ class _Repeats:
                 self.names.update(f"{name}[{k}]" for k in range(1, self.passes[repeat_id] + 1))
 
     def _pass_count(self, repeat: _Group) -> int:
+        if repeat.loop:
+            # One pass per choice, as pyxform's loop: a fixed count.
+            choices = self.lists.get(repeat.loop)
+            if choices is None:
+                self.ctx.add(
+                    Code.MISSING_CHOICE_LIST,
+                    f"there is no choice list '{repeat.loop}' to loop over",
+                    self.sheet.title,
+                    repeat.row,
+                    self.sheet.column("type"),
+                )
+                repeat.count = "0"
+                return 0
+            repeat.count = str(len(choices.choices))
         if not repeat.count or not _WHOLE_NUMBER.fullmatch(repeat.count):
             return MAX_REPEAT_PASSES  # computed, or "Add another?"
         count = int(float(repeat.count))
@@ -1348,6 +1375,20 @@ class _Repeats:
         text = _POSITION_RE.sub(str(k), _PIPE_RE.sub(in_pass, self._across(text)))
         return _INDEXED_RE.sub(lambda m: f"${{{m.group(1)}[{m.group(2)}]}}", text)
 
+    def _loop_item(
+        self, row: dict[str, str], choice: Choice, skip: set[str | None]
+    ) -> dict[str, str]:
+        """pyxform's loop placeholders: `%(name)s` is the pass's choice name and
+        `%(label)s` its label, in the language of the column it stands in."""
+        out = {}
+        for header, value in row.items():
+            if header not in skip and "%(" in value:
+                language = self.header_language.get(header, self.default_language)
+                label = choice.labels.get(language) or next(iter(choice.labels.values()), "")
+                value = value.replace("%(label)s", label).replace("%(name)s", choice.name)
+            out[header] = value
+        return out
+
     def _passes_of(self, repeat: _Group) -> str:
         """count(${repeat}): how many passes it has."""
         passes = self.passes[id(repeat)]
@@ -1377,6 +1418,8 @@ class _Repeats:
     def _in_pass(self, r: _R, repeat: _Group, k: int) -> _R:
         skip = {self.sheet.column("type"), self.sheet.column("name")}
         row = {h: v if h in skip else self._rewrite(v, repeat, k) for h, v in r.row.items()}
+        if repeat.loop and repeat.loop in self.lists:
+            row = self._loop_item(row, self.lists[repeat.loop].choices[k - 1], skip)
         if k == 1:
             self._check_bare(r.number, row)
         name = f"{r.name}[{k}]" if r.name else ""
@@ -1586,13 +1629,7 @@ def _survey_rows(
             report(Code.UNKNOWN_TYPE, "this row has content but no type", column=type_header)
             continue
         kind = _GROUP_ROWS.get(" ".join(words[:2]))
-        if words[:2] == ("begin", "loop"):
-            report(
-                Code.UNSUPPORTED_TYPE,
-                f"'{written}' is not supported: use a begin repeat with a repeat_count, "
-                "and a select for the list's item",
-                column=type_header,
-            )
+        loop = words[2] if words[:2] == ("begin", "loop") and len(words) > 2 else ""
         if kind in ("begin group", "begin repeat"):
             repeat = kind == "begin repeat"
             if repeat and any(g.repeat for g in stack):
@@ -1611,6 +1648,7 @@ def _survey_rows(
             if repeat:
                 group.name = name
                 group.count = row.get(sheet.column("repeat_count") or "", "").strip()
+                group.loop = loop
             groups.append(group)
             stack.append(group)
             continue

@@ -200,21 +200,6 @@ def test_a_fixed_count_above_the_most_passes_is_refused_on_its_cell():
     ]
 
 
-def test_begin_loop_over_a_list_is_refused_where_it_begins():
-    assert located(
-        """
-        | survey |
-        | | type | name | label |
-        | | begin loop over tools | tool | Tools |
-        | | integer | uses | Uses? |
-        | | end loop | | |
-        | choices |
-        | | list_name | name | label |
-        | | tools | drill | Drill |
-        """
-    ) == [("unsupported_type", 2, "type")]
-
-
 def test_position_outside_a_repeat_is_still_refused():
     assert located(
         """

@@ -227,17 +227,19 @@ def test_old_names_of_a_repeat_read_as_a_repeat(begin: str, end: str) -> None:
     assert outcome(form.format(begin, end)) == outcome(form.format("begin repeat", "end repeat"))
 
 
-def test_a_loop_over_a_list_reads_as_a_repeat() -> None:
-    assert located(
+def test_a_loop_over_a_list_reads_as_a_repeat_of_one_pass_per_choice() -> None:
+    survey = load_markdown(
         f"""
         | survey |
         | | type | name | label |
         | | begin loop over yes_no | each | Each |
-        | | text | why | Why? |
+        | | text | why | Why %(label)s? |
         | | end loop | | |
         {YES_NO}
         """
-    ) == [("unsupported_type", "survey", 2, "type")]
+    )
+    assert [q.name for q in survey.questions] == ["why[1]", "why[2]"]
+    assert survey.question("why[2]").labels["en"].source == "Why No?"
 
 
 def test_metadata_rows_are_filled_by_the_system_not_asked() -> None:

@@ -43,11 +43,9 @@ TARGET_FAILURES: dict[str, str] = {
         f"{PATHS}: a /data/ path in a calculation"
     ),
     "kobocat/kobocat__household.xls": f"{FLAT_NAMES}; {NESTED_REPEAT}",
-    "kobocat/kobocat__transportation.xls": LOOP,
     "pyodk/pyodk__pull_data.xlsx": "pulldata() (a CSV beside the form)",
     "pyxform/pyxform__another_loop.xls": LOOP,
     "pyxform/pyxform__hidden.xls": XLS,
-    "pyxform/pyxform__loop.xlsx": LOOP,
     "pyxform/pyxform__or_other.xlsx": (
         "choice_filter `pastel=yes` compares to a column 'yes' there is not (ODK would show "
         "no choice): the form's own mistake"
