@@ -28,12 +28,9 @@ class EngineError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class FormError:
-    """One problem in an uploaded form, located for the person who wrote it.
-
-    `row` is the spreadsheet row (the header is row 1), `column` the header text
-    of the column at fault; either may be None when the problem is sheet-wide.
-    """
+class _Located:
+    """Where in a form, and what: `row` is the spreadsheet row (the header is row 1),
+    `column` the header text of the column; either may be None when it is sheet-wide."""
 
     code: str
     message: str
@@ -46,18 +43,14 @@ class FormError:
 
 
 @dataclass(frozen=True, slots=True)
-class FormWarning:
+class FormError(_Located):
+    """One problem in an uploaded form, located for the person who wrote it."""
+
+
+@dataclass(frozen=True, slots=True)
+class FormWarning(_Located):
     """Something in an imported form its author should know, located like a FormError;
     the form still loads."""
-
-    code: str
-    message: str
-    sheet: str
-    row: int | None = None
-    column: str | None = None
-
-    def __str__(self) -> str:
-        return f"[{self.code}] {_where(self.sheet, self.row, self.column)}{self.message}"
 
 
 def _where(sheet: str, row: int | None, column: str | None) -> str:
