@@ -290,7 +290,7 @@ def _survey_import(settings: Settings, args: argparse.Namespace) -> int:
     source = read_input(path)
     if source is None:
         return 1
-    media = _media_files(getattr(args, "media", None))
+    media = _media_files(args.media)
     if media is None:
         return 1
 
@@ -395,6 +395,8 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
             ussd_code=DEMO_USSD_CODE,
             ivr_number=[DEMO_IVR_NUMBER],
             roster_only=False,
+            skip_unaskable=False,
+            media=None,
         ),
     )
     if code != 0:

@@ -319,3 +319,23 @@ def test_a_bad_ivr_number_is_refused_naming_it(database, capsys):
     assert "Traceback" not in err
     assert main(["survey", "import", str(TRACER_XLSX)]) == 0
     assert "(imported)" in capsys.readouterr().out  # the refused import stored nothing
+
+
+def test_demo_prepares_the_sample_survey_on_ussd_and_voice_before_serving(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make demo` runs `service-tracker demo`: everything before the server starts."""
+    import service_tracker.cli as cli
+
+    served: list[tuple[str, int]] = []
+    monkeypatch.setattr(
+        cli, "_serve_worker", lambda settings, host, port, reuse: served.append((host, port))
+    )
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/demo.db")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "USSD *384*123# reaches graduate_tracer" in out
+    assert "IVR 4000 reaches graduate_tracer" in out
+    assert "AGI(agi://127.0.0.1:4573/survey)" in out
+    assert served == [("127.0.0.1", 8080)]
