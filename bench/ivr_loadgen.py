@@ -48,6 +48,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.ivr.agi_peer import agi_environment, environment_block
+
 # The sample survey by a wage earner in English (tests/ivr/test_channel.py WAGE_EARNER):
 # language, consent, status, months, related, formality, income, further education,
 # relevance, satisfaction, the note (any key), four soft skills; then the suggestion
@@ -73,33 +75,17 @@ def take_wav(seconds: float = 1.0) -> bytes:
     return header + b"data" + struct.pack("<I", len(samples)) + samples
 
 
-def environment_block(unique_id: str, caller_id: str, extension: str, port: int) -> bytes:
-    """The block Asterisk 22 writes for a Local channel reaching the `[survey]` context."""
-    lines = {
-        "agi_network": "yes",
-        "agi_network_script": "survey",
-        "agi_request": f"agi://127.0.0.1:{port}/survey",
-        "agi_channel": f"Local/s@respondent-{unique_id[-8:]};2",
-        "agi_language": "en",
-        "agi_type": "Local",
-        "agi_uniqueid": unique_id,
-        "agi_version": "22.0.0",
-        "agi_callerid": caller_id,
-        "agi_calleridname": "unknown",
-        "agi_callingpres": "0",
-        "agi_callingani2": "0",
-        "agi_callington": "0",
-        "agi_callingtns": "0",
-        "agi_dnid": "unknown",
-        "agi_rdnis": "unknown",
-        "agi_context": "survey",
-        "agi_extension": extension,
-        "agi_priority": "2",
-        "agi_enhanced": "0.0",
-        "agi_accountcode": "",
-        "agi_threadid": "140000000000000",
-    }
-    return "".join(f"{k}: {v}\n" for k, v in lines.items()).encode() + b"\n"
+def call_environment(unique_id: str, caller_id: str, extension: str, port: int) -> bytes:
+    """The block Asterisk 22 writes for a Local channel reaching the `[survey]` context
+    (the tests' fake Asterisk writes the same one)."""
+    environment = agi_environment(
+        caller_id=caller_id,
+        extension=extension,
+        request=f"agi://127.0.0.1:{port}/survey",
+        channel=f"Local/s@respondent-{unique_id[-8:]};2",
+        uniqueid=unique_id,
+    )
+    return environment_block(environment)
 
 
 @dataclass
@@ -154,7 +140,7 @@ class CallProtocol(asyncio.Protocol):
     def __init__(self, line: Line, unique_id: str, caller_id: str) -> None:
         self.line = line
         self.stats = line.stats
-        self.block = environment_block(unique_id, caller_id, line.args.extension, line.args.port)
+        self.block = call_environment(unique_id, caller_id, line.args.extension, line.args.port)
         self.actions = list(SCRIPT)
         self.buffer = b""
         self.replied_at: float | None = None
