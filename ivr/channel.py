@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from audio.library import PromptFiles
 from interviews import Closed, Interviews, Live, Notice, Step
 from ivr.agi import AgiHangup, AgiSession
+from ivr.dialer import ENTRY_VARIABLE, PHONE_VARIABLE
 from ivr.render import (
     KEYPAD,
     Collect,
@@ -54,7 +55,7 @@ from survey_engine.phrases import FALLBACK_LANGUAGE
 from survey_engine.ports import Channel, RecordingStore
 from survey_engine.speech import system_key
 
-__all__ = ["ACK_SOUND", "CALL_VARIABLES", "SILENCE_SOUND", "IvrChannel", "IvrSettings"]
+__all__ = ["ACK_SOUND", "SILENCE_SOUND", "IvrChannel", "IvrSettings"]
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,6 @@ CHANNEL = Channel.IVR.value
 # of several before the next.
 SILENCE_SOUND = "silence/1"
 ACK_SOUND = "beep"
-# Set by `ivr.dialer` on the calls it places (AMI Originate `Variable:`).
-CALL_VARIABLES = ("ST_PHONE", "ST_ENTRY", "ST_CALL")
 # A take whose loudest sample stays below this (about -36 dBFS) holds nothing said.
 _SILENT_PEAK = 500
 _MAX_TAKES = 5  # recordings of one answer in one prompt before the last is kept
@@ -174,10 +173,10 @@ class _Call:
     async def _who(self) -> tuple[str | None, tuple[str, ...]]:
         """(the respondent's E.164 phone or None, the entry addresses to try)."""
         request, region = self.agi.request, self.settings.default_region
-        placed_phone = await self.agi.get_variable("ST_PHONE")
+        placed_phone = await self.agi.get_variable(PHONE_VARIABLE)
         if placed_phone:
             # A call we placed: the dialer named the respondent and the survey.
-            entry = await self.agi.get_variable("ST_ENTRY") or ""
+            entry = await self.agi.get_variable(ENTRY_VARIABLE) or ""
             return caller_phone(placed_phone, region), (entry,)
         addresses: list[str] = []
         for dialled in (request.extension, request.dnid):

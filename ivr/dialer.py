@@ -56,7 +56,10 @@ from survey_engine.phones import mask_phone, mask_phones_in
 from survey_engine.ports import CallLog, CallOutcome
 
 __all__ = [
+    "CALL_VARIABLE",
+    "ENTRY_VARIABLE",
     "FAILURE_REASONS",
+    "PHONE_VARIABLE",
     "AmiLoginRefused",
     "AmiUnavailable",
     "CallOutcome",
@@ -69,6 +72,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+# The channel variables a placed call carries, which the AGI side (ivr.channel) reads:
+# the respondent's E.164 number, the survey's IVR entry address, the call log's id.
+PHONE_VARIABLE, ENTRY_VARIABLE, CALL_VARIABLE = "ST_PHONE", "ST_ENTRY", "ST_CALL"
 # panoramisk's own lines (connection lost, reconnecting) go under this name.
 _ami_log = logging.getLogger(__name__ + ".ami")
 
@@ -502,9 +508,9 @@ class Dialer:
                     "Timeout": str(round(s.ring_seconds * 1000)),
                     "Async": "true",
                     "Variable": [
-                        f"ST_PHONE={request.phone}",
-                        f"ST_ENTRY={request.entry}",
-                        f"ST_CALL={call_id}",
+                        f"{PHONE_VARIABLE}={request.phone}",
+                        f"{ENTRY_VARIABLE}={request.entry}",
+                        f"{CALL_VARIABLE}={call_id}",
                     ],
                 }
             )

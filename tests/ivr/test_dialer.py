@@ -102,13 +102,16 @@ def test_public_surface() -> None:
     assert sorted(ivr.dialer.__all__) == [
         "AmiLoginRefused",
         "AmiUnavailable",
+        "CALL_VARIABLE",
         "CallOutcome",
         "CallRequest",
         "CallResult",
         "Dialer",
         "DialerError",
         "DialerSettings",
+        "ENTRY_VARIABLE",
         "FAILURE_REASONS",
+        "PHONE_VARIABLE",
         "outcome_of",
     ]
 
