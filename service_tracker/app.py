@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Awaitable
+from dataclasses import replace
 from pathlib import Path
 
 from aiohttp import web
@@ -85,13 +86,16 @@ async def _sessions(app: web.Application) -> AsyncIterator[None]:
 
 async def _interviews(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
+    common = InterviewSettings(
+        session_ttl_seconds=settings.session_ttl_seconds,
+        resume_window=dt.timedelta(hours=settings.resume_window_hours),
+    )
     interviews = Interviews(
         app[RESPONSES],
         app[SESSIONS],
-        InterviewSettings(
-            session_ttl_seconds=settings.session_ttl_seconds,
-            resume_window=dt.timedelta(hours=settings.resume_window_hours),
-            # In front of Redis, this worker's own records spare most turns a GET.
+        # In front of Redis, this worker's own records spare most turns a GET.
+        replace(
+            common,
             recent_records=settings.local_session_records if settings.redis_url else 0,
         ),
     )
@@ -100,14 +104,7 @@ async def _interviews(app: web.Application) -> AsyncIterator[None]:
     # A call lives on one connection of one worker from its first turn to its last,
     # so its live record needs no sharing: it stays in this worker's memory, which
     # spares every voice turn a Redis write. SQL holds every answer, as for USSD.
-    app[IVR_INTERVIEWS] = Interviews(
-        app[RESPONSES],
-        MemorySessionStore(),
-        InterviewSettings(
-            session_ttl_seconds=settings.session_ttl_seconds,
-            resume_window=dt.timedelta(hours=settings.resume_window_hours),
-        ),
-    )
+    app[IVR_INTERVIEWS] = Interviews(app[RESPONSES], MemorySessionStore(), common)
     yield
 
 
