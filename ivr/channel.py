@@ -308,7 +308,7 @@ class _Call:
         assert isinstance(collect, Collect)
         if collect.one_at_a_time:
             return await self._several(plan, collect, names)
-        head, last = names[:-1], names[-1] if names else SILENCE_SOUND
+        head, last = _split(names)
         first = await self._play(head, collect.escape_digits)
         if first is None:
             got = await self.agi.get_data(last, collect.timeout_ms, collect.max_digits)
@@ -339,7 +339,7 @@ class _Call:
 
     async def _several(self, plan: VoicePlan, collect: Collect, names: list[str]) -> Resume:
         """Several choices, one entry each (its number, then `#`); `#` alone ends."""
-        head, prompt_file = names[:-1], names[-1] if names else SILENCE_SOUND
+        head, prompt_file = _split(names)
         first = await self._play(head, collect.escape_digits)
         chosen: list[str] = []
         while len(chosen) < _MAX_ENTRIES:
@@ -433,16 +433,19 @@ class _Call:
             ),
             None,
         )
-        names = self._files(keep)
+        head, last = _split(self._files(keep))
         for _ in range(2):
-            key = await self._play(names[:-1], KEYPAD.replace(self.keys.end, ""))
+            key = await self._play(head, KEYPAD.replace(self.keys.end, ""))
             if key is None:
-                got = await self.agi.get_data(
-                    names[-1] if names else SILENCE_SOUND, self.keys.timeout_ms, 1
-                )
-                key = got.digits
+                key = (await self.agi.get_data(last, self.keys.timeout_ms, 1)).digits
             if key == settings.again_key:
                 return True
             if key in ("", settings.keep_key):
                 return False
         return False
+
+
+def _split(names: list[str]) -> tuple[list[str], str]:
+    """A prompt's files as (what STREAM FILE plays, what GET DATA plays while it
+    collects): the last file is GET DATA's own, so no key falls between the two."""
+    return names[:-1], names[-1] if names else SILENCE_SOUND
