@@ -28,11 +28,9 @@ FORM = """
 
 
 @pytest.fixture
-def imported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/cli.db")
+def imported(cli_database: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    tmp_path = cli_database
     monkeypatch.setenv("AUDIO_DIR", str(tmp_path / "audio"))
-    monkeypatch.delenv("REDIS_URL", raising=False)
-    assert main(["db", "upgrade"]) == 0
     form = tmp_path / "voice.xlsx"
     form.write_bytes(markdown_to_xlsx(FORM))
     assert main(["survey", "import", str(form)]) == 0

@@ -18,13 +18,10 @@ FORM = """
 
 
 @pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/cli.db")
-    monkeypatch.delenv("REDIS_URL", raising=False)
+def database(cli_database: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("AMI_USERNAME", "AMI_SECRET", "IVR_TRUNK", "DEFAULT_PHONE_REGION"):
         monkeypatch.delenv(name, raising=False)
-    assert main(["db", "upgrade"]) == 0
-    form = tmp_path / "tracer.xlsx"
+    form = cli_database / "tracer.xlsx"
     form.write_bytes(markdown_to_xlsx(FORM))
     return form
 

@@ -24,11 +24,8 @@ SHOP_VISIT = """
 
 
 @pytest.fixture
-def form(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/cli.db")
-    monkeypatch.delenv("REDIS_URL", raising=False)
-    assert main(["db", "upgrade"]) == 0
-    path = tmp_path / "shop_visit.xlsx"
+def form(cli_database: Path) -> Path:
+    path = cli_database / "shop_visit.xlsx"
     path.write_bytes(markdown_to_xlsx(SHOP_VISIT))
     return path
 
