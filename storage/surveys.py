@@ -145,8 +145,8 @@ async def import_survey(
         source,
         fallback_form_id=fallback_form_id,
     )
-    # Only the files a question lists from are kept with the version.
-    kept = {name: media[name] for name in sorted(_listed_files(survey)) if name in media}
+    # Only the files the form reads are kept with the version.
+    kept = {name: media[name] for name in sorted(survey.media_files) if name in media}
     digest = _digest(source, kept)
     now = dt.datetime.now(dt.UTC)
 
@@ -230,14 +230,6 @@ async def stored_media(conn: AsyncConnection, version_id: int) -> dict[str, byte
         )
     )
     return {row.name: row.content for row in rows}
-
-
-def _listed_files(survey: Survey) -> set[str]:
-    return {
-        q.list_name
-        for q in survey.questions
-        if q.list_name and q.list_name.lower().endswith(".csv")
-    }
 
 
 def _digest(source: bytes, media: Mapping[str, bytes]) -> str:

@@ -49,6 +49,8 @@ __all__ = [
     "Environment",
     "Expression",
     "ExpressionError",
+    "MissingTableError",
+    "Table",
     "UnsupportedFunctionError",
     "UnsupportedPatternError",
     "Value",
@@ -78,7 +80,7 @@ _TOKEN_RE = re.compile(
   | (?P<ref>\$\{)
   | (?P<number>\d+(?:\.\d*)?|\.\d+)
   | (?P<string>'[^']*'|"[^"]*")
-  | (?P<op><=|>=|!=|=|<|>|\+|-|\*|\(|\)|,)
+  | (?P<op><=|>=|!=|=|<|>|\+|-|\*|\(|\)|,|/|\[|\])
   | (?P<dot>\.)
   | (?P<name>(?:jr:)?"""
     + NAME_PATTERN
@@ -103,6 +105,15 @@ class ExpressionError(ValueError):
 class UnsupportedPatternError(ExpressionError):
     """A regex() pattern Java or Python would take but RE2 cannot run in linear time (a
     back-reference, look-ahead or look-behind, atomic group, possessive quantifier)."""
+
+
+class MissingTableError(ExpressionError):
+    """pulldata() or instance() names a list that is neither a choice list of the form
+    nor a file imported beside it; `name` is the one named."""
+
+    def __init__(self, message: str, position: int | None, name: str) -> None:
+        super().__init__(message, position)
+        self.name = name
 
 
 class UnsupportedFunctionError(ExpressionError):
@@ -218,14 +229,45 @@ def _as_text(raw: object) -> str:
 class Environment:
     """What an expression may know beyond the answers, given by the caller: the clock
     (`today()`, `now()`), and the label of a choice in the respondent's language
-    (`jr:choice-name()`). Without them `today()` is '' and a choice's name is its label:
-    nothing here reads the system clock."""
+    (`jr:choice-name()`, `jr:itext()`). Without them `today()` is '' and a choice's name
+    is its label: nothing here reads the system clock."""
 
     now: dt.datetime | None = None  # timezone-aware
     choice_label: Callable[[str, str], str] | None = None  # (question, choice) -> label
+    language: str = ""  # the respondent's, for a choice list's labels read as data
 
 
 _NO_ENVIRONMENT = Environment()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Table:
+    """Rows an expression may look up: a choice list (`instance('list')/root/item`) or
+    a CSV file beside the form (`pulldata('file', ...)`). A row maps each column to its
+    text. In a choice list, `label` is the label in the default language and
+    `label::<code>` in each language, so a lookup says it in the respondent's."""
+
+    rows: tuple[Mapping[str, str], ...]
+    columns: frozenset[str]
+    choice_list: bool = False
+    _first: dict[str, dict[str, int]] = field(default_factory=dict, repr=False)
+
+    def first(self, column: str, value: str) -> Mapping[str, str] | None:
+        """The first row whose `column` is `value`, through an index made once per
+        column: a 10,000-row file is not scanned on every turn."""
+        index = self._first.get(column)
+        if index is None:
+            index = {}
+            for number, row in enumerate(self.rows):
+                index.setdefault(row.get(column, ""), number)
+            self._first[column] = index
+        number = index.get(value)
+        return None if number is None else self.rows[number]
+
+    def cell(self, row: Mapping[str, str], column: str, language: str) -> str:
+        if self.choice_list and column in ("label", "itextId"):
+            return row.get(f"label::{language}") or row.get("label", "")
+        return row.get(column, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -773,15 +815,30 @@ _FUNCTIONS_WITH_SCOPE: Mapping[str, tuple[int, int, str, str]] = {
         "the label of a choice of a question, in the respondent's language",
         "jr:choice-name(${job}, '${job}')",
     ),
+    "pulldata": (
+        4,
+        4,
+        "a column of the first row of a CSV beside the form whose key column matches",
+        "pulldata('graduates', 'name', 'id', ${id})",
+    ),
+    "instance": (
+        1,
+        1,
+        "a choice list (or CSV beside the form) as data: the first item matching",
+        "instance('jobs')/root/item[name = ${job}]/sector",
+    ),
+    "jr:itext": (
+        1,
+        1,
+        "the label of a choice read with instance(), in the respondent's language",
+        "jr:itext(instance('jobs')/root/item[name = ${job}]/itextId)",
+    ),
 }
 # Functions of XLSForm that need what the engine does not have yet: a load error that
 # says so, rather than "unknown function".
 _UNSUPPORTED_FUNCTIONS: Mapping[str, str] = {
     "position": "a repeat: position(..) is the pass number inside a repeat only",
     "indexed-repeat": "repeats, which are not supported yet",
-    "instance": "choice lists read as data (instance()), which are not supported",
-    "pulldata": "a CSV file beside the form, which is not supported yet",
-    "jr:itext": "translations read as data, which are not supported",
     "uuid": "a unique id made on the device; a response's id is its response_id",
     "random": "a random number, which would differ between channels and on resume",
     "randomize": "a random order, which would differ between channels and on resume",
@@ -851,6 +908,36 @@ class _ChoiceName(_Node):
 
 
 @dataclass(frozen=True, slots=True)
+class _Lookup(_Node):
+    """A value of the first row of a table that matches: `key_column` equal to `key`
+    (an index lookup), else the first row where `predicate` holds, its bare names read
+    as the row's columns. '' when no row matches."""
+
+    table: Table
+    column: str
+    key_column: str = ""
+    key: _Node | None = None
+    predicate: _Node | None = None
+    depth: int = 1
+
+    def evaluate(self, scope: _Scope) -> Value:
+        row: Mapping[str, str] | None = None
+        if self.key is not None:
+            row = self.table.first(self.key_column, _to_string(self.key.evaluate(scope)))
+        elif self.predicate is not None:
+            for candidate in self.table.rows:
+                inner = _Scope(scope.answers, scope.current, candidate, scope.environment)
+                if _to_bool(self.predicate.evaluate(inner)):
+                    row = candidate
+                    break
+        elif self.table.rows:
+            row = self.table.rows[0]
+        if row is None:
+            return ""
+        return self.table.cell(row, self.column, scope.environment.language)
+
+
+@dataclass(frozen=True, slots=True)
 class _If(_Node):
     condition: _Node
     then: _Node
@@ -904,12 +991,6 @@ def _tokenize(source: str) -> list[_Token]:
                 raise ExpressionError(
                     f"text starting at position {index + 1} has no closing {char}", index + 1
                 )
-            if char == "/":
-                raise ExpressionError(
-                    f"unexpected '/' at position {index + 1}: paths are not supported, "
-                    "refer to a question as ${name}",
-                    index + 1,
-                )
             raise ExpressionError(f"unexpected '{char}' at position {index + 1}", index + 1)
         kind = match.lastgroup or ""
         if kind == "ref":
@@ -942,12 +1023,21 @@ class _Parser:
         frozenset({"*", "div", "mod"}),
     )
 
-    def __init__(self, source: str, *, allow_dot: bool, allow_bare_names: bool) -> None:
+    def __init__(
+        self,
+        source: str,
+        *,
+        allow_dot: bool,
+        allow_bare_names: bool,
+        tables: Callable[[str], Table | None] | None = None,
+    ) -> None:
         self.tokens = _tokenize(source)
         self.index = 0
         self.nesting = 0
         self.allow_dot = allow_dot
         self.allow_bare_names = allow_bare_names
+        self.tables = tables
+        self.item: Table | None = None  # inside item[...]: bare names are its columns
         self.references: set[str] = set()
         self.bare_names: set[str] = set()
         self.uses_dot = False
@@ -971,6 +1061,12 @@ class _Parser:
     def unexpected(self, token: _Token) -> ExpressionError:
         if token.kind == "end":
             return ExpressionError("the expression ends too early", token.position)
+        if token.text == "/":
+            return ExpressionError(
+                f"unexpected '/' at position {token.position}: paths are not supported, "
+                "refer to a question as ${name}",
+                token.position,
+            )
         return ExpressionError(
             f"unexpected {token.describe()} at position {token.position}", token.position
         )
@@ -1070,7 +1166,17 @@ class _Parser:
         if token.kind == "name":
             following = self.peek()
             if following.kind == "op" and following.text == "(":
+                if token.text == "instance":
+                    return self.instance(token)
                 return self.call(token)
+            if self.item is not None:
+                if token.text not in self.item.columns:
+                    raise ExpressionError(
+                        f"'{token.text}' at position {token.position} is not a column of "
+                        "the list being read",
+                        token.position,
+                    )
+                return _Column(token.text)
             if not self.allow_bare_names:
                 raise ExpressionError(
                     f"'{token.text}' at position {token.position} is not understood: "
@@ -1119,11 +1225,109 @@ class _Parser:
             return _Clock(date_only=function == "today")
         if function == "once":
             return self.node(_Once(arguments[0]), arguments, name)
+        if function == "pulldata":
+            return self.pulldata(name, arguments, argument_tokens)
+        if function == "jr:itext":
+            (argument,) = arguments
+            if not (isinstance(argument, _Lookup) and argument.table.choice_list):
+                raise ExpressionError(
+                    f"jr:itext() at position {name.position} reads the label of a choice: "
+                    "jr:itext(instance('list')/root/item[name = ${q}]/itextId)",
+                    name.position,
+                )
+            return argument  # a choice list's itextId is already its label, translated
         if function == "jr:choice-name":
             value, question = arguments
             target = self.choice_question(question, argument_tokens[1])
             return self.node(_ChoiceName(value, target), (value,), name)
         return self.node(_Call(function, tuple(arguments)), arguments, name)
+
+    def table(self, name: str, token: _Token, what: str) -> Table:
+        table = self.tables(name) if self.tables is not None else None
+        if table is None:
+            raise MissingTableError(
+                f"{what} at position {token.position} reads '{name}', which is neither a "
+                f"choice list of the form nor a file beside it: import {name}.csv with "
+                "`survey import FORM --media DIR`",
+                token.position,
+                name,
+            )
+        return table
+
+    def text_argument(self, argument: _Node, token: _Token, function: str) -> str:
+        if isinstance(argument, _Literal) and isinstance(argument.value, str):
+            return argument.value
+        raise ExpressionError(
+            f"{function}() at position {token.position} needs quoted text here, not "
+            f"{token.describe()}",
+            token.position,
+        )
+
+    def column(self, table: Table, column: str, token: _Token, name: str) -> str:
+        if column in table.columns or (table.choice_list and column == "itextId"):
+            return column
+        raise ExpressionError(
+            f"'{column}' at position {token.position} is not a column of '{name}'",
+            token.position,
+        )
+
+    def pulldata(self, name: _Token, arguments: Sequence[_Node], tokens: Sequence[_Token]) -> _Node:
+        """pulldata('file', 'column', 'key_column', key): from the file beside the form."""
+        file, column, key_column = (
+            self.text_argument(arguments[i], tokens[i], "pulldata") for i in range(3)
+        )
+        table = self.table(file, name, "pulldata()")
+        self.column(table, column, tokens[1], file)
+        self.column(table, key_column, tokens[2], file)
+        key = arguments[3]
+        return self.node(_Lookup(table, column, key_column, key), (key,), name)
+
+    def instance(self, name: _Token) -> _Node:
+        """instance('list')/root/item[predicate]/column: a choice list (or a file beside
+        the form) read as data, as ODK forms look up a choice's label or column."""
+        self.enter(self.expect("("))
+        argument = self.advance()
+        if argument.kind != "string":
+            raise ExpressionError(
+                f"instance() at position {name.position} needs the list's name in quotes",
+                name.position,
+            )
+        self.expect(")")
+        self.nesting -= 1
+        list_name = argument.text[1:-1]
+        table = self.table(list_name, argument, "instance()")
+        for step in ("root", "item"):
+            self.expect("/")
+            token = self.advance()
+            if token.kind != "name" or token.text != step:
+                raise ExpressionError(
+                    f"expected '{step}' at position {token.position}: a list is read as "
+                    f"instance('{list_name}')/root/item[...]/column",
+                    token.position,
+                )
+        predicate: _Node | None = None
+        if self.peek().text == "[" and self.peek().kind == "op":
+            self.enter(self.advance())
+            outer, self.item = self.item, table
+            try:
+                predicate = self.logical("or")
+            finally:
+                self.item = outer
+            self.expect("]")
+            self.nesting -= 1
+        self.expect("/")
+        token = self.advance()
+        if token.kind != "name":
+            raise ExpressionError(
+                f"expected a column of '{list_name}' at position {token.position}",
+                token.position,
+            )
+        column = self.column(table, token.text, token, list_name)
+        children = (predicate,) if predicate is not None else ()
+        key = _key_of(predicate)
+        if key is not None:
+            return self.node(_Lookup(table, column, key[0], key[1]), (key[1],), name)
+        return self.node(_Lookup(table, column, predicate=predicate), children, name)
 
     def choice_question(self, argument: _Node, token: _Token) -> str:
         """The question named by jr:choice-name's second argument, quoted: '${job}'."""
@@ -1177,6 +1381,20 @@ class _Parser:
             f"bad regular expression {token.text} at position {token.position}: {reason}",
             token.position,
         )
+
+
+def _key_of(predicate: _Node | None) -> tuple[str, _Node] | None:
+    """`column = ${q}` (or 'text'), either way round: an index lookup, not a scan.
+    Numbers are left to the scan, which compares them as XPath does."""
+    if not (isinstance(predicate, _Binary) and predicate.operator == "="):
+        return None
+    for column, key in ((predicate.left, predicate.right), (predicate.right, predicate.left)):
+        plain = isinstance(key, _Reference) or (
+            isinstance(key, _Literal) and isinstance(key.value, str)
+        )
+        if isinstance(column, _Column) and plain:
+            return column.name, key
+    return None
 
 
 def _re2_reason(error: Exception) -> str:
@@ -1234,14 +1452,19 @@ class Expression:
 
 
 def compile_expression(
-    source: str, *, allow_dot: bool = False, allow_bare_names: bool = False
+    source: str,
+    *,
+    allow_dot: bool = False,
+    allow_bare_names: bool = False,
+    tables: Callable[[str], Table | None] | None = None,
 ) -> Expression:
     """Parse `source` once; raise ExpressionError with a message for the form's author.
 
     `allow_dot` is for constraints (`.` is the answer being checked); `allow_bare_names`
-    is for choice filters (a plain name is a column of the choices sheet).
+    is for choice filters (a plain name is a column of the choices sheet). `tables`
+    gives the lists `instance('name')` and `pulldata('name', ...)` read, by name.
     """
-    parser = _Parser(source, allow_dot=allow_dot, allow_bare_names=allow_bare_names)
+    parser = _Parser(source, allow_dot=allow_dot, allow_bare_names=allow_bare_names, tables=tables)
     root = parser.parse()
     return Expression(
         source=source,

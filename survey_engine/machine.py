@@ -678,7 +678,7 @@ _LAST_ENVIRONMENT: list[object] = [None, None, None, None]
 
 def _environment(survey: Survey, state: State) -> Environment:
     """What expressions know besides the answers: the turn's time, and choice labels
-    in the respondent's language (jr:choice-name)."""
+    in the respondent's language (jr:choice-name, jr:itext)."""
     language = state.language or survey.default_language
     last = _LAST_ENVIRONMENT
     if last[0] is survey and last[1] == language and last[2] == state.now:
@@ -696,7 +696,11 @@ def _environment(survey: Survey, state: State) -> Environment:
             return name
 
         survey.memo[key] = choice_label
-    environment = Environment(now=state.now, choice_label=choice_label)  # type: ignore[arg-type]
+    environment = Environment(
+        now=state.now,
+        choice_label=choice_label,  # type: ignore[arg-type]
+        language=language,
+    )
     last[:] = [survey, language, state.now, environment]
     return environment
 

@@ -177,6 +177,8 @@ class Survey:
     calculations: tuple[Calculation, ...] = ()
     # What the loader wants the author to know (questions left out...); not compared.
     warnings: tuple[FormWarning, ...] = field(default=(), compare=False)
+    # The files imported beside the form that it reads (choice lists, pulldata()).
+    media_files: frozenset[str] = field(default=frozenset(), compare=False)
     _index: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
     _computed: Mapping[str, Calculation] = field(default_factory=dict, repr=False, compare=False)
     # What the engine derives once per (question, language) and reuses on every hop.

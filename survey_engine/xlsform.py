@@ -72,7 +72,7 @@ import io
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from io import BytesIO
@@ -93,6 +93,8 @@ from survey_engine.expressions import (
     NAME_PATTERN,
     Expression,
     ExpressionError,
+    MissingTableError,
+    Table,
     UnsupportedFunctionError,
     UnsupportedPatternError,
     compile_expression,
@@ -151,6 +153,8 @@ class FormErrorCode(enum.StrEnum):
     BAD_DEFAULT = "bad_default"  # a default that is not an answer of the question's type
     # position(), pulldata(), instance()...: XLSForm has them, this engine not yet
     UNSUPPORTED_FUNCTION = "unsupported_function"
+    # pulldata('x', ...) or instance('x') of no choice list and no file x.csv beside it
+    MISSING_MEDIA = "missing_media"
     OR_OTHER_WITH_CHOICE_FILTER = "or_other_with_choice_filter"  # as pyxform refuses it
     NESTED_REPEAT = "nested_repeat"  # a repeat inside a repeat
     BAD_REPEAT_COUNT = "bad_repeat_count"  # a fixed repeat_count above the most passes
@@ -471,6 +475,8 @@ class _Context:
     warnings: list[FormWarning] = field(default_factory=list)
     skip_unaskable: bool = False
     left_out: dict[str, int] = field(default_factory=dict)  # unaskable question -> row
+    media: Mapping[str, bytes] = field(default_factory=dict)  # files beside the form
+    media_read: set[str] = field(default_factory=set)  # those the form uses
 
     def warn(
         self,
@@ -516,7 +522,7 @@ def _build(
     skip_unaskable: bool = False,
     media: Mapping[str, bytes] | None = None,
 ) -> Survey:
-    ctx = _Context(skip_unaskable=skip_unaskable)
+    ctx = _Context(skip_unaskable=skip_unaskable, media=media or {})
     survey_sheet = _sheet(book, SURVEY)
     choices_sheet = _sheet(book, CHOICES)
     settings_sheet = _sheet(book, SETTINGS)
@@ -530,9 +536,10 @@ def _build(
     named = {word for row in survey_sheet.rows for word in row.get(type_header, "").split()}
     files = {
         name: _media_sheet(ctx, name, content)
-        for name, content in (media or {}).items()
+        for name, content in ctx.media.items()
         if name.lower().endswith(".csv") and name in named
     }
+    ctx.media_read.update(files)
     languages = _read_languages(
         ctx, survey_sheet, choices_sheet, settings, external_sheet, *files.values()
     )
@@ -563,6 +570,7 @@ def _build(
         max_attempts=_attempts(settings.get("max_attempts")) or MAX_ATTEMPTS,
         calculations=tuple(calculations),
         warnings=tuple(ctx.warnings),
+        media_files=frozenset(ctx.media_read),
     )
 
 
@@ -1035,6 +1043,47 @@ def _media_sheet(ctx: _Context, name: str, content: bytes) -> _Sheet:
     return _Sheet(name, True, rows, columns)
 
 
+class _Tables:
+    """The lists an expression reads as data, by name (`instance('jobs')`,
+    `pulldata('graduates', ...)`): a choice list of the form, else the CSV imported
+    beside it (`graduates.csv`). Each is built once, when an expression first reads it."""
+
+    def __init__(
+        self, ctx: _Context, lists: Mapping[str, _ChoiceList], languages: _Languages
+    ) -> None:
+        self.ctx, self.lists, self.languages = ctx, lists, languages
+        self.built: dict[str, Table | None] = {}
+
+    def __call__(self, name: str) -> Table | None:
+        if name not in self.built:
+            self.built[name] = self.build(name)
+        return self.built[name]
+
+    def build(self, name: str) -> Table | None:
+        if name in self.lists:
+            return self.choice_table(self.lists[name])
+        file = name if name.lower().endswith(".csv") else f"{name}.csv"
+        if file not in self.ctx.media:
+            return None
+        self.ctx.media_read.add(file)
+        sheet = _media_sheet(self.ctx, file, self.ctx.media[file])
+        headers = [c.header for c in sheet.columns if c.header != "list_name"]
+        rows = tuple({h: row.get(h, "").strip() for h in headers} for row in sheet.rows)
+        return Table(rows, frozenset(headers))
+
+    def choice_table(self, choice_list: _ChoiceList) -> Table:
+        default = self.languages.default.code
+        rows = []
+        columns = {"name", "label"}
+        for choice in choice_list.choices:
+            row = {"name": choice.name, **choice.extra}
+            row["label"] = choice.labels.get(default) or next(iter(choice.labels.values()), "")
+            row.update({f"label::{code}": text for code, text in choice.labels.items()})
+            columns.update(choice.extra)
+            rows.append(row)
+        return Table(tuple(rows), frozenset(columns), choice_list=True)
+
+
 def _required_labels(
     ctx: _Context,
     sheet: _Sheet,
@@ -1168,6 +1217,7 @@ def _read_survey(
         choice_columns=frozenset(
             {"name"} | {c.header for s in choice_sheets for c in s.columns if _is_choice_data(c)}
         ),
+        tables=_Tables(ctx, lists, languages),
     )
     for group in [*groups, *repeats.pass_groups]:
         if not (group.repeat or any(g.repeat for g in group.parents)):  # else: per pass
@@ -1830,12 +1880,14 @@ class _QuestionBuilder:
         languages: _Languages,
         names: frozenset[str],
         choice_columns: frozenset[str],
+        tables: Callable[[str], Table | None] | None = None,
     ) -> None:
         self.ctx = ctx
         self.sheet = sheet
         self.languages = languages
         self.names = names
         self.choice_columns = choice_columns
+        self.tables = tables
 
     def build(
         self, r: _QuestionRow, lists: Mapping[str, _ChoiceList], *, choices_present: bool
@@ -2038,7 +2090,12 @@ class _QuestionBuilder:
         source = _as_xpath(source)
         try:
             # Compile permissively, then say precisely what is out of place.
-            expression = compile_expression(source, allow_dot=True, allow_bare_names=True)
+            expression = compile_expression(
+                source, allow_dot=True, allow_bare_names=True, tables=self.tables
+            )
+        except MissingTableError as error:
+            add(Code.MISSING_MEDIA, str(error))
+            return None
         except UnsupportedPatternError as error:
             add(Code.UNSUPPORTED_PATTERN, str(error))
             return None
@@ -2109,7 +2166,9 @@ class _QuestionBuilder:
             return parts[0] if parts else None
         combined = " and ".join(f"({p.source})" for p in parts)
         try:
-            return compile_expression(combined, allow_dot=True, allow_bare_names=True)
+            return compile_expression(
+                combined, allow_dot=True, allow_bare_names=True, tables=self.tables
+            )
         except ExpressionError as error:  # only the nesting limits can get here
             self.ctx.add(Code.BAD_EXPRESSION, str(error), self.sheet.title, r.number, header)
             return None

@@ -374,3 +374,40 @@ async def test_the_csv_a_form_lists_from_is_kept_with_the_version(engine) -> Non
     async with engine.connect() as conn:
         names = (await conn.execute(text("SELECT name FROM survey_media"))).scalars().all()
     assert names == ["districts.csv"]  # only what the form names
+
+
+PULLDATA_FORM = """
+| survey |
+| | type | name | label | calculation |
+| | text | grad_id | Your id? | |
+| | calculate | first | | pulldata('graduates', 'first_name', 'id', ${grad_id}) |
+| | note | hello | Hello ${first} | |
+| settings |
+| | form_id | version |
+| | preloaded | 1 |
+"""
+
+
+async def test_the_csv_pulldata_reads_is_kept_with_the_version(engine) -> None:
+    from tests.conftest import markdown_to_xlsx
+
+    media = {"graduates.csv": b"id,first_name\nG-1,Amina\n", "unrelated.csv": b"a\n1\n"}
+    imported = await import_survey(
+        engine,
+        markdown_to_xlsx(PULLDATA_FORM),
+        filename="preloaded.xlsx",
+        ussd_code=None,
+        roster_only=False,
+        media=media,
+    )
+    store = SqlResponseStore(engine)
+    try:
+        survey = await store.load_survey(imported.version_id)
+    finally:
+        await store.close()
+    first = survey.calculation("first")
+    assert first is not None and first.expression is not None
+    assert first.expression.text({"grad_id": "G-1"}) == "Amina"
+    async with engine.connect() as conn:
+        names = (await conn.execute(text("SELECT name FROM survey_media"))).scalars().all()
+    assert names == ["graduates.csv"]

@@ -288,7 +288,7 @@ def test_a_default_is_shown_as_the_current_answer_and_an_empty_send_keeps_it() -
         ("| | date | c | C? | | 15/06/2026 |", ("bad_default", 3, "default")),
         (
             "| | text | c | C? | | pulldata('a', 'b', 'c', 'd') |",
-            ("unsupported_function", 3, "default"),
+            ("missing_media", 3, "default"),
         ),
     ],
 )

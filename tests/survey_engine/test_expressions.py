@@ -18,6 +18,7 @@ from survey_engine.expressions import (
     Environment,
     Expression,
     ExpressionError,
+    Table,
     UnsupportedPatternError,
     compile_expression,
 )
@@ -317,7 +318,7 @@ def test_evaluate_tolerates_non_string_answers_from_a_sloppy_caller() -> None:
         ('${a} = "abc', 'text starting at position 8 has no closing "'),
         ("/data/a = 1", "paths are not supported"),
         ("${a} # 1", "unexpected '#' at position 6"),
-        ("pulldata('a', 'b', 'c', 'd')", "pulldata() at position 1 needs a CSV file beside"),
+        ("pulldata('a', 'b', 'c', 'd')", "pulldata() at position 1 reads 'a', which is neither"),
         ("position(..)", "position() at position 1 needs a repeat: position(..) is the pass"),
         ("jr:choice-name(${a}, ${a})", "needs the question as quoted text, e.g. '${job}'"),
         ("not(1, 2)", "not() at position 1 takes 1 argument, not 2"),
@@ -549,9 +550,18 @@ def test_choice_name_says_the_label_the_caller_knows() -> None:
 
 
 def test_every_function_is_documented_with_an_example_that_compiles() -> None:
+    # The lists the examples read (instance(), pulldata()), as a form would have them.
+    tables = {
+        "graduates": Table(({"id": "G-1", "name": "Amina"},), frozenset({"id", "name"})),
+        "jobs": Table(
+            ({"name": "weld", "label": "Welding", "sector": "building"},),
+            frozenset({"name", "label", "sector"}),
+            choice_list=True,
+        ),
+    }
     for name, (what, example) in FUNCTIONS.items():
         assert what and name in example, name
-        compile_expression(example, allow_dot=True)
+        compile_expression(example, allow_dot=True, tables=tables.get)
 
 
 def test_the_readme_lists_every_function_once() -> None:

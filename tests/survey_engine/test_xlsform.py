@@ -1505,6 +1505,8 @@ def test_the_public_surface() -> None:
         "Expression",
         "ExpressionError",
         "FUNCTIONS",
+        "MissingTableError",
+        "Table",
         "UnsupportedFunctionError",
         "UnsupportedPatternError",
         "Value",
