@@ -117,8 +117,12 @@ class MissingTableError(ExpressionError):
 
 
 class UnsupportedFunctionError(ExpressionError):
-    """A function XLSForm knows that cannot work here yet (`position()` needs repeats,
-    `pulldata()` a CSV beside the form, `uuid()` an id the engine does not make)."""
+    """A function XLSForm knows that cannot work here (`uuid()` an id the engine does
+    not make, `area()` a geoshape no phone gives); `function` is its name."""
+
+    def __init__(self, message: str, position: int | None, function: str = "") -> None:
+        super().__init__(message, position)
+        self.function = function
 
 
 class _Pattern(Protocol):
@@ -836,6 +840,8 @@ _FUNCTIONS_WITH_SCOPE: Mapping[str, tuple[int, int, str, str]] = {
 }
 # Functions of XLSForm that need what the engine does not have yet: a load error that
 # says so, rather than "unknown function".
+# Functions of values no phone gives: with --skip-unaskable, what uses them is left out.
+GEO_FUNCTIONS = frozenset({"area", "enclosed-area", "distance"})
 _UNSUPPORTED_FUNCTIONS: Mapping[str, str] = {
     "position": "a repeat: position(..) is the pass number inside a repeat only",
     "indexed-repeat": "repeats, which are not supported yet",
@@ -1195,6 +1201,7 @@ class _Parser:
                 f"{function}() at position {name.position} needs "
                 f"{_UNSUPPORTED_FUNCTIONS[function]}",
                 name.position,
+                function,
             )
         if function not in _FUNCTIONS and function not in _FUNCTIONS_WITH_SCOPE:
             raise ExpressionError(

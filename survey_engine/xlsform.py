@@ -90,6 +90,7 @@ from pyxform.xls2json_backends import md_to_dict, xls_to_dict, xlsx_to_dict
 
 from survey_engine.errors import FormError, FormWarning, SurveyLoadError
 from survey_engine.expressions import (
+    GEO_FUNCTIONS,
     NAME_PATTERN,
     Expression,
     ExpressionError,
@@ -172,6 +173,9 @@ class FormWarningCode(enum.StrEnum):
     CHOICE_NAME_AS_LABEL = "choice_name_as_label"  # a choice with no label at all
     UNASKABLE_SKIPPED = "unaskable_skipped"  # left out by --skip-unaskable
     UNASKABLE_REFERENCE = "unaskable_reference"  # ${x} of a question left out: empty
+    UNKNOWN_CHOICE_COLUMN = "unknown_choice_column"  # a choice_filter's name no column has
+    NOTHING_TO_ASK = "nothing_to_ask"  # only computed values: a response completes at once
+    CHOICE_ROW_IGNORED = "choice_row_ignored"  # a choices row with no list_name and no name
 
 
 Code = FormErrorCode
@@ -884,6 +888,16 @@ def _read_choices(
     for number, row in sheet.numbered_rows():
         list_name = row.get(list_header, "").strip()
         name = row.get(name_header, "").strip()
+        if not list_name and not name:
+            # A stray label under a list (pyxform passes it by): it belongs to no list.
+            ctx.warn(
+                FormWarningCode.CHOICE_ROW_IGNORED,
+                "this row has neither list_name nor name: it is not a choice, and is ignored",
+                sheet.title,
+                number,
+                list_header,
+            )
+            continue
         if not list_name:
             ctx.add(
                 Code.INVALID_NAME, "this choice has no list_name", sheet.title, number, list_header
@@ -1194,11 +1208,19 @@ def _read_survey(
 
     errors_before = ctx.count(sheet.title)
     written, groups, computed = _survey_rows(ctx, sheet, type_header, name_header)
-    if not written:
+    if not written and not (computed and ctx.count(sheet.title) == errors_before):
         if ctx.count(sheet.title) == errors_before:
             ctx.add(Code.EMPTY_SURVEY, "the survey sheet has no questions", sheet.title)
         return [], []
-    _check_label_columns(ctx, sheet, languages)
+    if not written:
+        ctx.warn(
+            FormWarningCode.NOTHING_TO_ASK,
+            "the survey sheet has no question to ask, only computed values: a response "
+            "is complete as soon as it starts",
+            sheet.title,
+        )
+    else:
+        _check_label_columns(ctx, sheet, languages)
     choice_sheets = [s for s in (choices_sheet, *other_choices) if s.present]
     if any(r.type.has_choices for r in written) and not choice_sheets:
         ctx.add(Code.MISSING_SHEET, "the form has select questions but no 'choices' sheet", CHOICES)
@@ -1722,6 +1744,8 @@ def _survey_rows(
             report(problem[0], problem[1], column=type_header)
             continue
         assert question_type is not None
+        if not name and question_type is QuestionType.NOTE:
+            name = f"generated_note_name_{number}"  # as pyxform names it
         if list_name and words[0].lower() == "select_one_external":
             list_name = _external(list_name)  # its list is the external_choices sheet's
         name = claim(name, number)
@@ -1774,6 +1798,8 @@ def _left_out_unaskable(
     what = _UNASKABLE_TYPES.get(written.casefold()) or _UNASKABLE_TYPES.get(
         words[0].casefold() if words[0].casefold() == "osm" else ""
     )
+    if what is None and _shows_only_media(sheet, row, words):
+        what = "looking at a picture or video (the note has no words to show or say)"
     if what == "a photo" and "signature" in appearance:
         what = "a signature"
     elif written.casefold() == "range" and "picker" not in appearance:
@@ -1805,6 +1831,15 @@ def _left_out_unaskable(
     return True
 
 
+def _shows_only_media(sheet: _Sheet, row: Mapping[str, str], words: list[str]) -> bool:
+    """A note of an image or video and no label or hint in any language."""
+    if words[0].casefold() != "note":
+        return False
+    filled = {c.base for c in sheet.columns if row.get(c.header, "").strip()}
+    return not filled & {"label", "hint"} and bool(filled & _MEDIA_COLUMNS)
+
+
+_MEDIA_COLUMNS = frozenset({"image", "big-image", "video", "audio"})
 _OR_OTHER = frozenset({("or_other",), ("or", "other"), ("or", "specify", "other")})
 
 
@@ -2100,6 +2135,16 @@ class _QuestionBuilder:
             add(Code.UNSUPPORTED_PATTERN, str(error))
             return None
         except UnsupportedFunctionError as error:
+            if self.ctx.skip_unaskable and error.function in GEO_FUNCTIONS:
+                self.ctx.warn(
+                    FormWarningCode.UNASKABLE_REFERENCE,
+                    f"{error.function}() reads a shape or point a phone cannot give: this "
+                    f"{role} is left out (empty)",
+                    self.sheet.title,
+                    number,
+                    header,
+                )
+                return None
             add(Code.UNSUPPORTED_FUNCTION, str(error))
             return None
         except ExpressionError as error:
@@ -2126,8 +2171,16 @@ class _QuestionBuilder:
         self.warn_left_out(number, header, sorted(expression.references))
         if role == "choice_filter":
             for name in sorted(expression.bare_names - self.choice_columns):
-                ok = False
-                add(Code.UNDEFINED_REFERENCE, f"'{name}' is not a column of the choices sheet")
+                # XPath reads a column no choice has as empty, and pyxform lets it be.
+                self.ctx.warn(
+                    FormWarningCode.UNKNOWN_CHOICE_COLUMN,
+                    f"'{name}' is not a column of the choices sheet: it reads as empty, so "
+                    f"this filter may let no choice through; write '{name}' in quotes if "
+                    "you meant the text",
+                    self.sheet.title,
+                    number,
+                    header,
+                )
         return expression if ok else None
 
     def warn_left_out(self, number: int, header: str, names: Iterable[str]) -> None:

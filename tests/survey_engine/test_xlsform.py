@@ -1143,8 +1143,8 @@ def test_bare_names_outside_a_choice_filter() -> None:
     assert "consent" in errors[0].message
 
 
-def test_a_choice_filter_may_only_use_columns_of_the_choices_sheet() -> None:
-    assert located(
+def test_a_choice_filter_naming_no_column_of_the_choices_sheet_is_warned_of() -> None:
+    survey = load_markdown(
         """
         | survey |
         | | type | name | label | choice_filter |
@@ -1153,7 +1153,11 @@ def test_a_choice_filter_may_only_use_columns_of_the_choices_sheet() -> None:
         | | list_name | name | label | county |
         | | towns | westlands | Westlands | nairobi |
         """
-    ) == [("undefined_reference", "survey", 2, "choice_filter")]
+    )
+    assert [(w.code, w.sheet, w.row, w.column) for w in survey.warnings] == [
+        ("unknown_choice_column", "survey", 2, "choice_filter")
+    ]
+    assert "'district' is not a column of the choices sheet" in survey.warnings[0].message
 
 
 # --------------------------------------------------------------------------------------
@@ -1411,13 +1415,27 @@ def test_a_form_without_a_survey_sheet() -> None:
     ) == [("missing_sheet", "survey", None, None)]
 
 
-def test_a_survey_without_questions() -> None:
-    assert located(
+def test_a_survey_without_questions_loads_as_pyxform_converts_it_with_a_warning() -> None:
+    survey = load_markdown(
         """
         | survey |
         | | type | name | label |
         | | start | start | |
         | | end | end | |
+        """
+    )
+    assert survey.questions == ()
+    assert [(w.code, w.sheet, w.row) for w in survey.warnings] == [
+        ("nothing_to_ask", "survey", None)
+    ]
+
+
+def test_a_survey_sheet_of_empty_rows_has_no_questions() -> None:
+    assert located(
+        """
+        | survey |
+        | | type | name | label |
+        | | | | |
         """
     ) == [("empty_survey", "survey", None, None)]
 

@@ -3,6 +3,7 @@ relevant Excel stored as a boolean, a label missing in one language."""
 
 from __future__ import annotations
 
+from survey_engine.events import ResponseStatus
 from survey_engine.inputs import Answer
 from survey_engine.machine import advance, start
 from survey_engine.xlsform import load_markdown
@@ -107,3 +108,73 @@ def test_a_bare_null_in_a_calculation_is_empty_text_as_xpath_reads_it() -> None:
     turn = advance(survey, start(survey).state, Answer("2"))
     turn = advance(survey, turn.state, Answer("3"))
     assert turn.state.answers["days"] == ""
+
+
+def test_a_note_without_a_name_is_shown_under_the_name_pyxform_gives_it() -> None:
+    survey = load_markdown(
+        """
+        | survey |
+        | | type | name | label |
+        | | note | | Welcome to the tracer survey |
+        | | text | town | Your town? |
+        """
+    )
+    turn = start(survey)
+    assert turn.prompt is not None and turn.prompt.text == "Welcome to the tracer survey"
+    assert turn.prompt.key == "generated_note_name_2"
+
+
+def test_a_choice_filter_on_a_column_no_choice_has_reads_it_as_empty_with_a_warning() -> None:
+    survey = load_markdown(
+        """
+        | survey |
+        | | type | name | label | choice_filter |
+        | | select_one colour | pastel | Favourite pastel? | pastel=yes |
+        | | text | why | Why? | |
+        | choices |
+        | | list_name | name | label | pastel |
+        | | colour | red | Red | no |
+        | | colour | mauve | Mauve | yes |
+        """
+    )
+    ((code, row, column, message),) = [
+        (w.code, w.row, w.column, w.message) for w in survey.warnings
+    ]
+    assert (code, row, column) == ("unknown_choice_column", 2, "choice_filter")
+    assert "'yes' is not a column" in message and "in quotes" in message
+    # As ODK shows it: no choice passes, so the question is not asked.
+    turn = start(survey)
+    assert turn.prompt is not None and turn.prompt.key == "why"
+
+
+def test_a_form_of_computed_values_only_loads_with_a_warning_and_completes_at_once() -> None:
+    survey = load_markdown(
+        """
+        | survey |
+        | | type | name | default |
+        | | hidden | source | tracer-2026 |
+        """
+    )
+    assert [w.code for w in survey.warnings] == ["nothing_to_ask"]
+    turn = start(survey)
+    assert turn.ended is not None and turn.ended.status is ResponseStatus.COMPLETE
+    assert turn.state.answers == {"source": "tracer-2026"}
+
+
+def test_a_stray_label_on_the_choices_sheet_is_ignored_with_a_warning() -> None:
+    survey = load_markdown(
+        """
+        | survey |
+        | | type | name | label |
+        | | select_one yn | ok | OK? |
+        | choices |
+        | | list_name | name | label |
+        | | yn | yes | Yes |
+        | | yn | no | No |
+        | | | | No |
+        """
+    )
+    assert [c.name for c in survey.question("ok").choices] == ["yes", "no"]
+    assert [(w.code, w.sheet, w.row) for w in survey.warnings] == [
+        ("choice_row_ignored", "choices", 4)
+    ]

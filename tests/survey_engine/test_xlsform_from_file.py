@@ -43,8 +43,6 @@ def test_a_file_not_imported_beside_the_form_is_named_with_the_way_to_import_it(
     errors = raised.value.errors
     assert [(e.code, e.sheet, e.row, e.column) for e in errors] == [
         ("missing_choice_list", "survey", 3, "type"),
-        # Without the file, its columns are unknown too.
-        ("undefined_reference", "survey", 3, "choice_filter"),
         ("missing_choice_list", "survey", 4, "type"),
     ]
     assert "--media DIR" in errors[0].message and "towns.csv" in errors[0].message

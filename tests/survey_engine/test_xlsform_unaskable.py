@@ -166,3 +166,34 @@ def test_a_left_out_name_is_still_taken() -> None:
             """
         )
     ] == [("unaskable_type", 2), ("duplicate_name", 3)]
+
+
+def test_a_calculation_of_a_shape_left_out_is_left_out_too_and_said() -> None:
+    form = """
+        | survey |
+        | | type | name | label | calculation |
+        | | geoshape | plot | Draw your plot | |
+        | | calculate | plot_area | | enclosed-area(${plot}) |
+        | | integer | workers | Workers on the plot? | |
+        """
+    assert ("unsupported_function", "survey", 3, "calculation") in located(form)
+    survey = load_markdown(form, skip_unaskable=True)
+    warned = [(w.code, w.row, w.column) for w in survey.warnings]
+    assert ("unaskable_reference", 3, "calculation") in warned
+    turn = advance(survey, start(survey).state, Answer("4"))
+    assert turn.state.answers == {"workers": "4", "plot_area": ""}
+
+
+def test_a_note_that_only_shows_a_picture_is_unaskable() -> None:
+    form = """
+        | survey |
+        | | type | name | label | image |
+        | | note | map | | district_map.png |
+        | | note | hello | Welcome | logo.png |
+        | | integer | workers | Workers? | |
+        """
+    ((code, _, row, column),) = located(form)
+    assert (code, row, column) == ("unaskable_type", 2, "type")
+    assert "picture or video" in form_errors(form)[0].message
+    survey = load_markdown(form, skip_unaskable=True)
+    assert [q.name for q in survey.questions] == ["hello", "workers"]  # words with a logo stay
