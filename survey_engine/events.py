@@ -32,6 +32,7 @@ class InputKind(enum.Enum):
     INTEGER = "integer"
     DECIMAL = "decimal"
     DATE = "date"  # DDMMYYYY digits (or DD-MM-YYYY)
+    TIME = "time"  # HHMM or HMM digits (or HH:MM)
     TEXT = "text"
     ANY = "any"  # a note: anything continues
 
@@ -101,7 +102,7 @@ class LanguageChosen:
 @dataclass(frozen=True, slots=True)
 class AnswerGiven:
     question: str
-    value: str  # canonical: choice name(s) space-separated, ISO date, plain number
+    value: str  # canonical: choice name(s) space-separated, ISO date, HH:MM, plain number
     kind: AnswerKind = AnswerKind.TEXT
 
 

@@ -71,6 +71,7 @@ from survey_engine.model import (
     QuestionType,
     Survey,
     Text,
+    canonical_time,
 )
 from survey_engine.phrases import native_name, phrase
 from survey_engine.speech import (
@@ -106,6 +107,7 @@ _DATE_DIGITS = re.compile(r"(\d{2})(\d{2})(\d{4})")
 _DATE_SEPARATED = re.compile(r"(\d{1,2})([-/])(\d{1,2})\2(\d{4})")
 _PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_HH_MM = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d")  # a stored time of day
 _NO_CONTEXT = Context()
 
 
@@ -325,6 +327,7 @@ _INPUT_KINDS = {
     QuestionType.INTEGER: InputKind.INTEGER,
     QuestionType.DECIMAL: InputKind.DECIMAL,
     QuestionType.DATE: InputKind.DATE,
+    QuestionType.TIME: InputKind.TIME,
     QuestionType.TEXT: InputKind.TEXT,
     QuestionType.NOTE: InputKind.ANY,
 }
@@ -837,6 +840,9 @@ def _offered_default(survey: Survey, state: State, question: Question) -> str:
         return _decimal(value) or ""
     if kind is QuestionType.DATE:
         return value[:10] if _ISO_DATE.fullmatch(value[:10]) and _real_date(value[:10]) else ""
+    if kind is QuestionType.TIME:
+        # A computed time may be a date and time (`now()`): its time of day.
+        return canonical_time(value.partition("T")[2] or value) or ""
     return value[:TEXT_ANSWER_LIMIT]
 
 
@@ -898,6 +904,10 @@ def _parse(
         value = _date(text)
         if value is None:
             return None, _said("invalid_date", language)
+    elif kind is QuestionType.TIME:
+        value = canonical_time(text)
+        if value is None:
+            return None, _said("invalid_time", language)
     else:
         value = "".join(ch for ch in text if ch.isprintable())
         if len(value) > TEXT_ANSWER_LIMIT:
@@ -1015,6 +1025,7 @@ _VALUE_KINDS = {
     QuestionType.INTEGER: ValueKind.NUMBER,
     QuestionType.DECIMAL: ValueKind.NUMBER,
     QuestionType.DATE: ValueKind.DATE,
+    QuestionType.TIME: ValueKind.TIME,
 }
 
 
@@ -1081,6 +1092,8 @@ def _piped(
             return (SpokenValue(ValueKind.NUMBER, value),)
         if _ISO_DATE.fullmatch(value):
             return (SpokenValue(ValueKind.DATE, value),)
+        if _HH_MM.fullmatch(value):
+            return (SpokenValue(ValueKind.TIME, value),)
         return (SpokenValue(ValueKind.TEXT, value),)
     if question.type.has_choices:
         parts: list[SpeechPart] = []
@@ -1125,6 +1138,8 @@ def _input_hint(question: Question, choice_count: int) -> InputHint:
         return InputHint(InputKind.DECIMAL, 12)
     if kind is QuestionType.DATE:
         return InputHint(InputKind.DATE, 8)
+    if kind is QuestionType.TIME:
+        return InputHint(InputKind.TIME, 5)  # 14*30 on a voice keypad
     if kind is QuestionType.NOTE:
         return InputHint(InputKind.ANY, 1, None)
     return InputHint(InputKind.TEXT, None)

@@ -7,6 +7,7 @@ values; `survey_engine.machine` walks them.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -30,6 +31,21 @@ def base_name(name: str) -> str:
     return name.partition("[")[0]
 
 
+_TIME_DIGITS = re.compile(r"(\d{1,2})(\d{2})")  # 1430, 930
+# 14:30, and the seconds and zone of ODK's own spelling (14:30:00.000+03:00), dropped.
+_TIME_WRITTEN = re.compile(r"(\d{1,2}):(\d{2})(?::\d{2}(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:?\d{2})?")
+
+
+def canonical_time(text: str) -> str | None:
+    """A time of day as a `time` answer stores it, `HH:MM` on the 24-hour clock (so
+    that times order as text and exports read alike), or None when `text` is none."""
+    found = _TIME_DIGITS.fullmatch(text) or _TIME_WRITTEN.fullmatch(text)
+    if found is None:
+        return None
+    hour, minute = int(found.group(1)), int(found.group(2))
+    return f"{hour:02d}:{minute:02d}" if hour < 24 and minute < 60 else None
+
+
 # The code of a language no registry knows starts so (BCP 47's private use): `x-local`.
 PRIVATE_USE_PREFIX = "x-"
 
@@ -41,6 +57,7 @@ class QuestionType(enum.Enum):
     DECIMAL = "decimal"
     TEXT = "text"
     DATE = "date"
+    TIME = "time"  # a time of day, stored HH:MM (24-hour)
     NOTE = "note"
 
     @property

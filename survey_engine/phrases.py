@@ -93,6 +93,12 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "ar": "الرجاء إدخال تاريخ صحيح بصيغة يوم شهر سنة DDMMYYYY.",
         "sw": "Tafadhali weka tarehe sahihi kama SSMMMMMM (DDMMYYYY).",
     },
+    "invalid_time": {
+        "en": "Please enter a time as 4 digits, e.g. 1430 for 2:30 pm.",
+        "fr": "Veuillez entrer une heure en 4 chiffres, ex. 1430 pour 14h30.",
+        "ar": "الرجاء إدخال الوقت بأربعة أرقام، مثلاً 1430 للساعة 2:30 مساءً.",
+        "sw": "Tafadhali weka saa kwa tarakimu 4, mfano 1430 kwa saa 8:30 mchana.",
+    },
     "text_too_long": {
         "en": "Answer too long. Keep it under {limit} characters.",
         "fr": "Réponse trop longue. Moins de {limit} caractères.",
@@ -134,6 +140,12 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "fr": "Date au format JJMMAAAA",
         "ar": "التاريخ بصيغة DDMMYYYY",
         "sw": "Tarehe kama DDMMYYYY",
+    },
+    "hint_time": {
+        "en": "Time as HHMM, e.g. 1430",
+        "fr": "Heure au format HHMM, ex. 1430",
+        "ar": "الوقت بصيغة HHMM، مثلاً 1430",
+        "sw": "Saa kama HHMM, mfano 1430",
     },
     "hint_choices": {
         "en": "Several: e.g. 1 3",
@@ -276,6 +288,14 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "quatre pour l'année,",
         "ar": "أدخل التاريخ بثمانية أرقام: اثنان لليوم، واثنان للشهر، وأربعة للسنة،",
         "sw": "Weka tarehe kwa tarakimu nane: mbili za siku, mbili za mwezi, nne za mwaka,",
+    },
+    "time_digits": {
+        "en": "Enter the time as four digits, two for the hour and two for the minutes, "
+        "on the 24-hour clock,",
+        "fr": "Entrez l'heure en quatre chiffres, deux pour l'heure et deux pour les minutes, "
+        "sur 24 heures,",
+        "ar": "أدخل الوقت بأربعة أرقام، اثنان للساعة واثنان للدقائق، بنظام 24 ساعة،",
+        "sw": "Weka saa kwa tarakimu nne, mbili za saa na mbili za dakika, kwa mfumo wa saa 24,",
     },
     "one_at_a_time": {
         "en": "Choose one at a time: press its number, then the hash key. "

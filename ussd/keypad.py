@@ -2,14 +2,16 @@
 
 The engine takes one spelling of each answer (`survey_engine.machine`): a decimal with
 a point (or a comma), several choices separated by spaces, a date as DDMMYYYY or
-DD-MM-YYYY / DD/MM/YYYY. Handsets differ in what they let people type into a USSD
-input: many have no `.`, `-` or `/` there, only digits, `*` and `#`, and people use
-the separator their phone has. Those habits belong to this channel (a voice channel
-collects DTMF with other habits), so they are mapped here, once, before the engine:
+DD-MM-YYYY / DD/MM/YYYY, a time as HHMM or HH:MM. Handsets differ in what they let
+people type into a USSD input: many have no `.`, `-` or `/` there, only digits, `*`
+and `#`, and people use the separator their phone has. Those habits belong to this
+channel (a voice channel collects DTMF with other habits), so they are mapped here,
+once, before the engine:
 
     decimal      7*5          -> 7.5
     choices      1*3, 1,3     -> 1 3
     date         15*06*2026   -> 15-06-2026   (also 15.06.2026, 15 06 2026)
+    time         14*30        -> 14:30        (also 14.30, 14h30, 14 30)
 
 Anything else, and every other kind of input, passes unchanged: the engine judges it
 and re-prompts with the reason. The navigation keys (`0`/`00`, `#`/`##`) are read by
@@ -26,6 +28,7 @@ __all__ = ["canonical_input"]
 
 _CHOICE_SEPARATORS = re.compile(r"[\s,;.*#+]+")
 _DATE_SEPARATORS = str.maketrans({"*": "-", ".": "-", " ": "-"})
+_TIME_SEPARATOR = re.compile(r"\s*[*.hH\s]\s*")
 
 
 def canonical_input(kind: InputKind, typed: str) -> str:
@@ -36,4 +39,6 @@ def canonical_input(kind: InputKind, typed: str) -> str:
         return " ".join(key for key in _CHOICE_SEPARATORS.split(typed) if key)
     if kind is InputKind.DATE:
         return typed.strip().translate(_DATE_SEPARATORS)
+    if kind is InputKind.TIME:
+        return _TIME_SEPARATOR.sub(":", typed.strip(), count=1)
     return typed

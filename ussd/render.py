@@ -69,6 +69,7 @@ _SYSTEM_HINTS = {
     InputKind.INTEGER: "hint_integer",
     InputKind.DECIMAL: "hint_decimal",
     InputKind.DATE: "hint_date",
+    InputKind.TIME: "hint_time",
     InputKind.CHOICES: "hint_choices",
 }
 

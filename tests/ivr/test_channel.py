@@ -39,12 +39,13 @@ from tests.ivr.caller import (
     calls_over,
     write_take,
 )
-from tests.ivr.test_render import KINDS_FORM, TRACER
+from tests.ivr.test_render import KINDS_FORM, TIME_FORM, TRACER
 
 PHONE = "+254712345678"
 CALLER_ID = "254712345678"  # as a trunk delivers it: no `+`
 TRACER_NUMBER = "5000"
 KINDS_NUMBER = "5001"
+TIME_NUMBER = "5002"
 T0 = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
 
 
@@ -100,6 +101,7 @@ async def line(tmp_path: Path) -> AsyncIterator[Line]:
     for survey, number in (
         (load_xlsform(TRACER), TRACER_NUMBER),
         (load_markdown(KINDS_FORM), KINDS_NUMBER),
+        (load_markdown(TIME_FORM), TIME_NUMBER),
     ):
         ref = store.add_survey(survey)
         store.bind("ivr", number, ref.survey_id, roster_only=False)
@@ -153,6 +155,33 @@ async def test_a_graduate_answers_the_whole_sample_survey_by_voice(line: Line):
     assert heard[-1] == "system.thank_you"
     assert seen.missing == [] and seen.unused == []
     assert seen.hung_up_by_server and not seen.hung_up_by_caller
+
+
+async def test_a_caller_keys_times_with_or_without_the_star_and_is_asked_again_when_wrong(
+    line: Line,
+):
+    # English; 930 is 09:30; 25*00 is no time; 8*15 is before opening; 17*45 is kept.
+    seen = await line.call(["1", "930#", "25*00#", "8*15#", "17*45#"], extension=TIME_NUMBER)
+    latest = await line.latest("shop_hours")
+    assert latest.status is ResponseStatus.COMPLETE
+    assert dict(latest.answers) == {"opens": "09:30", "closes": "17:45"}
+    heard = seen.played_keys()
+    assert heard[heard.index("opens.label") + 1 : heard.index("opens.label") + 3] == [
+        "system.time_digits",
+        "system.then_hash",
+    ]
+    # The time said back inside the next question: nine, three, zero.
+    closes = heard.index("closes.label.part1")
+    assert heard[closes + 1 : closes + 5] == [
+        "system.digit.9",
+        "system.digit.3",
+        "system.digit.0",
+        "closes.label.part2",
+    ]
+    assert heard.count("system.invalid_time") == 1
+    assert heard.count("system.constraint") == 1
+    assert heard[-1] == "system.thank_you"
+    assert seen.missing == [] and seen.unused == []
 
 
 async def test_the_survey_is_heard_in_the_language_chosen(line: Line):

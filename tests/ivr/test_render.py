@@ -63,6 +63,17 @@ KINDS_FORM = """
 | | kinds | 1 | English (en) |
 """
 
+# A time of day asked, then piped into the next label and compared in its constraint.
+TIME_FORM = """
+| survey |
+| | type | name | label::English (en) | label::Français (fr) | constraint |
+| | time | opens | When do you open? | Vous ouvrez à ? | |
+| | time | closes | You open at ${opens}. When do you close? | Vous ouvrez à ${opens}. Vous fermez à ? | . > ${opens} |
+| settings |
+| | form_id | version | default_language |
+| | shop_hours | 1 | English (en) |
+"""
+
 KINDS_ANSWERS = {
     "skills": "weld wire",
     "hours": "-7.05",
@@ -206,6 +217,25 @@ def test_a_decimal_says_which_key_is_the_point_and_a_date_how_many_digits(kinds)
     date = voice_plan(question(kinds, "started", {"skills": "weld"}))
     assert keys(date)[1:3] == ["system.date_digits", "system.then_hash"]
     assert date.collect == Collect(InputKind.DATE, 8, "#", INTERRUPT)
+
+
+def test_a_time_says_four_digits_then_hash_and_is_said_back_as_hour_and_minutes():
+    survey = load_markdown(TIME_FORM)
+    plan = voice_plan(question(survey, "opens"))
+    assert keys(plan) == ["opens.label", "system.time_digits", "system.then_hash"]
+    assert plan.collect == Collect(InputKind.TIME, 5, "#", INTERRUPT)
+    assert plan.back is None  # the first question
+    piped = voice_plan(question(survey, "closes", {"opens": "09:05"}))
+    digit = "system.digit.{}".format
+    assert keys(piped)[:6] == [
+        "closes.label.part1",
+        digit(9),
+        digit(0),
+        digit(5),
+        "closes.label.part2",
+        "system.time_digits",
+    ]
+    assert piped.back == "#"  # 0 is a real first key of a time
 
 
 def test_piped_values_are_said_as_digits_and_choice_labels(kinds):

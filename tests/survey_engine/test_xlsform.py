@@ -274,7 +274,6 @@ def test_metadata_rows_are_filled_by_the_system_not_asked() -> None:
 @pytest.mark.parametrize(
     "written",
     [
-        "time",
         "dateTime",
         "acknowledge",
     ],

@@ -90,3 +90,40 @@ async def test_the_keypads_separators_still_work_over_ussd(service):
         "hours": "7.5",
         "note": "",
     }
+
+
+# A time typed with each separator a handset has, refused, constrained, defaulted.
+SHOP = """
+| survey |
+| | type | name | label | constraint | default |
+| | time | opens | When do you open? | | |
+| | time | closes | You open at ${opens}. Close? | . > ${opens} | 17:00 |
+| | time | lunch | Lunch at? | | |
+| settings |
+| | form_id | version |
+| | shop | 1 |
+"""
+
+
+async def test_times_typed_as_handsets_allow_are_stored_as_hh_mm(service):
+    imported = await import_survey(
+        service.engine,
+        markdown_to_xlsx(SHOP),
+        filename="shop.xlsx",
+        ussd_code="*384*80#",
+        roster_only=False,
+    )
+    phone = Handset(service, "+254712345650", code="*384*80#")
+    assert "Time as HHMM, e.g. 1430" in await phone.dial()
+    screen = await phone.send("7h5")
+    assert "Please enter a time as 4 digits, e.g. 1430 for 2:30 pm." in screen
+    assert "You open at 07:05. Close?" in await phone.send("7.05")
+    screen = await phone.send("6*30")
+    assert "That answer is not allowed." in screen and "Now: 17:00" in screen
+    assert "Lunch at?" in await phone.send("")  # the default kept
+    assert await phone.send("12:30") == "END Thank you for your answers!"
+    respondent = await service.store.find_respondent(phone.number)
+    assert respondent is not None
+    response = await service.store.latest_response(respondent.id, imported.survey_id)
+    assert response is not None
+    assert dict(response.answers) == {"opens": "07:05", "closes": "17:00", "lunch": "12:30"}
