@@ -158,6 +158,7 @@ _ANSWERS = {
     InputKind.INTEGER: _NUMBERS,
     InputKind.DECIMAL: _NUMBERS,
     InputKind.TEXT: ("x", "someone@example.org", "0712345678", "abc", "1"),
+    InputKind.TIME: ("0900", "1430", "0000", "2359"),
     InputKind.ANY: ("1",),
 }
 
