@@ -387,7 +387,9 @@ def _phrase_sounds(phrase_key: str, language: str | None) -> list[Sound]:
 # (DDMMYYYY) reads badly aloud; its instructions say the same in words.
 _SPOKEN_HINTS = {InputKind.INTEGER: "hint_integer", InputKind.DECIMAL: "hint_integer"}
 _MENUS = frozenset({InputKind.CHOICE, InputKind.ANY})
-_OPEN = frozenset({InputKind.INTEGER, InputKind.DECIMAL, InputKind.DATE, InputKind.TIME})
+_OPEN = frozenset(
+    {InputKind.INTEGER, InputKind.DECIMAL, InputKind.DATE, InputKind.TIME, InputKind.DATETIME}
+)
 
 
 def voice_plan(
@@ -429,6 +431,8 @@ def voice_plan(
             said.add(_system("date_digits"), _system("then_hash"))
         elif kind is InputKind.TIME:
             said.add(_system("time_digits"), _system("then_hash"))
+        elif kind is InputKind.DATETIME:
+            said.add(_system("date_digits"), _system("then_time_digits"), _system("then_hash"))
         elif kind in _OPEN:
             said.add(_system("then_hash"))
         elif kind is InputKind.ANY:

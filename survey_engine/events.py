@@ -33,6 +33,7 @@ class InputKind(enum.Enum):
     DECIMAL = "decimal"
     DATE = "date"  # DDMMYYYY digits (or DD-MM-YYYY)
     TIME = "time"  # HHMM or HMM digits (or HH:MM)
+    DATETIME = "datetime"  # a date then a time: DDMMYYYYHHMM, or the two with a space
     TEXT = "text"
     ANY = "any"  # a note: anything continues
 

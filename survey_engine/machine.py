@@ -71,6 +71,7 @@ from survey_engine.model import (
     QuestionType,
     Survey,
     Text,
+    canonical_datetime,
     canonical_time,
 )
 from survey_engine.phrases import native_name, phrase
@@ -108,6 +109,7 @@ _DATE_SEPARATED = re.compile(r"(\d{1,2})([-/])(\d{1,2})\2(\d{4})")
 _PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _HH_MM = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d")  # a stored time of day
+_DATETIME_DIGITS = re.compile(r"(\d{8})(\d{4})")
 _NO_CONTEXT = Context()
 
 
@@ -328,6 +330,7 @@ _INPUT_KINDS = {
     QuestionType.DECIMAL: InputKind.DECIMAL,
     QuestionType.DATE: InputKind.DATE,
     QuestionType.TIME: InputKind.TIME,
+    QuestionType.DATETIME: InputKind.DATETIME,
     QuestionType.TEXT: InputKind.TEXT,
     QuestionType.NOTE: InputKind.ANY,
 }
@@ -370,6 +373,8 @@ def display_value(
         return ", ".join(labels)
     if question.type is QuestionType.DATE and len(value) == 10:
         return f"{value[8:10]}/{value[5:7]}/{value[0:4]}"
+    if question.type is QuestionType.DATETIME and len(value) == 16:
+        return f"{value[8:10]}/{value[5:7]}/{value[0:4]} {value[11:]}"
     return value
 
 
@@ -843,6 +848,8 @@ def _offered_default(survey: Survey, state: State, question: Question) -> str:
     if kind is QuestionType.TIME:
         # A computed time may be a date and time (`now()`): its time of day.
         return canonical_time(value.partition("T")[2] or value) or ""
+    if kind is QuestionType.DATETIME:
+        return canonical_datetime(value) or ""
     return value[:TEXT_ANSWER_LIMIT]
 
 
@@ -908,6 +915,10 @@ def _parse(
         value = canonical_time(text)
         if value is None:
             return None, _said("invalid_time", language)
+    elif kind is QuestionType.DATETIME:
+        value = _datetime(text)
+        if value is None:
+            return None, _said("invalid_datetime", language)
     else:
         value = "".join(ch for ch in text if ch.isprintable())
         if len(value) > TEXT_ANSWER_LIMIT:
@@ -947,6 +958,15 @@ def _date(text: str) -> str | None:
         return dt.date(year, month, day).isoformat()
     except ValueError:
         return None
+
+
+def _datetime(text: str) -> str | None:
+    """The date as a date question takes it, then the time: `150620261430`, or the two
+    parted by a space (`15062026 930`, `15-06-2026 14:30`)."""
+    digits = _DATETIME_DIGITS.fullmatch(text)
+    day, _, time = (digits.group(1), " ", digits.group(2)) if digits else text.partition(" ")
+    date, clock = _date(day), canonical_time(time.strip())
+    return f"{date}T{clock}" if date and clock else None
 
 
 # ---------------------------------------------------------------------------
@@ -1094,6 +1114,8 @@ def _piped(
             return (SpokenValue(ValueKind.DATE, value),)
         if _HH_MM.fullmatch(value):
             return (SpokenValue(ValueKind.TIME, value),)
+        if canonical_datetime(value) == value:
+            return _said_datetime(value)
         return (SpokenValue(ValueKind.TEXT, value),)
     if question.type.has_choices:
         parts: list[SpeechPart] = []
@@ -1105,7 +1127,15 @@ def _piped(
                 else SpokenValue(ValueKind.TEXT, choice_name)
             )
         return tuple(parts)
+    if question.type is QuestionType.DATETIME and canonical_datetime(value) == value:
+        return _said_datetime(value)
     return (SpokenValue(_VALUE_KINDS.get(question.type, ValueKind.TEXT), value),)
+
+
+def _said_datetime(value: str) -> tuple[SpeechPart, ...]:
+    """A stored date and time, said as the date and then the time."""
+    day, _, time = value.partition("T")
+    return (SpokenValue(ValueKind.DATE, day), SpokenValue(ValueKind.TIME, time))
 
 
 def _custom_message(
@@ -1140,6 +1170,8 @@ def _input_hint(question: Question, choice_count: int) -> InputHint:
         return InputHint(InputKind.DATE, 8)
     if kind is QuestionType.TIME:
         return InputHint(InputKind.TIME, 5)  # 14*30 on a voice keypad
+    if kind is QuestionType.DATETIME:
+        return InputHint(InputKind.DATETIME, 13)  # 15062026*1430 on a voice keypad
     if kind is QuestionType.NOTE:
         return InputHint(InputKind.ANY, 1, None)
     return InputHint(InputKind.TEXT, None)

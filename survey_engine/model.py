@@ -6,6 +6,7 @@ values; `survey_engine.machine` walks them.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import re
 from collections.abc import Mapping
@@ -46,6 +47,24 @@ def canonical_time(text: str) -> str | None:
     return f"{hour:02d}:{minute:02d}" if hour < 24 and minute < 60 else None
 
 
+_DATE_AND_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](.+)")
+
+
+def canonical_datetime(text: str) -> str | None:
+    """A date and time written as ISO does (`2026-06-15T14:30`, ODK's
+    `2026-06-15T14:30:00.000+03:00`) as a `datetime` answer stores it,
+    `YYYY-MM-DDTHH:MM` (the time as written, its zone dropped), or None."""
+    found = _DATE_AND_TIME.fullmatch(text.strip())
+    if found is None:
+        return None
+    try:
+        day = dt.date.fromisoformat(found.group(1))
+    except ValueError:
+        return None
+    time = canonical_time(found.group(2))
+    return f"{day.isoformat()}T{time}" if time else None
+
+
 # The code of a language no registry knows starts so (BCP 47's private use): `x-local`.
 PRIVATE_USE_PREFIX = "x-"
 
@@ -58,6 +77,7 @@ class QuestionType(enum.Enum):
     TEXT = "text"
     DATE = "date"
     TIME = "time"  # a time of day, stored HH:MM (24-hour)
+    DATETIME = "datetime"  # stored YYYY-MM-DDTHH:MM
     NOTE = "note"
 
     @property

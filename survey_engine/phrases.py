@@ -99,6 +99,12 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "ar": "الرجاء إدخال الوقت بأربعة أرقام، مثلاً 1430 للساعة 2:30 مساءً.",
         "sw": "Tafadhali weka saa kwa tarakimu 4, mfano 1430 kwa saa 8:30 mchana.",
     },
+    "invalid_datetime": {
+        "en": "Please enter the date then the time, e.g. 15062026 1430.",
+        "fr": "Veuillez entrer la date puis l'heure, ex. 15062026 1430.",
+        "ar": "الرجاء إدخال التاريخ ثم الوقت، مثلاً 15062026 1430.",
+        "sw": "Tafadhali weka tarehe kisha saa, mfano 15062026 1430.",
+    },
     "text_too_long": {
         "en": "Answer too long. Keep it under {limit} characters.",
         "fr": "Réponse trop longue. Moins de {limit} caractères.",
@@ -146,6 +152,12 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "fr": "Heure au format HHMM, ex. 1430",
         "ar": "الوقت بصيغة HHMM، مثلاً 1430",
         "sw": "Saa kama HHMM, mfano 1430",
+    },
+    "hint_datetime": {
+        "en": "Date and time as DDMMYYYY HHMM",
+        "fr": "Date et heure au format JJMMAAAA HHMM",
+        "ar": "التاريخ والوقت بصيغة DDMMYYYY HHMM",
+        "sw": "Tarehe na saa kama DDMMYYYY HHMM",
     },
     "hint_choices": {
         "en": "Several: e.g. 1 3",
@@ -296,6 +308,12 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "sur 24 heures,",
         "ar": "أدخل الوقت بأربعة أرقام، اثنان للساعة واثنان للدقائق، بنظام 24 ساعة،",
         "sw": "Weka saa kwa tarakimu nne, mbili za saa na mbili za dakika, kwa mfumo wa saa 24,",
+    },
+    "then_time_digits": {
+        "en": "then the time as four digits, on the 24-hour clock,",
+        "fr": "puis l'heure en quatre chiffres, sur 24 heures,",
+        "ar": "ثم الوقت بأربعة أرقام بنظام 24 ساعة،",
+        "sw": "kisha saa kwa tarakimu nne, kwa mfumo wa saa 24,",
     },
     "one_at_a_time": {
         "en": "Choose one at a time: press its number, then the hash key. "

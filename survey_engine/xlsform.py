@@ -110,6 +110,7 @@ from survey_engine.model import (
     QuestionType,
     Survey,
     Text,
+    canonical_datetime,
     canonical_time,
 )
 from survey_engine.phrases import phrase
@@ -194,6 +195,7 @@ _SIMPLE_TYPES = {
     "text": QuestionType.TEXT,
     "date": QuestionType.DATE,
     "time": QuestionType.TIME,
+    "datetime": QuestionType.DATETIME,
     "note": QuestionType.NOTE,
 }
 _SELECT_TYPES = {
@@ -212,7 +214,6 @@ _COMPUTED_TYPES = frozenset({"calculate", "hidden"})
 _UNSUPPORTED_TYPES = frozenset(
     {
         "acknowledge",
-        "datetime",
         "range",
         "rank",
         "trigger",
@@ -259,7 +260,6 @@ def _unaskable_types() -> dict[str, str]:
 _UNASKABLE_TYPES = _unaskable_types()
 # Askable on a keypad, not supported yet: what to write instead.
 _NOT_YET = {
-    "datetime": "ask a date, then the time as an integer (e.g. 1430 for 14:30)",
     "range": "ask an integer with a constraint such as '. >= 1 and . <= 10'",
 }
 _TRUE_WORDS = frozenset({"yes", "y", "true", "true()", "1"})
@@ -1795,7 +1795,7 @@ def _question_type(
         (
             Code.UNKNOWN_TYPE,
             f"unknown type '{written}'; use select_one, select_multiple, integer, decimal, "
-            "text, date, time or note",
+            "text, date, time, datetime or note",
         ),
     )
 
@@ -1971,6 +1971,9 @@ class _QuestionBuilder:
             QuestionType.DECIMAL: None if _DECIMAL_DEFAULT.fullmatch(value) else "a number",
             QuestionType.DATE: None if _iso_date(value) else "a date written YYYY-MM-DD",
             QuestionType.TIME: None if canonical_time(value) else "a time written HH:MM",
+            QuestionType.DATETIME: (
+                None if canonical_datetime(value) else "a date and time written YYYY-MM-DDTHH:MM"
+            ),
             QuestionType.SELECT_ONE: None if value in names else "the name of one of its choices",
             QuestionType.SELECT_MULTIPLE: (
                 None if set(value.split()) <= names else "names of its choices"
@@ -1979,6 +1982,8 @@ class _QuestionBuilder:
         if problem is None:
             if r.type is QuestionType.TIME:  # 9:00 and 09:00:00 are stored as 09:00
                 value = canonical_time(value) or value
+            elif r.type is QuestionType.DATETIME:
+                value = canonical_datetime(value) or value
             return value, None
         if choices or not r.type.has_choices:  # a missing list is reported already
             self.ctx.add(

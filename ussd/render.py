@@ -70,6 +70,7 @@ _SYSTEM_HINTS = {
     InputKind.DECIMAL: "hint_decimal",
     InputKind.DATE: "hint_date",
     InputKind.TIME: "hint_time",
+    InputKind.DATETIME: "hint_datetime",
     InputKind.CHOICES: "hint_choices",
 }
 

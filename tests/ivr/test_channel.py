@@ -160,11 +160,18 @@ async def test_a_graduate_answers_the_whole_sample_survey_by_voice(line: Line):
 async def test_a_caller_keys_times_with_or_without_the_star_and_is_asked_again_when_wrong(
     line: Line,
 ):
-    # English; 930 is 09:30; 25*00 is no time; 8*15 is before opening; 17*45 is kept.
-    seen = await line.call(["1", "930#", "25*00#", "8*15#", "17*45#"], extension=TIME_NUMBER)
+    # English; 930 is 09:30; 25*00 is no time; 8*15 is before opening; 17*45 is kept;
+    # then a date and a time, parted by the star.
+    seen = await line.call(
+        ["1", "930#", "25*00#", "8*15#", "17*45#", "15062026*1430#"], extension=TIME_NUMBER
+    )
     latest = await line.latest("shop_hours")
     assert latest.status is ResponseStatus.COMPLETE
-    assert dict(latest.answers) == {"opens": "09:30", "closes": "17:45"}
+    assert dict(latest.answers) == {
+        "opens": "09:30",
+        "closes": "17:45",
+        "delivery": "2026-06-15T14:30",
+    }
     heard = seen.played_keys()
     assert heard[heard.index("opens.label") + 1 : heard.index("opens.label") + 3] == [
         "system.time_digits",

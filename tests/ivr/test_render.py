@@ -63,12 +63,14 @@ KINDS_FORM = """
 | | kinds | 1 | English (en) |
 """
 
-# A time of day asked, then piped into the next label and compared in its constraint.
+# A time of day asked, then piped into the next label and compared in its constraint;
+# then a date and time.
 TIME_FORM = """
 | survey |
 | | type | name | label::English (en) | label::Français (fr) | constraint |
 | | time | opens | When do you open? | Vous ouvrez à ? | |
 | | time | closes | You open at ${opens}. When do you close? | Vous ouvrez à ${opens}. Vous fermez à ? | . > ${opens} |
+| | dateTime | delivery | Next delivery? | Prochaine livraison ? | |
 | settings |
 | | form_id | version | default_language |
 | | shop_hours | 1 | English (en) |
@@ -236,6 +238,14 @@ def test_a_time_says_four_digits_then_hash_and_is_said_back_as_hour_and_minutes(
         "system.time_digits",
     ]
     assert piped.back == "#"  # 0 is a real first key of a time
+    both = voice_plan(question(survey, "delivery", {"opens": "09:05", "closes": "17:00"}))
+    assert keys(both)[:4] == [
+        "delivery.label",
+        "system.date_digits",
+        "system.then_time_digits",
+        "system.then_hash",
+    ]
+    assert both.collect == Collect(InputKind.DATETIME, 13, "#", INTERRUPT)
 
 
 def test_piped_values_are_said_as_digits_and_choice_labels(kinds):

@@ -1,5 +1,7 @@
-"""The `time` question: a time of day keyed on a phone, stored as HH:MM (24-hour),
-driven as production drives the engine (the state through its bytes between inputs)."""
+"""The `time` question (a time of day keyed on a phone, stored HH:MM on the 24-hour
+clock) and `datetime` (the date as a date question takes it, then the time, in one
+entry; stored YYYY-MM-DDTHH:MM), driven as production drives the engine (the state
+through its bytes between inputs)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from survey_engine.errors import SurveyLoadError
 from survey_engine.events import AnswerGiven, InputKind
 from survey_engine.inputs import Answer, Context
 from survey_engine.machine import State, Turn, advance, expected_input, start
-from survey_engine.model import QuestionType, Survey, canonical_time
+from survey_engine.model import QuestionType, Survey, canonical_datetime, canonical_time
 from survey_engine.speech import SpokenValue, ValueKind
 from survey_engine.xlsform import load_markdown
 
@@ -167,3 +169,79 @@ def test_a_default_that_is_no_time_is_a_located_load_error() -> None:
         "default",
     )
     assert "a time written HH:MM" in error.message
+
+
+# -- datetime ---------------------------------------------------------------------------
+
+VISIT = load_markdown(
+    """
+    | survey |
+    | | type | name | label::English (en) | label::Français (fr) | constraint | default |
+    | | dateTime | visit | When was the visit? | Quand était la visite ? | | |
+    | | datetime | next | Next visit? | Prochaine visite ? | . > ${visit} | 2026-07-01T09:00:00.000+03:00 |
+    | | note | said | Seen ${visit} | Vu ${visit} | | |
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("150620261430", "2026-06-15T14:30"),
+        ("15062026 930", "2026-06-15T09:30"),
+        ("15-06-2026 14:30", "2026-06-15T14:30"),
+        ("15/06/2026 0000", "2026-06-15T00:00"),
+    ],
+)
+def test_a_date_then_a_time_in_one_entry_is_kept_as_iso(typed: str, kept: str) -> None:
+    turn = run(VISIT, [typed])
+    assert AnswerGiven("visit", kept) in turn.events
+
+
+@pytest.mark.parametrize(
+    ("language", "error"),
+    [
+        ("en", "Please enter the date then the time, e.g. 15062026 1430."),
+        ("fr", "Veuillez entrer la date puis l'heure, ex. 15062026 1430."),
+    ],
+)
+@pytest.mark.parametrize("typed", ["15062026", "31022026 1430", "15062026 2500", "1430", "x y"])
+def test_a_date_and_time_that_is_none_is_asked_again(language: str, error: str, typed: str) -> None:
+    turn = run(VISIT, [typed], language=language)
+    assert turn.prompt is not None and turn.prompt.key == "visit"
+    assert turn.prompt.error == error
+
+
+def test_a_date_and_time_prompt_hints_and_is_shown_and_said_as_date_then_time() -> None:
+    first = run(VISIT, []).prompt
+    assert first is not None and first.question_type is QuestionType.DATETIME
+    assert first.input.kind is InputKind.DATETIME and first.input.max_digits == 13
+    turn = run(VISIT, ["150620261430", ""])  # the default kept
+    assert turn.state.answers["next"] == "2026-07-01T09:00"
+    assert turn.prompt is not None and turn.prompt.text == "Seen 15/06/2026 14:30"
+    values = [p for p in turn.prompt.speech.parts if isinstance(p, SpokenValue)]
+    assert values == [
+        SpokenValue(ValueKind.DATE, "2026-06-15"),
+        SpokenValue(ValueKind.TIME, "14:30"),
+    ]
+
+
+def test_dates_and_times_compare_in_a_constraint() -> None:
+    turn = run(VISIT, ["150620261430", "150620260900"])
+    assert turn.prompt is not None and turn.prompt.key == "next"
+    assert turn.prompt.error == "That answer is not allowed."
+
+
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [
+        ("2026-06-15T14:30", "2026-06-15T14:30"),
+        ("2026-06-15 9:05", "2026-06-15T09:05"),
+        ("2026-06-15T14:30:00.000+03:00", "2026-06-15T14:30"),
+        ("2026-02-30T14:30", None),
+        ("2026-06-15", None),
+        ("2026-06-15T24:00", None),
+    ],
+)
+def test_a_written_date_and_time(written: str, kept: str | None) -> None:
+    assert canonical_datetime(written) == kept

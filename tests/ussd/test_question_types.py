@@ -92,20 +92,22 @@ async def test_the_keypads_separators_still_work_over_ussd(service):
     }
 
 
-# A time typed with each separator a handset has, refused, constrained, defaulted.
+# A time typed with each separator a handset has, refused, constrained, defaulted;
+# then a date and time in one entry.
 SHOP = """
 | survey |
 | | type | name | label | constraint | default |
 | | time | opens | When do you open? | | |
 | | time | closes | You open at ${opens}. Close? | . > ${opens} | 17:00 |
 | | time | lunch | Lunch at? | | |
+| | dateTime | delivery | Next delivery? | | |
 | settings |
 | | form_id | version |
 | | shop | 1 |
 """
 
 
-async def test_times_typed_as_handsets_allow_are_stored_as_hh_mm(service):
+async def test_times_and_a_date_and_time_typed_as_handsets_allow(service):
     imported = await import_survey(
         service.engine,
         markdown_to_xlsx(SHOP),
@@ -121,9 +123,17 @@ async def test_times_typed_as_handsets_allow_are_stored_as_hh_mm(service):
     screen = await phone.send("6*30")
     assert "That answer is not allowed." in screen and "Now: 17:00" in screen
     assert "Lunch at?" in await phone.send("")  # the default kept
-    assert await phone.send("12:30") == "END Thank you for your answers!"
+    assert "Date and time as DDMMYYYY HHMM" in await phone.send("12:30")
+    screen = await phone.send("15*06*2026")
+    assert "Please enter the date then the time, e.g. 15062026 1430." in screen
+    assert await phone.send("15*06*2026*14*30") == "END Thank you for your answers!"
     respondent = await service.store.find_respondent(phone.number)
     assert respondent is not None
     response = await service.store.latest_response(respondent.id, imported.survey_id)
     assert response is not None
-    assert dict(response.answers) == {"opens": "07:05", "closes": "17:00", "lunch": "12:30"}
+    assert dict(response.answers) == {
+        "opens": "07:05",
+        "closes": "17:00",
+        "lunch": "12:30",
+        "delivery": "2026-06-15T14:30",
+    }

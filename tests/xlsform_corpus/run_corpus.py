@@ -159,6 +159,7 @@ _ANSWERS = {
     InputKind.DECIMAL: _NUMBERS,
     InputKind.TEXT: ("x", "someone@example.org", "0712345678", "abc", "1"),
     InputKind.TIME: ("0900", "1430", "0000", "2359"),
+    InputKind.DATETIME: ("150620260900", "010119900000", "311220301430"),
     InputKind.ANY: ("1",),
 }
 

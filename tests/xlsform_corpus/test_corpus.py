@@ -34,7 +34,7 @@ TYPE_ALIASES = "type aliases pyxform accepts (select one from, begin loop, uri:d
 # Forms pyxform converts, holding nothing a phone cannot ask, that do not yet import
 # and complete: what each lacks.
 TARGET_FAILURES: dict[str, str] = {
-    "correlaid/correlaid__all_types_survey.xlsx": "datetime and rank not supported",
+    "correlaid/correlaid__all_types_survey.xlsx": "rank not supported",
     "getodk-docs/getodk-docs__form-logic-2.xlsx": f"{PATHS}: sum(${{people}}[age < 18]/pet_count)",
     "getodk-docs/getodk-docs__form-logic-22.xlsx": (
         f"{PATHS}: ${{plant}}[position()=${{count}}]/more_plants in repeat_count"
@@ -57,21 +57,19 @@ TARGET_FAILURES: dict[str, str] = {
 # and complete with --skip-unaskable: what each lacks besides.
 SKIPPING_FAILURES: dict[str, str] = {
     "getodk-web-forms/getodk-web-forms__all-question-types-v2024091201-3.xlsx": (
-        f"{FROM_FILE}; dateTime, range (picker), rank and trigger not supported"
+        f"{FROM_FILE}; range (picker), rank and trigger not supported"
     ),
     "getodk-web-forms/getodk-web-forms__ifrc-distribution-site-assessment-v1.xls": XLS,
     "kobocat/kobocat__childrens_survey_unicode.xls": XLS,
     "kobocat/kobocat__good_eats_multilang.xls": XLS,
     "kobocat/kobocat__groups_in_repeats.xls": FLAT_NAMES,
     "kobocat/kobocat__nested_repeats.xls": NESTED_REPEAT,
-    "kobocat/kobocat__test_data_types.xls": XLS,
     "pyxform/pyxform__UCL_Biomass_Plot_Form.xlsx": (f"{NESTED_REPEAT}; {FROM_FILE}"),
     "pyxform/pyxform__area.xlsx": "a geoshape and a calculation: nothing left to ask",
     "pyxform/pyxform__widgets.xls": XLS,
     "pyxform/pyxform__xlsform_spec_test.xls": XLS,
     "pyxform/pyxform__xlsform_spec_test.xlsx": (
-        f"{LANGUAGE_NAME}; {TYPE_ALIASES}; form_id with a space; "
-        "datetime and acknowledge not supported"
+        f"{LANGUAGE_NAME}; {TYPE_ALIASES}; form_id with a space; acknowledge not supported"
     ),
 }
 
