@@ -27,7 +27,8 @@ open text question, `0` pressed during the instructions (before the tone) goes b
 the recording ends with `#` or silence.
 
 Several choices (`select_multiple`) are collected one at a time: the caller presses a
-choice's number and `#`, again for each choice, and `#` alone when done. That works for
+choice's number and `#`, again for each choice, and `#` alone when done; a rank is
+collected the same way, most important first, and the entries keep their order. That works for
 any number of choices (`13` is unambiguous only with fewer than ten) and lets the
 channel confirm each one. The plan says so with `Collect(one_at_a_time=True)`.
 
@@ -425,7 +426,9 @@ def voice_plan(
             escape_digits=_interrupting(keys),
         )
     else:
-        if kind is InputKind.CHOICES:
+        if kind is InputKind.RANK:
+            said.add(_system("rank_order"), _system("one_at_a_time"))
+        elif kind is InputKind.CHOICES:
             said.add(_system("one_at_a_time"))
         elif kind is InputKind.DATE:
             said.add(_system("date_digits"), _system("then_hash"))
@@ -466,7 +469,7 @@ def _collect(prompt: Prompt, keys: VoiceKeys) -> Collect:
     hint = prompt.input
     kind = hint.kind
     escape, timeout = _interrupting(keys), keys.timeout_ms
-    if kind is InputKind.CHOICES:
+    if kind in (InputKind.CHOICES, InputKind.RANK):
         # One choice per entry, each ended by `end`: an entry that ended on its own
         # after one digit would leave the caller's `#` to be read as "done".
         return Collect(kind, None, keys.end, escape, timeout, one_at_a_time=True)

@@ -29,6 +29,7 @@ class PromptKind(enum.Enum):
 class InputKind(enum.Enum):
     CHOICE = "choice"  # one number from the choices
     CHOICES = "choices"  # several numbers, separated by spaces
+    RANK = "rank"  # every choice's number once, in order: `3 1 2` (or `312` under ten)
     INTEGER = "integer"
     DECIMAL = "decimal"
     DATE = "date"  # DDMMYYYY digits (or DD-MM-YYYY)

@@ -326,6 +326,7 @@ def advance(survey: Survey, state: State, resume: Resume, context: Context | Non
 _INPUT_KINDS = {
     QuestionType.SELECT_ONE: InputKind.CHOICE,
     QuestionType.SELECT_MULTIPLE: InputKind.CHOICES,
+    QuestionType.RANK: InputKind.RANK,
     QuestionType.INTEGER: InputKind.INTEGER,
     QuestionType.DECIMAL: InputKind.DECIMAL,
     QuestionType.DATE: InputKind.DATE,
@@ -636,6 +637,8 @@ def _invalidated_after(
         if keep and value and question.type.has_choices and question.choice_filter is not None:
             allowed = {c.name for c in _visible_choices(question, current, environment)}
             keep = all(name in allowed for name in value.split())
+            if question.type is QuestionType.RANK:  # a rank orders every choice shown
+                keep = keep and set(value.split()) == allowed
         if not keep:
             del current[question.name]
             cleared.append(question.name)
@@ -836,7 +839,10 @@ def _offered_default(survey: Survey, state: State, question: Question) -> str:
     if kind.has_choices:
         names = {c.name for c in _visible_choices(question, state.answers, environment)}
         picked = value.split()
-        ok = set(picked) <= names and (kind is QuestionType.SELECT_MULTIPLE or len(picked) == 1)
+        if kind is QuestionType.RANK:
+            ok = len(picked) == len(names) and set(picked) == names
+        else:
+            ok = set(picked) <= names and (kind is QuestionType.SELECT_MULTIPLE or len(picked) == 1)
         return value if ok else ""
     if kind is QuestionType.INTEGER:
         number = _decimal(value)
@@ -899,6 +905,12 @@ def _parse(
         picked = {int(k) - 1 for k in keys}
         # Two choices of one name (allow_choice_duplicates) are one answer.
         value = " ".join(dict.fromkeys(choices[i].name for i in sorted(picked)))
+    elif kind is QuestionType.RANK:
+        choices = _visible_choices(question, state.answers, environment)
+        value = _ranked(text, choices)
+        if value is None:
+            count = SpokenValue(ValueKind.NUMBER, str(len(choices)))
+            return None, _said("invalid_rank", language, count=count)
     elif kind is QuestionType.INTEGER:
         value = str(int(text)) if _INTEGER.fullmatch(text) else None
         if value is None:
@@ -934,6 +946,18 @@ def _parse(
 def _is_key(text: str, count: int) -> bool:
     # Keys are "1".."n" as shown; "01" is not a key, so nothing collides with "00"/"0".
     return text.isdigit() and not text.startswith("0") and int(text) <= count
+
+
+def _ranked(text: str, choices: tuple[Choice, ...]) -> str | None:
+    """The choices' names in the order their keys were typed, each key once: `3 1 2`,
+    or `312` when every key is one digit."""
+    keys = text.split()
+    if len(keys) == 1 and len(choices) < 10 and len(text) == len(choices) > 1:
+        keys = list(text)
+    if sorted(keys, key=lambda k: (len(k), k)) != [str(i) for i in range(1, len(choices) + 1)]:
+        return None
+    # Two choices of one name (allow_choice_duplicates) are one answer, ranked once.
+    return " ".join(dict.fromkeys(choices[int(k) - 1].name for k in keys))
 
 
 def _decimal(text: str) -> str | None:
@@ -1162,6 +1186,8 @@ def _input_hint(question: Question, choice_count: int) -> InputHint:
         return InputHint(InputKind.CHOICE, len(str(choice_count)), "#", choice_count)
     if kind is QuestionType.SELECT_MULTIPLE:
         return InputHint(InputKind.CHOICES, None, "#", choice_count)
+    if kind is QuestionType.RANK:
+        return InputHint(InputKind.RANK, None, "#", choice_count)
     if kind is QuestionType.INTEGER:
         return InputHint(InputKind.INTEGER, 9)
     if kind is QuestionType.DECIMAL:

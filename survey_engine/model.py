@@ -78,11 +78,12 @@ class QuestionType(enum.Enum):
     DATE = "date"
     TIME = "time"  # a time of day, stored HH:MM (24-hour)
     DATETIME = "datetime"  # stored YYYY-MM-DDTHH:MM
+    RANK = "rank"  # every choice's name, most important first, separated by spaces
     NOTE = "note"
 
     @property
     def has_choices(self) -> bool:
-        return self in (QuestionType.SELECT_ONE, QuestionType.SELECT_MULTIPLE)
+        return self in (QuestionType.SELECT_ONE, QuestionType.SELECT_MULTIPLE, QuestionType.RANK)
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,6 +75,13 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "ar": "اختيار غير صالح. أدخل أرقاماً من القائمة تفصل بينها مسافات.",
         "sw": "Chaguo si sahihi. Weka namba za orodha, zikitenganishwa na nafasi.",
     },
+    "invalid_rank": {
+        "en": "Enter all {count} numbers in order, each once, most important first.",
+        "fr": "Entrez les {count} numéros dans l'ordre, chacun une fois, le plus important "
+        "d'abord.",
+        "ar": "أدخل الأرقام الـ {count} كلها بالترتيب، كل رقم مرة واحدة، الأهم أولاً.",
+        "sw": "Weka namba zote {count} kwa mpangilio, kila moja mara moja, muhimu zaidi kwanza.",
+    },
     "invalid_integer": {
         "en": "Please enter a whole number.",
         "fr": "Veuillez entrer un nombre entier.",
@@ -164,6 +171,12 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "fr": "Plusieurs : ex. 1 3",
         "ar": "عدة أرقام: مثلاً 1 3",
         "sw": "Zaidi ya moja: mfano 1 3",
+    },
+    "hint_rank": {
+        "en": "Order all, most important first: e.g. 312",
+        "fr": "Classez tout, le plus important d'abord : ex. 312",
+        "ar": "رتب الكل، الأهم أولاً: مثلاً 312",
+        "sw": "Panga zote, muhimu zaidi kwanza: mfano 312",
     },
     "hint_text": {
         "en": "Type your answer",
@@ -314,6 +327,12 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "fr": "puis l'heure en quatre chiffres, sur 24 heures,",
         "ar": "ثم الوقت بأربعة أرقام بنظام 24 ساعة،",
         "sw": "kisha saa kwa tarakimu nne, kwa mfumo wa saa 24,",
+    },
+    "rank_order": {
+        "en": "Choose them all in order, the most important first.",
+        "fr": "Choisissez-les tous dans l'ordre, le plus important d'abord.",
+        "ar": "اخترها كلها بالترتيب، الأهم أولاً.",
+        "sw": "Zichague zote kwa mpangilio, muhimu zaidi kwanza.",
     },
     "one_at_a_time": {
         "en": "Choose one at a time: press its number, then the hash key. "

@@ -201,6 +201,7 @@ _SIMPLE_TYPES = {
 _SELECT_TYPES = {
     ("select_one",): QuestionType.SELECT_ONE,
     ("select_multiple",): QuestionType.SELECT_MULTIPLE,
+    ("rank",): QuestionType.RANK,
     # Its list is on the external_choices sheet (ODK ships it as itemsets.csv).
     ("select_one_external",): QuestionType.SELECT_ONE,
     # Their list is a CSV file imported beside the form (`survey import --media DIR`).
@@ -215,7 +216,6 @@ _UNSUPPORTED_TYPES = frozenset(
     {
         "acknowledge",
         "range",
-        "rank",
         "trigger",
         "xml-external",
         "csv-external",
@@ -1977,6 +1977,11 @@ class _QuestionBuilder:
             QuestionType.SELECT_ONE: None if value in names else "the name of one of its choices",
             QuestionType.SELECT_MULTIPLE: (
                 None if set(value.split()) <= names else "names of its choices"
+            ),
+            QuestionType.RANK: (
+                None
+                if set(value.split()) == names and len(value.split()) == len(names)
+                else "the names of all its choices, in order"
             ),
         }.get(r.type)
         if problem is None:

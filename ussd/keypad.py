@@ -10,7 +10,7 @@ channel (a voice channel collects DTMF with other habits), so they are mapped he
 once, before the engine:
 
     decimal      7*5          -> 7.5
-    choices      1*3, 1,3     -> 1 3
+    choices      1*3, 1,3     -> 1 3          (and a rank: 3*1*2 -> 3 1 2)
     date         15*06*2026   -> 15-06-2026   (also 15.06.2026, 15 06 2026)
     time         14*30        -> 14:30        (also 14.30, 14h30, 14 30)
     date, time   15062026*1430        -> 15062026 1430
@@ -39,7 +39,7 @@ def canonical_input(kind: InputKind, typed: str) -> str:
     """`typed` as the engine reads it, for a prompt that takes input of `kind`."""
     if kind is InputKind.DECIMAL:
         return typed.replace("*", ".")
-    if kind is InputKind.CHOICES:
+    if kind in (InputKind.CHOICES, InputKind.RANK):
         return " ".join(key for key in _CHOICE_SEPARATORS.split(typed) if key)
     if kind is InputKind.DATE:
         return typed.strip().translate(_DATE_SEPARATORS)

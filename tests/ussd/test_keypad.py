@@ -36,6 +36,8 @@ TABLE = [
     ("date and time by points", InputKind.DATETIME, "15.06.2026 14.30", "15-06-2026 14:30"),
     ("date and time as digits", InputKind.DATETIME, "150620261430", "150620261430"),
     ("date and time, three parts", InputKind.DATETIME, "15*06*2026", "15*06*2026"),
+    ("rank by stars", InputKind.RANK, "3*1*2", "3 1 2"),
+    ("rank as digits", InputKind.RANK, "312", "312"),
     ("a text keeps its star", InputKind.TEXT, "solar*wiring", "solar*wiring"),
     ("an integer is not a decimal", InputKind.INTEGER, "7*5", "7*5"),
     ("one choice is a key", InputKind.CHOICE, "1*3", "1*3"),

@@ -93,7 +93,7 @@ async def test_the_keypads_separators_still_work_over_ussd(service):
 
 
 # A time typed with each separator a handset has, refused, constrained, defaulted;
-# then a date and time in one entry.
+# then a date and time in one entry, and a rank.
 SHOP = """
 | survey |
 | | type | name | label | constraint | default |
@@ -101,13 +101,19 @@ SHOP = """
 | | time | closes | You open at ${opens}. Close? | . > ${opens} | 17:00 |
 | | time | lunch | Lunch at? | | |
 | | dateTime | delivery | Next delivery? | | |
+| | rank needs | needs | Order what matters | | |
+| choices |
+| | list_name | name | label | | |
+| | needs | pay | Pay | | |
+| | needs | hours | Hours | | |
+| | needs | place | Place | | |
 | settings |
 | | form_id | version |
 | | shop | 1 |
 """
 
 
-async def test_times_and_a_date_and_time_typed_as_handsets_allow(service):
+async def test_times_a_date_and_time_and_a_rank_typed_as_handsets_allow(service):
     imported = await import_survey(
         service.engine,
         markdown_to_xlsx(SHOP),
@@ -126,7 +132,12 @@ async def test_times_and_a_date_and_time_typed_as_handsets_allow(service):
     assert "Date and time as DDMMYYYY HHMM" in await phone.send("12:30")
     screen = await phone.send("15*06*2026")
     assert "Please enter the date then the time, e.g. 15062026 1430." in screen
-    assert await phone.send("15*06*2026*14*30") == "END Thank you for your answers!"
+    screen = await phone.send("15*06*2026*14*30")
+    assert "1. Pay\n2. Hours\n3. Place" in screen
+    assert "Order all, most important first: e.g. 312" in screen
+    screen = await phone.send("3*1*3")
+    assert "Enter all 3 numbers in order, each once, most important first." in screen
+    assert await phone.send("312") == "END Thank you for your answers!"
     respondent = await service.store.find_respondent(phone.number)
     assert respondent is not None
     response = await service.store.latest_response(respondent.id, imported.survey_id)
@@ -136,4 +147,5 @@ async def test_times_and_a_date_and_time_typed_as_handsets_allow(service):
         "closes": "17:00",
         "lunch": "12:30",
         "delivery": "2026-06-15T14:30",
+        "needs": "place pay hours",
     }

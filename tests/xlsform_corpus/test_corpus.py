@@ -34,7 +34,6 @@ TYPE_ALIASES = "type aliases pyxform accepts (select one from, begin loop, uri:d
 # Forms pyxform converts, holding nothing a phone cannot ask, that do not yet import
 # and complete: what each lacks.
 TARGET_FAILURES: dict[str, str] = {
-    "correlaid/correlaid__all_types_survey.xlsx": "rank not supported",
     "getodk-docs/getodk-docs__form-logic-2.xlsx": f"{PATHS}: sum(${{people}}[age < 18]/pet_count)",
     "getodk-docs/getodk-docs__form-logic-22.xlsx": (
         f"{PATHS}: ${{plant}}[position()=${{count}}]/more_plants in repeat_count"
@@ -57,7 +56,7 @@ TARGET_FAILURES: dict[str, str] = {
 # and complete with --skip-unaskable: what each lacks besides.
 SKIPPING_FAILURES: dict[str, str] = {
     "getodk-web-forms/getodk-web-forms__all-question-types-v2024091201-3.xlsx": (
-        f"{FROM_FILE}; range (picker), rank and trigger not supported"
+        f"{FROM_FILE}; range (picker) and trigger not supported"
     ),
     "getodk-web-forms/getodk-web-forms__ifrc-distribution-site-assessment-v1.xls": XLS,
     "kobocat/kobocat__childrens_survey_unicode.xls": XLS,
