@@ -335,6 +335,10 @@ class _Call:
             return Back()
         if collect.kind is InputKind.DECIMAL:
             keys = keys.replace(self.keys.decimal_point, ".")
+        elif collect.kind is InputKind.TIME:  # 9*30: the same key parts hour and minutes
+            keys = keys.replace(self.keys.decimal_point, ":", 1)
+        elif collect.kind is InputKind.DATETIME:  # 15062026*930: it parts date and time
+            keys = keys.replace(self.keys.decimal_point, " ", 1)
         return Answer(keys)
 
     async def _several(self, plan: VoicePlan, collect: Collect, names: list[str]) -> Resume:

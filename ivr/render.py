@@ -9,7 +9,7 @@ What a caller hears, in order::
     question                    its speech, piped values said as digits or choice labels
     hint                        the survey's hint, else a system hint for numbers
     For <choice>, press <n>     per choice (`system.for`, the label, `system.press`, digits)
-    input instructions          numbers and dates: "... then press the hash key"; several
+    input instructions          numbers, dates, times: "... then press the hash key"; several
                                 choices: one at a time (below); open text: speak after
                                 the tone; notes: press any key
     To go back, press <key>     when the engine allows going back
@@ -19,21 +19,24 @@ Keys (`VoiceKeys`). `*` pressed as the first key repeats the prompt, on every pr
 Back mirrors USSD so a respondent meets the same keys on both channels: `0` on menus
 (choices, the language menu, the resume offer, notes) where choice numbers start at 1,
 and `#` pressed alone on number and date prompts, where 0 is a real answer. `#` ends a
-multi-digit entry; in a decimal, `*` after the first digit is the point (`7*5`). The
+multi-digit entry; in a decimal, `*` after the first digit is the point (`7*5`), and
+in a time it parts the hour from the minutes (`9*30`) for who keys it so. The
 end key never cuts a prompt's sounds short: pressed after a menu choice out of habit,
 it would otherwise answer the next prompt. On an
 open text question, `0` pressed during the instructions (before the tone) goes back;
 the recording ends with `#` or silence.
 
 Several choices (`select_multiple`) are collected one at a time: the caller presses a
-choice's number and `#`, again for each choice, and `#` alone when done. That works for
+choice's number and `#`, again for each choice, and `#` alone when done; a rank is
+collected the same way, most important first, and the entries keep their order. That works for
 any number of choices (`13` is unambiguous only with fewer than ten) and lets the
 channel confirm each one. The plan says so with `Collect(one_at_a_time=True)`.
 
 Values inside speech: a number is said digit by digit (`minus`, `point` where needed),
-a date as its day, month and year in digits, a choice as its label's prompt. Typed text
-has no prompt to say it: it is skipped, and `VoicePlan.skipped` counts it so the channel
-logs a warning rather than going silent without trace.
+a date as its day, month and year in digits, a time as its hour and minutes in digits,
+a choice as its label's prompt. Typed text has no prompt to say it: it is skipped, and
+`VoicePlan.skipped` counts it so the channel logs a warning rather than going silent
+without trace.
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ __all__ = [
 KEYPAD = "0123456789*#"
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_TIME = re.compile(r"(\d{2}):(\d{2})")
 
 
 def _require(ok: bool, what: str) -> None:
@@ -331,12 +335,22 @@ def _date(value: str) -> list[Sound] | None:
     return [*_digits(day.lstrip("0")), *_digits(month.lstrip("0")), *_digits(year)]
 
 
+def _time(value: str) -> list[Sound] | None:
+    match = _TIME.fullmatch(value)
+    if match is None:
+        return None
+    hour, minute = match.groups()
+    return [*_digits(hour.lstrip("0") or "0"), *_digits(minute)]
+
+
 def _value(value: SpokenValue) -> list[Sound] | None:
     """A typed value as sounds, or None when no prompt can say it."""
     if value.kind is ValueKind.NUMBER:
         return _number(value.value)
     if value.kind is ValueKind.DATE:
         return _date(value.value)
+    if value.kind is ValueKind.TIME:
+        return _time(value.value)
     if value.kind is ValueKind.CHOICE and value.key:
         return [Sound(value.key)]
     return None
@@ -374,7 +388,9 @@ def _phrase_sounds(phrase_key: str, language: str | None) -> list[Sound]:
 # (DDMMYYYY) reads badly aloud; its instructions say the same in words.
 _SPOKEN_HINTS = {InputKind.INTEGER: "hint_integer", InputKind.DECIMAL: "hint_integer"}
 _MENUS = frozenset({InputKind.CHOICE, InputKind.ANY})
-_OPEN = frozenset({InputKind.INTEGER, InputKind.DECIMAL, InputKind.DATE})
+_OPEN = frozenset(
+    {InputKind.INTEGER, InputKind.DECIMAL, InputKind.DATE, InputKind.TIME, InputKind.DATETIME}
+)
 
 
 def voice_plan(
@@ -410,10 +426,16 @@ def voice_plan(
             escape_digits=_interrupting(keys),
         )
     else:
-        if kind is InputKind.CHOICES:
+        if kind is InputKind.RANK:
+            said.add(_system("rank_order"), _system("one_at_a_time"))
+        elif kind is InputKind.CHOICES:
             said.add(_system("one_at_a_time"))
         elif kind is InputKind.DATE:
             said.add(_system("date_digits"), _system("then_hash"))
+        elif kind is InputKind.TIME:
+            said.add(_system("time_digits"), _system("then_hash"))
+        elif kind is InputKind.DATETIME:
+            said.add(_system("date_digits"), _system("then_time_digits"), _system("then_hash"))
         elif kind in _OPEN:
             said.add(_system("then_hash"))
         elif kind is InputKind.ANY:
@@ -447,7 +469,7 @@ def _collect(prompt: Prompt, keys: VoiceKeys) -> Collect:
     hint = prompt.input
     kind = hint.kind
     escape, timeout = _interrupting(keys), keys.timeout_ms
-    if kind is InputKind.CHOICES:
+    if kind in (InputKind.CHOICES, InputKind.RANK):
         # One choice per entry, each ended by `end`: an entry that ended on its own
         # after one digit would leave the caller's `#` to be read as "done".
         return Collect(kind, None, keys.end, escape, timeout, one_at_a_time=True)

@@ -29,9 +29,12 @@ class PromptKind(enum.Enum):
 class InputKind(enum.Enum):
     CHOICE = "choice"  # one number from the choices
     CHOICES = "choices"  # several numbers, separated by spaces
+    RANK = "rank"  # every choice's number once, in order: `3 1 2` (or `312` under ten)
     INTEGER = "integer"
     DECIMAL = "decimal"
     DATE = "date"  # DDMMYYYY digits (or DD-MM-YYYY)
+    TIME = "time"  # HHMM or HMM digits (or HH:MM)
+    DATETIME = "datetime"  # a date then a time: DDMMYYYYHHMM, or the two with a space
     TEXT = "text"
     ANY = "any"  # a note: anything continues
 
@@ -101,7 +104,7 @@ class LanguageChosen:
 @dataclass(frozen=True, slots=True)
 class AnswerGiven:
     question: str
-    value: str  # canonical: choice name(s) space-separated, ISO date, plain number
+    value: str  # canonical: choice name(s) space-separated, ISO date, HH:MM, plain number
     kind: AnswerKind = AnswerKind.TEXT
 
 

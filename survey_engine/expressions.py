@@ -11,7 +11,8 @@ Grammar, loosest binding first (all binary operators are left-associative)::
     primary: ${name} | . | name | 'text' | "text" | 12 | 1.5 | ( expr ) | function(args)
 
 Values follow XPath 1.0: every answer is a string ("" when unanswered), a select_multiple
-answer is its choice names separated by spaces, a date is 'YYYY-MM-DD'. Numbers are
+answer is its choice names separated by spaces, a date is 'YYYY-MM-DD', a time of day
+'HH:MM' (as a number, the fraction of a day it is, so `${t} < '12:00'` works). Numbers are
 floats; arithmetic on text gives NaN and dividing by zero gives an infinity or NaN
 instead of raising.
 
@@ -173,11 +174,20 @@ def _to_number(value: Value) -> float:
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _ISO_START_RE = re.compile(r"\s*\d{4}-\d{2}-\d{2}")
+_TIME_OF_DAY_RE = re.compile(r"\s*\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?\s*")
 
 
 def _moment(value: str) -> dt.datetime | None:
     """An ISO date ('2026-06-15') or date and time ('2026-06-15T10:30:00+03:00'), as a
-    time (a date is its midnight in UTC, a time without a zone is read as UTC)."""
+    time (a date is its midnight in UTC, a time without a zone is read as UTC). A time
+    of day alone ('14:30', a `time` answer) is that time on 1970-01-01, as in ODK: it
+    is a fraction of a day as a number, so times compare and format-date-time reads it."""
+    if _TIME_OF_DAY_RE.fullmatch(value):
+        try:
+            time = dt.time.fromisoformat(value.strip())
+        except ValueError:
+            return None
+        return dt.datetime.combine(_EPOCH.date(), time, time.tzinfo or dt.UTC)
     if not _ISO_START_RE.match(value):
         return None
     try:

@@ -71,6 +71,8 @@ from survey_engine.model import (
     QuestionType,
     Survey,
     Text,
+    canonical_datetime,
+    canonical_time,
 )
 from survey_engine.phrases import native_name, phrase
 from survey_engine.speech import (
@@ -106,6 +108,8 @@ _DATE_DIGITS = re.compile(r"(\d{2})(\d{2})(\d{4})")
 _DATE_SEPARATED = re.compile(r"(\d{1,2})([-/])(\d{1,2})\2(\d{4})")
 _PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_HH_MM = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d")  # a stored time of day
+_DATETIME_DIGITS = re.compile(r"(\d{8})(\d{4})")
 _NO_CONTEXT = Context()
 
 
@@ -322,9 +326,12 @@ def advance(survey: Survey, state: State, resume: Resume, context: Context | Non
 _INPUT_KINDS = {
     QuestionType.SELECT_ONE: InputKind.CHOICE,
     QuestionType.SELECT_MULTIPLE: InputKind.CHOICES,
+    QuestionType.RANK: InputKind.RANK,
     QuestionType.INTEGER: InputKind.INTEGER,
     QuestionType.DECIMAL: InputKind.DECIMAL,
     QuestionType.DATE: InputKind.DATE,
+    QuestionType.TIME: InputKind.TIME,
+    QuestionType.DATETIME: InputKind.DATETIME,
     QuestionType.TEXT: InputKind.TEXT,
     QuestionType.NOTE: InputKind.ANY,
 }
@@ -367,6 +374,8 @@ def display_value(
         return ", ".join(labels)
     if question.type is QuestionType.DATE and len(value) == 10:
         return f"{value[8:10]}/{value[5:7]}/{value[0:4]}"
+    if question.type is QuestionType.DATETIME and len(value) == 16:
+        return f"{value[8:10]}/{value[5:7]}/{value[0:4]} {value[11:]}"
     return value
 
 
@@ -628,6 +637,8 @@ def _invalidated_after(
         if keep and value and question.type.has_choices and question.choice_filter is not None:
             allowed = {c.name for c in _visible_choices(question, current, environment)}
             keep = all(name in allowed for name in value.split())
+            if question.type is QuestionType.RANK:  # a rank orders every choice shown
+                keep = keep and set(value.split()) == allowed
         if not keep:
             del current[question.name]
             cleared.append(question.name)
@@ -832,7 +843,10 @@ def _offered_default(survey: Survey, state: State, question: Question) -> str:
     if kind.has_choices:
         names = {c.name for c in _visible_choices(question, state.answers, environment)}
         picked = value.split()
-        ok = set(picked) <= names and (kind is QuestionType.SELECT_MULTIPLE or len(picked) == 1)
+        if kind is QuestionType.RANK:
+            ok = len(picked) == len(names) and set(picked) == names
+        else:
+            ok = set(picked) <= names and (kind is QuestionType.SELECT_MULTIPLE or len(picked) == 1)
         return value if ok else ""
     if kind is QuestionType.INTEGER:
         number = _decimal(value)
@@ -841,6 +855,11 @@ def _offered_default(survey: Survey, state: State, question: Question) -> str:
         return _decimal(value) or ""
     if kind is QuestionType.DATE:
         return value[:10] if _ISO_DATE.fullmatch(value[:10]) and _real_date(value[:10]) else ""
+    if kind is QuestionType.TIME:
+        # A computed time may be a date and time (`now()`): its time of day.
+        return canonical_time(value.partition("T")[2] or value) or ""
+    if kind is QuestionType.DATETIME:
+        return canonical_datetime(value) or ""
     return value[:TEXT_ANSWER_LIMIT]
 
 
@@ -890,6 +909,12 @@ def _parse(
         picked = {int(k) - 1 for k in keys}
         # Two choices of one name (allow_choice_duplicates) are one answer.
         value = " ".join(dict.fromkeys(choices[i].name for i in sorted(picked)))
+    elif kind is QuestionType.RANK:
+        choices = _visible_choices(question, state.answers, environment)
+        value = _ranked(text, choices)
+        if value is None:
+            count = SpokenValue(ValueKind.NUMBER, str(len(choices)))
+            return None, _said("invalid_rank", language, count=count)
     elif kind is QuestionType.INTEGER:
         value = str(int(text)) if _INTEGER.fullmatch(text) else None
         if value is None:
@@ -902,6 +927,14 @@ def _parse(
         value = _date(text)
         if value is None:
             return None, _said("invalid_date", language)
+    elif kind is QuestionType.TIME:
+        value = canonical_time(text)
+        if value is None:
+            return None, _said("invalid_time", language)
+    elif kind is QuestionType.DATETIME:
+        value = _datetime(text)
+        if value is None:
+            return None, _said("invalid_datetime", language)
     else:
         value = "".join(ch for ch in text if ch.isprintable())
         if len(value) > TEXT_ANSWER_LIMIT:
@@ -917,6 +950,18 @@ def _parse(
 def _is_key(text: str, count: int) -> bool:
     # Keys are "1".."n" as shown; "01" is not a key, so nothing collides with "00"/"0".
     return text.isdigit() and not text.startswith("0") and int(text) <= count
+
+
+def _ranked(text: str, choices: tuple[Choice, ...]) -> str | None:
+    """The choices' names in the order their keys were typed, each key once: `3 1 2`,
+    or `312` when every key is one digit."""
+    keys = text.split()
+    if len(keys) == 1 and len(choices) < 10 and len(text) == len(choices) > 1:
+        keys = list(text)
+    if sorted(keys, key=lambda k: (len(k), k)) != [str(i) for i in range(1, len(choices) + 1)]:
+        return None
+    # Two choices of one name (allow_choice_duplicates) are one answer, ranked once.
+    return " ".join(dict.fromkeys(choices[int(k) - 1].name for k in keys))
 
 
 def _decimal(text: str) -> str | None:
@@ -941,6 +986,15 @@ def _date(text: str) -> str | None:
         return dt.date(year, month, day).isoformat()
     except ValueError:
         return None
+
+
+def _datetime(text: str) -> str | None:
+    """The date as a date question takes it, then the time: `150620261430`, or the two
+    parted by a space (`15062026 930`, `15-06-2026 14:30`)."""
+    digits = _DATETIME_DIGITS.fullmatch(text)
+    day, _, time = (digits.group(1), " ", digits.group(2)) if digits else text.partition(" ")
+    date, clock = _date(day), canonical_time(time.strip())
+    return f"{date}T{clock}" if date and clock else None
 
 
 # ---------------------------------------------------------------------------
@@ -1019,6 +1073,7 @@ _VALUE_KINDS = {
     QuestionType.INTEGER: ValueKind.NUMBER,
     QuestionType.DECIMAL: ValueKind.NUMBER,
     QuestionType.DATE: ValueKind.DATE,
+    QuestionType.TIME: ValueKind.TIME,
 }
 
 
@@ -1085,6 +1140,10 @@ def _piped(
             return (SpokenValue(ValueKind.NUMBER, value),)
         if _ISO_DATE.fullmatch(value):
             return (SpokenValue(ValueKind.DATE, value),)
+        if _HH_MM.fullmatch(value):
+            return (SpokenValue(ValueKind.TIME, value),)
+        if canonical_datetime(value) == value:
+            return _said_datetime(value)
         return (SpokenValue(ValueKind.TEXT, value),)
     if question.type.has_choices:
         parts: list[SpeechPart] = []
@@ -1096,7 +1155,15 @@ def _piped(
                 else SpokenValue(ValueKind.TEXT, choice_name)
             )
         return tuple(parts)
+    if question.type is QuestionType.DATETIME and canonical_datetime(value) == value:
+        return _said_datetime(value)
     return (SpokenValue(_VALUE_KINDS.get(question.type, ValueKind.TEXT), value),)
+
+
+def _said_datetime(value: str) -> tuple[SpeechPart, ...]:
+    """A stored date and time, said as the date and then the time."""
+    day, _, time = value.partition("T")
+    return (SpokenValue(ValueKind.DATE, day), SpokenValue(ValueKind.TIME, time))
 
 
 def _custom_message(
@@ -1123,12 +1190,18 @@ def _input_hint(question: Question, choice_count: int) -> InputHint:
         return InputHint(InputKind.CHOICE, len(str(choice_count)), "#", choice_count)
     if kind is QuestionType.SELECT_MULTIPLE:
         return InputHint(InputKind.CHOICES, None, "#", choice_count)
+    if kind is QuestionType.RANK:
+        return InputHint(InputKind.RANK, None, "#", choice_count)
     if kind is QuestionType.INTEGER:
         return InputHint(InputKind.INTEGER, 9)
     if kind is QuestionType.DECIMAL:
         return InputHint(InputKind.DECIMAL, 12)
     if kind is QuestionType.DATE:
         return InputHint(InputKind.DATE, 8)
+    if kind is QuestionType.TIME:
+        return InputHint(InputKind.TIME, 5)  # 14*30 on a voice keypad
+    if kind is QuestionType.DATETIME:
+        return InputHint(InputKind.DATETIME, 13)  # 15062026*1430 on a voice keypad
     if kind is QuestionType.NOTE:
         return InputHint(InputKind.ANY, 1, None)
     return InputHint(InputKind.TEXT, None)

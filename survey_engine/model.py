@@ -6,7 +6,9 @@ values; `survey_engine.machine` walks them.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -30,6 +32,39 @@ def base_name(name: str) -> str:
     return name.partition("[")[0]
 
 
+_TIME_DIGITS = re.compile(r"(\d{1,2})(\d{2})")  # 1430, 930
+# 14:30, and the seconds and zone of ODK's own spelling (14:30:00.000+03:00), dropped.
+_TIME_WRITTEN = re.compile(r"(\d{1,2}):(\d{2})(?::\d{2}(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:?\d{2})?")
+
+
+def canonical_time(text: str) -> str | None:
+    """A time of day as a `time` answer stores it, `HH:MM` on the 24-hour clock (so
+    that times order as text and exports read alike), or None when `text` is none."""
+    found = _TIME_DIGITS.fullmatch(text) or _TIME_WRITTEN.fullmatch(text)
+    if found is None:
+        return None
+    hour, minute = int(found.group(1)), int(found.group(2))
+    return f"{hour:02d}:{minute:02d}" if hour < 24 and minute < 60 else None
+
+
+_DATE_AND_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](.+)")
+
+
+def canonical_datetime(text: str) -> str | None:
+    """A date and time written as ISO does (`2026-06-15T14:30`, ODK's
+    `2026-06-15T14:30:00.000+03:00`) as a `datetime` answer stores it,
+    `YYYY-MM-DDTHH:MM` (the time as written, its zone dropped), or None."""
+    found = _DATE_AND_TIME.fullmatch(text.strip())
+    if found is None:
+        return None
+    try:
+        day = dt.date.fromisoformat(found.group(1))
+    except ValueError:
+        return None
+    time = canonical_time(found.group(2))
+    return f"{day.isoformat()}T{time}" if time else None
+
+
 # The code of a language no registry knows starts so (BCP 47's private use): `x-local`.
 PRIVATE_USE_PREFIX = "x-"
 
@@ -41,11 +76,14 @@ class QuestionType(enum.Enum):
     DECIMAL = "decimal"
     TEXT = "text"
     DATE = "date"
+    TIME = "time"  # a time of day, stored HH:MM (24-hour)
+    DATETIME = "datetime"  # stored YYYY-MM-DDTHH:MM
+    RANK = "rank"  # every choice's name, most important first, separated by spaces
     NOTE = "note"
 
     @property
     def has_choices(self) -> bool:
-        return self in (QuestionType.SELECT_ONE, QuestionType.SELECT_MULTIPLE)
+        return self in (QuestionType.SELECT_ONE, QuestionType.SELECT_MULTIPLE, QuestionType.RANK)
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,6 +75,13 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "ar": "اختيار غير صالح. أدخل أرقاماً من القائمة تفصل بينها مسافات.",
         "sw": "Chaguo si sahihi. Weka namba za orodha, zikitenganishwa na nafasi.",
     },
+    "invalid_rank": {
+        "en": "Enter all {count} numbers in order, each once, most important first.",
+        "fr": "Entrez les {count} numéros dans l'ordre, chacun une fois, le plus important "
+        "d'abord.",
+        "ar": "أدخل الأرقام الـ {count} كلها بالترتيب، كل رقم مرة واحدة، الأهم أولاً.",
+        "sw": "Weka namba zote {count} kwa mpangilio, kila moja mara moja, muhimu zaidi kwanza.",
+    },
     "invalid_integer": {
         "en": "Please enter a whole number.",
         "fr": "Veuillez entrer un nombre entier.",
@@ -92,6 +99,18 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "fr": "Veuillez entrer une date valide au format JJMMAAAA.",
         "ar": "الرجاء إدخال تاريخ صحيح بصيغة يوم شهر سنة DDMMYYYY.",
         "sw": "Tafadhali weka tarehe sahihi kama SSMMMMMM (DDMMYYYY).",
+    },
+    "invalid_time": {
+        "en": "Please enter a time as 4 digits, e.g. 1430 for 2:30 pm.",
+        "fr": "Veuillez entrer une heure en 4 chiffres, ex. 1430 pour 14h30.",
+        "ar": "الرجاء إدخال الوقت بأربعة أرقام، مثلاً 1430 للساعة 2:30 مساءً.",
+        "sw": "Tafadhali weka saa kwa tarakimu 4, mfano 1430 kwa saa 8:30 mchana.",
+    },
+    "invalid_datetime": {
+        "en": "Please enter the date then the time, e.g. 15062026 1430.",
+        "fr": "Veuillez entrer la date puis l'heure, ex. 15062026 1430.",
+        "ar": "الرجاء إدخال التاريخ ثم الوقت، مثلاً 15062026 1430.",
+        "sw": "Tafadhali weka tarehe kisha saa, mfano 15062026 1430.",
     },
     "text_too_long": {
         "en": "Answer too long. Keep it under {limit} characters.",
@@ -135,11 +154,29 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "ar": "التاريخ بصيغة DDMMYYYY",
         "sw": "Tarehe kama DDMMYYYY",
     },
+    "hint_time": {
+        "en": "Time as HHMM, e.g. 1430",
+        "fr": "Heure au format HHMM, ex. 1430",
+        "ar": "الوقت بصيغة HHMM، مثلاً 1430",
+        "sw": "Saa kama HHMM, mfano 1430",
+    },
+    "hint_datetime": {
+        "en": "Date and time as DDMMYYYY HHMM",
+        "fr": "Date et heure au format JJMMAAAA HHMM",
+        "ar": "التاريخ والوقت بصيغة DDMMYYYY HHMM",
+        "sw": "Tarehe na saa kama DDMMYYYY HHMM",
+    },
     "hint_choices": {
         "en": "Several: e.g. 1 3",
         "fr": "Plusieurs : ex. 1 3",
         "ar": "عدة أرقام: مثلاً 1 3",
         "sw": "Zaidi ya moja: mfano 1 3",
+    },
+    "hint_rank": {
+        "en": "Order all, most important first: e.g. 312",
+        "fr": "Classez tout, le plus important d'abord : ex. 312",
+        "ar": "رتب الكل، الأهم أولاً: مثلاً 312",
+        "sw": "Panga zote, muhimu zaidi kwanza: mfano 312",
     },
     "hint_text": {
         "en": "Type your answer",
@@ -276,6 +313,26 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "quatre pour l'année,",
         "ar": "أدخل التاريخ بثمانية أرقام: اثنان لليوم، واثنان للشهر، وأربعة للسنة،",
         "sw": "Weka tarehe kwa tarakimu nane: mbili za siku, mbili za mwezi, nne za mwaka,",
+    },
+    "time_digits": {
+        "en": "Enter the time as four digits, two for the hour and two for the minutes, "
+        "on the 24-hour clock,",
+        "fr": "Entrez l'heure en quatre chiffres, deux pour l'heure et deux pour les minutes, "
+        "sur 24 heures,",
+        "ar": "أدخل الوقت بأربعة أرقام، اثنان للساعة واثنان للدقائق، بنظام 24 ساعة،",
+        "sw": "Weka saa kwa tarakimu nne, mbili za saa na mbili za dakika, kwa mfumo wa saa 24,",
+    },
+    "then_time_digits": {
+        "en": "then the time as four digits, on the 24-hour clock,",
+        "fr": "puis l'heure en quatre chiffres, sur 24 heures,",
+        "ar": "ثم الوقت بأربعة أرقام بنظام 24 ساعة،",
+        "sw": "kisha saa kwa tarakimu nne, kwa mfumo wa saa 24,",
+    },
+    "rank_order": {
+        "en": "Choose them all in order, the most important first.",
+        "fr": "Choisissez-les tous dans l'ordre, le plus important d'abord.",
+        "ar": "اخترها كلها بالترتيب، الأهم أولاً.",
+        "sw": "Zichague zote kwa mpangilio, muhimu zaidi kwanza.",
     },
     "one_at_a_time": {
         "en": "Choose one at a time: press its number, then the hash key. "

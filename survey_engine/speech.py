@@ -61,6 +61,7 @@ class ValueKind(enum.Enum):
 
     NUMBER = "number"  # a plain number ("12", "7.5"): digit prompts
     DATE = "date"  # an ISO date ("2026-06-15")
+    TIME = "time"  # a time of day ("14:30")
     CHOICE = "choice"  # a choice's name; `SpokenValue.key` names its label's prompt
     TEXT = "text"  # typed text: no prompt can say it
 
@@ -77,7 +78,7 @@ class PromptKey:
 @dataclass(frozen=True, slots=True)
 class SpokenValue:
     kind: ValueKind
-    value: str  # canonical: a plain number, an ISO date, a choice name
+    value: str  # canonical: a plain number, an ISO date, HH:MM, a choice name
     key: str = ""  # CHOICE: the catalogue key of the choice's label
 
 

@@ -113,6 +113,8 @@ from survey_engine.model import (
     QuestionType,
     Survey,
     Text,
+    canonical_datetime,
+    canonical_time,
 )
 from survey_engine.phrases import phrase
 
@@ -200,11 +202,14 @@ _SIMPLE_TYPES = {
     "decimal": QuestionType.DECIMAL,
     "text": QuestionType.TEXT,
     "date": QuestionType.DATE,
+    "time": QuestionType.TIME,
+    "datetime": QuestionType.DATETIME,
     "note": QuestionType.NOTE,
 }
 _SELECT_TYPES = {
     ("select_one",): QuestionType.SELECT_ONE,
     ("select_multiple",): QuestionType.SELECT_MULTIPLE,
+    ("rank",): QuestionType.RANK,
     # Its list is on the external_choices sheet (ODK ships it as itemsets.csv).
     ("select_one_external",): QuestionType.SELECT_ONE,
     # Their list is a CSV file imported beside the form (`survey import --media DIR`).
@@ -218,10 +223,7 @@ _COMPUTED_TYPES = frozenset({"calculate", "hidden"})
 _UNSUPPORTED_TYPES = frozenset(
     {
         "acknowledge",
-        "time",
-        "datetime",
         "range",
-        "rank",
         "trigger",
         "xml-external",
         "csv-external",
@@ -266,8 +268,6 @@ def _unaskable_types() -> dict[str, str]:
 _UNASKABLE_TYPES = _unaskable_types()
 # Askable on a keypad, not supported yet: what to write instead.
 _NOT_YET = {
-    "time": "ask it as an integer (e.g. 1430 for 14:30) or as text",
-    "datetime": "ask a date, then the time as an integer (e.g. 1430 for 14:30)",
     "range": "ask an integer with a constraint such as '. >= 1 and . <= 10'",
 }
 _TRUE_WORDS = frozenset({"yes", "y", "true", "true()", "1"})
@@ -1880,7 +1880,7 @@ def _question_type(
         (
             Code.UNKNOWN_TYPE,
             f"unknown type '{written}'; use select_one, select_multiple, integer, decimal, "
-            "text, date or note",
+            "text, date, time, datetime or note",
         ),
     )
 
@@ -2057,12 +2057,25 @@ class _QuestionBuilder:
             QuestionType.INTEGER: None if _INTEGER_DEFAULT.fullmatch(value) else "a whole number",
             QuestionType.DECIMAL: None if _DECIMAL_DEFAULT.fullmatch(value) else "a number",
             QuestionType.DATE: None if _iso_date(value) else "a date written YYYY-MM-DD",
+            QuestionType.TIME: None if canonical_time(value) else "a time written HH:MM",
+            QuestionType.DATETIME: (
+                None if canonical_datetime(value) else "a date and time written YYYY-MM-DDTHH:MM"
+            ),
             QuestionType.SELECT_ONE: None if value in names else "the name of one of its choices",
             QuestionType.SELECT_MULTIPLE: (
                 None if set(value.split()) <= names else "names of its choices"
             ),
+            QuestionType.RANK: (
+                None
+                if set(value.split()) == names and len(value.split()) == len(names)
+                else "the names of all its choices, in order"
+            ),
         }.get(r.type)
         if problem is None:
+            if r.type is QuestionType.TIME:  # 9:00 and 09:00:00 are stored as 09:00
+                value = canonical_time(value) or value
+            elif r.type is QuestionType.DATETIME:
+                value = canonical_datetime(value) or value
             return value, None
         if choices or not r.type.has_choices:  # a missing list is reported already
             self.ctx.add(

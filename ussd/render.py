@@ -61,7 +61,7 @@ class NavKeys:
 
 _MENU_KEYS = NavKeys(back="0", more="00")
 _OPEN_KEYS = NavKeys(back="#", more="##")
-_MENU_INPUTS = frozenset({InputKind.CHOICE, InputKind.CHOICES, InputKind.ANY})
+_MENU_INPUTS = frozenset({InputKind.CHOICE, InputKind.CHOICES, InputKind.RANK, InputKind.ANY})
 
 # The system hint shown when the survey gives none. A single choice and free text
 # explain themselves (the numbered list, the open screen), so they get no hint.
@@ -69,7 +69,10 @@ _SYSTEM_HINTS = {
     InputKind.INTEGER: "hint_integer",
     InputKind.DECIMAL: "hint_decimal",
     InputKind.DATE: "hint_date",
+    InputKind.TIME: "hint_time",
+    InputKind.DATETIME: "hint_datetime",
     InputKind.CHOICES: "hint_choices",
+    InputKind.RANK: "hint_rank",
 }
 
 

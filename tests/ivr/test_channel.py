@@ -39,12 +39,13 @@ from tests.ivr.caller import (
     calls_over,
     write_take,
 )
-from tests.ivr.test_render import KINDS_FORM, TRACER
+from tests.ivr.test_render import KINDS_FORM, SHOP_FORM, TRACER
 
 PHONE = "+254712345678"
 CALLER_ID = "254712345678"  # as a trunk delivers it: no `+`
 TRACER_NUMBER = "5000"
 KINDS_NUMBER = "5001"
+SHOP_NUMBER = "5002"
 T0 = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
 
 
@@ -100,6 +101,7 @@ async def line(tmp_path: Path) -> AsyncIterator[Line]:
     for survey, number in (
         (load_xlsform(TRACER), TRACER_NUMBER),
         (load_markdown(KINDS_FORM), KINDS_NUMBER),
+        (load_markdown(SHOP_FORM), SHOP_NUMBER),
     ):
         ref = store.add_survey(survey)
         store.bind("ivr", number, ref.survey_id, roster_only=False)
@@ -153,6 +155,43 @@ async def test_a_graduate_answers_the_whole_sample_survey_by_voice(line: Line):
     assert heard[-1] == "system.thank_you"
     assert seen.missing == [] and seen.unused == []
     assert seen.hung_up_by_server and not seen.hung_up_by_caller
+
+
+async def test_a_caller_keys_times_a_date_and_time_and_a_rank_and_is_asked_again_when_wrong(
+    line: Line,
+):
+    # English; 930 is 09:30; 25*00 is no time; 8*15 is before opening; 17*45 is kept;
+    # then a date and a time, parted by the star; then a rank, one choice at a time,
+    # first with one left out (asked again), then all three.
+    clock = ["1", "930#", "25*00#", "8*15#", "17*45#", "15062026*1430#"]
+    ranked = ["3#", "1#", "#", "3#", "1#", "2#", "#"]
+    seen = await line.call([*clock, *ranked], extension=SHOP_NUMBER)
+    latest = await line.latest("shop_hours")
+    assert latest.status is ResponseStatus.COMPLETE
+    assert dict(latest.answers) == {
+        "opens": "09:30",
+        "closes": "17:45",
+        "delivery": "2026-06-15T14:30",
+        "needs": "place pay hours",
+    }
+    heard = seen.played_keys()
+    assert heard[heard.index("opens.label") + 1 : heard.index("opens.label") + 3] == [
+        "system.time_digits",
+        "system.then_hash",
+    ]
+    # The time said back inside the next question: nine, three, zero.
+    closes = heard.index("closes.label.part1")
+    assert heard[closes + 1 : closes + 5] == [
+        "system.digit.9",
+        "system.digit.3",
+        "system.digit.0",
+        "closes.label.part2",
+    ]
+    assert heard.count("system.invalid_time") == 1
+    assert heard.count("system.invalid_rank.part1") == 1
+    assert heard.count("system.constraint") == 1
+    assert heard[-1] == "system.thank_you"
+    assert seen.missing == [] and seen.unused == []
 
 
 async def test_the_survey_is_heard_in_the_language_chosen(line: Line):

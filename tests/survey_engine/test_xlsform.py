@@ -274,9 +274,8 @@ def test_metadata_rows_are_filled_by_the_system_not_asked() -> None:
 @pytest.mark.parametrize(
     "written",
     [
-        "time",
-        "dateTime",
         "acknowledge",
+        "trigger",
     ],
 )
 def test_types_we_do_not_ask_yet_are_unsupported(written: str) -> None:

@@ -59,8 +59,6 @@ def test_what_a_phone_cannot_ask_is_refused_naming_the_type(
     ("written", "appearance", "advice"),
     [
         ("range", "picker", "ask an integer with a constraint such as '. >= 1 and . <= 10'"),
-        ("time", "", "ask it as an integer (e.g. 1430 for 14:30) or as text"),
-        ("dateTime", "", "ask a date, then the time as an integer"),
     ],
 )
 def test_what_a_keypad_could_ask_but_we_do_not_yet_says_what_to_write_instead(

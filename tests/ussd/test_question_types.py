@@ -90,3 +90,62 @@ async def test_the_keypads_separators_still_work_over_ussd(service):
         "hours": "7.5",
         "note": "",
     }
+
+
+# A time typed with each separator a handset has, refused, constrained, defaulted;
+# then a date and time in one entry, and a rank.
+SHOP = """
+| survey |
+| | type | name | label | constraint | default |
+| | time | opens | When do you open? | | |
+| | time | closes | You open at ${opens}. Close? | . > ${opens} | 17:00 |
+| | time | lunch | Lunch at? | | |
+| | dateTime | delivery | Next delivery? | | |
+| | rank needs | needs | Order what matters | | |
+| choices |
+| | list_name | name | label | | |
+| | needs | pay | Pay | | |
+| | needs | hours | Hours | | |
+| | needs | place | Place | | |
+| settings |
+| | form_id | version |
+| | shop | 1 |
+"""
+
+
+async def test_times_a_date_and_time_and_a_rank_typed_as_handsets_allow(service):
+    imported = await import_survey(
+        service.engine,
+        markdown_to_xlsx(SHOP),
+        filename="shop.xlsx",
+        ussd_code="*384*80#",
+        roster_only=False,
+    )
+    phone = Handset(service, "+254712345650", code="*384*80#")
+    assert "Time as HHMM, e.g. 1430" in await phone.dial()
+    screen = await phone.send("7h5")
+    assert "Please enter a time as 4 digits, e.g. 1430 for 2:30 pm." in screen
+    assert "You open at 07:05. Close?" in await phone.send("7.05")
+    screen = await phone.send("6*30")
+    assert "That answer is not allowed." in screen and "Now: 17:00" in screen
+    assert "Lunch at?" in await phone.send("")  # the default kept
+    assert "Date and time as DDMMYYYY HHMM" in await phone.send("12:30")
+    screen = await phone.send("15*06*2026")
+    assert "Please enter the date then the time, e.g. 15062026 1430." in screen
+    screen = await phone.send("15*06*2026*14*30")
+    assert "1. Pay\n2. Hours\n3. Place" in screen
+    assert "Order all, most important first: e.g. 312" in screen
+    screen = await phone.send("3*1*3")
+    assert "Enter all 3 numbers in order, each once, most important first." in screen
+    assert await phone.send("312") == "END Thank you for your answers!"
+    respondent = await service.store.find_respondent(phone.number)
+    assert respondent is not None
+    response = await service.store.latest_response(respondent.id, imported.survey_id)
+    assert response is not None
+    assert dict(response.answers) == {
+        "opens": "07:05",
+        "closes": "17:00",
+        "lunch": "12:30",
+        "delivery": "2026-06-15T14:30",
+        "needs": "place pay hours",
+    }

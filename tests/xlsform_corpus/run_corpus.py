@@ -158,6 +158,8 @@ _ANSWERS = {
     InputKind.INTEGER: _NUMBERS,
     InputKind.DECIMAL: _NUMBERS,
     InputKind.TEXT: ("x", "someone@example.org", "0712345678", "abc", "1"),
+    InputKind.TIME: ("0900", "1430", "0000", "2359"),
+    InputKind.DATETIME: ("150620260900", "010119900000", "311220301430"),
     InputKind.ANY: ("1",),
 }
 
@@ -190,7 +192,12 @@ async def _session(survey, day: dt.date) -> Run:
             return Run(CRASHED, "session", f"no prompt after: {reply[:120]!r}", hops=hop)
         tried = tried + 1 if prompt.key == shown else 0  # the same question again: refused
         shown = prompt.key
-        candidates = dates if prompt.input.kind is InputKind.DATE else _ANSWERS[prompt.input.kind]
+        if prompt.input.kind is InputKind.RANK:  # every choice, in the list's order
+            candidates = (" ".join(str(k) for k in range(1, prompt.input.choice_count + 1)),)
+        else:
+            candidates = (
+                dates if prompt.input.kind is InputKind.DATE else _ANSWERS[prompt.input.kind]
+            )
         inputs.append(candidates[min(tried, len(candidates) - 1)])
     return Run(STUCK, "", reply[:200], hops=MAX_HOPS)
 

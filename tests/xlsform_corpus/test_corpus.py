@@ -25,12 +25,11 @@ from tests.xlsform_corpus.run_corpus import (
 NESTED_REPEAT = "a repeat inside a repeat (nested repeats)"
 FLAT_NAMES = "one name in two repeats or groups (names are flat here, paths in ODK)"
 PATHS = "XPath paths and predicates in expressions"
-ACKNOWLEDGE = "acknowledge (a tick to go on) not supported"
+ACKNOWLEDGE = "acknowledge / trigger (a tick to go on) not supported"
 
 # Forms pyxform converts, holding nothing a phone cannot ask, that do not yet import
 # and complete: what each lacks.
 TARGET_FAILURES: dict[str, str] = {
-    "correlaid/correlaid__all_types_survey.xlsx": "time, datetime and rank not supported",
     "getodk-docs/getodk-docs__form-logic-2.xlsx": f"{PATHS}: sum(${{people}}[age < 18]/pet_count)",
     "getodk-docs/getodk-docs__form-logic-22.xlsx": (
         f"{PATHS}: ${{plant}}[position()=${{count}}]/more_plants in repeat_count"
@@ -43,17 +42,16 @@ TARGET_FAILURES: dict[str, str] = {
 # and complete with --skip-unaskable: what each lacks besides.
 SKIPPING_FAILURES: dict[str, str] = {
     "getodk-web-forms/getodk-web-forms__all-question-types-v2024091201-3.xlsx": (
-        "range with a picker, time, datetime, rank and acknowledge not supported"
+        "range with a picker, and acknowledge, not supported"
     ),
     "getodk-web-forms/getodk-web-forms__ifrc-distribution-site-assessment-v1.xls": ACKNOWLEDGE,
     "kobocat/kobocat__childrens_survey_unicode.xls": FLAT_NAMES,
     "kobocat/kobocat__groups_in_repeats.xls": FLAT_NAMES,
     "kobocat/kobocat__nested_repeats.xls": NESTED_REPEAT,
-    "kobocat/kobocat__test_data_types.xls": "datetime not supported",
     "pyxform/pyxform__UCL_Biomass_Plot_Form.xlsx": (
         f"{NESTED_REPEAT}; UCL_regions.csv is not in the corpus (the form's own media)"
     ),
-    "pyxform/pyxform__widgets.xls": "time and datetime not supported",
+    "pyxform/pyxform__widgets.xls": ACKNOWLEDGE,
     "pyxform/pyxform__xlsform_spec_test.xls": ACKNOWLEDGE,
     "pyxform/pyxform__xlsform_spec_test.xlsx": ACKNOWLEDGE,
 }
