@@ -61,6 +61,7 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "sw": "Ongeza mwingine?",
     },
     "yes": {"en": "Yes", "fr": "Oui", "ar": "نعم", "sw": "Ndiyo"},
+    "ok": {"en": "OK", "fr": "D'accord", "ar": "موافق", "sw": "Sawa"},
     "no": {"en": "No", "fr": "Non", "ar": "لا", "sw": "Hapana"},
     "back": {"en": "Back", "fr": "Retour", "ar": "رجوع", "sw": "Rudi"},
     "invalid_choice": {

@@ -177,6 +177,7 @@ class FormWarningCode(enum.StrEnum):
     UNASKABLE_REFERENCE = "unaskable_reference"  # ${x} of a question left out: empty
     UNKNOWN_CHOICE_COLUMN = "unknown_choice_column"  # a choice_filter's name no column has
     NOTHING_TO_ASK = "nothing_to_ask"  # only computed values: a response completes at once
+    FORM_ID_CHANGED = "form_id_changed"  # a form_id with spaces: kept with _ instead
     CHOICE_ROW_IGNORED = "choice_row_ignored"  # a choices row with no list_name and no name
 
 
@@ -220,11 +221,11 @@ _SELECT_TYPES = {
 # phonenumber, deviceid) or kept empty (the others).
 _METADATA_TYPES = {m.value: m for m in Metadata}
 _COMPUTED_TYPES = frozenset({"calculate", "hidden"})
+# A tick to go on (`trigger` is its old name): asked as one choice, OK.
+_ACKNOWLEDGE_TYPES = frozenset({"acknowledge", "trigger"})
 _UNSUPPORTED_TYPES = frozenset(
     {
-        "acknowledge",
         "range",
-        "trigger",
         "xml-external",
         "csv-external",
         "select_multiple_external",
@@ -606,7 +607,19 @@ def _read_settings(ctx: _Context, sheet: _Sheet) -> _Settings:
         if value and column.base not in settings.values:
             settings.values[column.base] = value
     form_id = settings.get("form_id")
-    if form_id is not None and not _NAME_RE.fullmatch(form_id):
+    usable = _usable_form_id(form_id) if form_id is not None else None
+    if form_id is not None and usable is not None and usable != form_id:
+        # pyxform takes any id; commands and addresses need one without spaces.
+        ctx.warn(
+            FormWarningCode.FORM_ID_CHANGED,
+            f"form_id '{form_id}' is kept as '{usable}': an id is typed in commands and "
+            "addresses, so only letters, digits, _, - and . are kept",
+            sheet.title,
+            settings.row,
+            sheet.column("form_id"),
+        )
+        settings.values["form_id"] = usable
+    elif form_id is not None and usable is None:
         settings.error(
             ctx,
             Code.BAD_SETTING,
@@ -630,6 +643,14 @@ def _read_settings(ctx: _Context, sheet: _Sheet) -> _Settings:
 
 _MOST_ATTEMPTS = 99
 _WHOLE_NUMBER = re.compile(r"\d{1,9}(?:\.0*)?")  # "3", or "3.0" from a number cell
+
+
+def _usable_form_id(form_id: str) -> str | None:
+    """The id with every run of other characters made one `_` (None: nothing left)."""
+    usable = re.sub(r"[^A-Za-z0-9_.\-]+", "_", form_id).strip("_")
+    if usable and not _NAME_RE.fullmatch(usable):
+        usable = f"_{usable}"
+    return usable if usable and _NAME_RE.fullmatch(usable) else None
 
 
 def _attempts(raw: str | None) -> int | None:
@@ -861,6 +882,8 @@ def _cell_texts(
 class _ChoiceList:
     choices: list[Choice] = field(default_factory=list)
     names: dict[str, int] = field(default_factory=dict)  # choice name -> its row
+    # choice name with a space -> (sheet, row, column): where a select_multiple fails
+    spaced: dict[str, tuple[str, int, str]] = field(default_factory=dict)
     has_errors: bool = False
 
 
@@ -912,16 +935,8 @@ def _read_choices(
                 )
             continue
         if any(ch.isspace() for ch in name):
-            choice_list.has_errors = True
-            ctx.add(
-                Code.INVALID_NAME,
-                f"choice name '{name}' contains a space; answers to select_multiple are "
-                "choice names separated by spaces",
-                sheet.title,
-                number,
-                name_header,
-            )
-            continue
+            # Fine for select_one, as pyxform lets it be; a select_multiple refuses it.
+            choice_list.spaced.setdefault(name, (sheet.title, number, name_header))
         occurrence = 1
         if name in choice_list.names:
             if not allow_duplicates:
@@ -1165,6 +1180,7 @@ class _QuestionRow:
     list_name: str | None
     groups: tuple[_Group, ...]
     or_other: bool = False  # `select_one LIST or_other`: adds a choice and a question
+    acknowledge: bool = False  # `acknowledge`/`trigger`: one choice, OK, as ODK stores it
 
 
 @dataclass(slots=True)
@@ -1222,7 +1238,7 @@ def _read_survey(
     else:
         _check_label_columns(ctx, sheet, languages)
     choice_sheets = [s for s in (choices_sheet, *other_choices) if s.present]
-    if any(r.type.has_choices for r in written) and not choice_sheets:
+    if any(r.type.has_choices and not r.acknowledge for r in written) and not choice_sheets:
         ctx.add(Code.MISSING_SHEET, "the form has select questions but no 'choices' sheet", CHOICES)
     repeats = _Repeats(ctx, sheet, written, computed, lists, languages)
     rows, computed = repeats.unrolled(written, computed)
@@ -1739,7 +1755,10 @@ def _survey_rows(
             continue
         if _left_out_unaskable(ctx, sheet, number, row, words, written, name, seen):
             continue
-        question_type, list_name, problem = _question_type(words, written)
+        acknowledge = len(words) == 1 and words[0].lower() in _ACKNOWLEDGE_TYPES
+        question_type, list_name, problem = (
+            (QuestionType.SELECT_ONE, None, None) if acknowledge else _question_type(words, written)
+        )
         if problem is not None:
             report(problem[0], problem[1], column=type_header)
             continue
@@ -1764,7 +1783,9 @@ def _survey_rows(
                 )
             seen.setdefault(other, number)
         rows.append(
-            _QuestionRow(number, row, name, question_type, list_name, tuple(stack), or_other)
+            _QuestionRow(
+                number, row, name, question_type, list_name, tuple(stack), or_other, acknowledge
+            )
         )
     for group in stack:
         ctx.add(
@@ -1932,7 +1953,7 @@ class _QuestionBuilder:
         )
         choices: tuple[Choice, ...] = ()
         choice_filter = None
-        if r.list_name is not None:
+        if r.list_name is not None or r.acknowledge:
             choices = self.choices(r, lists, choices_present=choices_present)
             choice_filter = self.expression(r.number, r.row, "choice_filter")
             if r.or_other:
@@ -2259,6 +2280,9 @@ class _QuestionBuilder:
     def choices(
         self, r: _QuestionRow, lists: Mapping[str, _ChoiceList], *, choices_present: bool
     ) -> tuple[Choice, ...]:
+        if r.acknowledge:
+            codes = [language.code for language in self.languages.ordered]
+            return (Choice("OK", {code: phrase("ok", code) for code in codes}),)
         type_header = self.sheet.column("type")
         choice_list = lists.get(r.list_name or "")
         if choice_list is None and _FILE_LIST.fullmatch(r.list_name or ""):
@@ -2280,6 +2304,16 @@ class _QuestionBuilder:
                     type_header,
                 )
             return ()
+        if r.type in (QuestionType.SELECT_MULTIPLE, QuestionType.RANK):
+            for name, (sheet_title, row, column) in choice_list.spaced.items():
+                self.ctx.add(
+                    Code.INVALID_NAME,
+                    f"choice name '{name}' contains a space; answers to "
+                    f"{r.type.value} are choice names separated by spaces",
+                    sheet_title,
+                    row,
+                    column,
+                )
         if not choice_list.choices and not choice_list.has_errors:
             self.ctx.add(
                 Code.EMPTY_CHOICE_LIST,

@@ -274,8 +274,8 @@ def test_metadata_rows_are_filled_by_the_system_not_asked() -> None:
 @pytest.mark.parametrize(
     "written",
     [
-        "acknowledge",
-        "trigger",
+        "csv-external",
+        "xml-external",
     ],
 )
 def test_types_we_do_not_ask_yet_are_unsupported(written: str) -> None:
@@ -1360,7 +1360,7 @@ def test_without_settings_the_id_is_the_fallback_and_the_version_a_content_hash(
     assert load_markdown(form + " ").version != survey.version
 
 
-def test_a_bad_form_id_is_a_bad_setting() -> None:
+def test_a_form_id_with_nothing_usable_is_a_bad_setting() -> None:
     assert located(
         """
         | survey |
@@ -1368,7 +1368,7 @@ def test_a_bad_form_id_is_a_bad_setting() -> None:
         | | text | q | Q |
         | settings |
         | | form_id |
-        | | my form |
+        | | ((( ))) |
         """
     ) == [("bad_setting", "settings", 2, "form_id")]
 

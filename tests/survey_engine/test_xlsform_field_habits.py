@@ -3,6 +3,9 @@ relevant Excel stored as a boolean, a label missing in one language."""
 
 from __future__ import annotations
 
+import pytest
+
+from survey_engine.errors import SurveyLoadError
 from survey_engine.events import ResponseStatus
 from survey_engine.inputs import Answer
 from survey_engine.machine import advance, start
@@ -177,4 +180,59 @@ def test_a_stray_label_on_the_choices_sheet_is_ignored_with_a_warning() -> None:
     assert [c.name for c in survey.question("ok").choices] == ["yes", "no"]
     assert [(w.code, w.sheet, w.row) for w in survey.warnings] == [
         ("choice_row_ignored", "choices", 4)
+    ]
+
+
+@pytest.mark.parametrize("written", ["acknowledge", "trigger"])
+def test_an_acknowledge_is_one_choice_ok_stored_as_odk_stores_it(written: str) -> None:
+    survey = load_markdown(
+        f"""
+        | survey |
+        | | type | name | label::English (en) | label::Kiswahili (sw) |
+        | | {written} | consent_read | I have heard the consent text | Nimesikia maelezo |
+        | | text | town | Your town? | Mji wako? |
+        """
+    )
+    turn = start(survey, language="sw")
+    assert turn.prompt is not None
+    assert [(c.key, c.name, c.label) for c in turn.prompt.choices] == [("1", "OK", "Sawa")]
+    turn = advance(survey, turn.state, Answer("1"))
+    assert turn.state.answers == {"consent_read": "OK"}
+
+
+def test_a_choice_name_with_a_space_is_fine_for_select_one_but_not_select_multiple() -> None:
+    form = """
+        | survey |
+        | | type | name | label |
+        | | {kind} place | township | Township? |
+        | choices |
+        | | list_name | name | label |
+        | | place | Township 01 | Township 1 |
+        | | place | Township 02 | Township 2 |
+        """
+    survey = load_markdown(form.format(kind="select_one"))
+    turn = advance(survey, start(survey).state, Answer("2"))
+    assert turn.state.answers == {"township": "Township 02"}
+    with pytest.raises(SurveyLoadError) as raised:
+        load_markdown(form.format(kind="select_multiple"))
+    assert [(e.code, e.sheet, e.row, e.column) for e in raised.value.errors] == [
+        ("invalid_name", "choices", 2, "name"),
+        ("invalid_name", "choices", 3, "name"),
+    ]
+
+
+def test_a_form_id_with_spaces_is_kept_with_underscores_and_said() -> None:
+    survey = load_markdown(
+        """
+        | survey |
+        | | type | name | label |
+        | | text | town | Town? |
+        | settings |
+        | | form_id | form_title |
+        | | Tracer 2026 (Kenya) | Tracer |
+        """
+    )
+    assert survey.form_id == "Tracer_2026_Kenya"
+    assert [(w.code, w.sheet, w.row, w.column) for w in survey.warnings] == [
+        ("form_id_changed", "settings", 2, "form_id")
     ]

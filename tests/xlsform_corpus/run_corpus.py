@@ -151,7 +151,7 @@ def _load(
     return survey
 
 
-_NUMBERS = ("1", "10", "100", "2", "5", "20", "50", "0", "1000", "2000", "30", "3")
+_NUMBERS = ("1", "10", "100", "2", "5", "20", "50", "0", "1000", "2000", "30", "3", "15")
 _ANSWERS = {
     InputKind.CHOICE: ("1", "2", "3", "4", "5"),
     InputKind.CHOICES: ("1", "2", "1 2", "3", "4"),
@@ -174,7 +174,9 @@ async def _session(survey, day: dt.date) -> Run:
     attempts = max(len(c) for c in _ANSWERS.values()) + 1
     ref = store.add_survey(replace(survey, max_attempts=max(survey.max_attempts, attempts)))
     store.bind(CHANNEL, CODE, ref.survey_id, roster_only=False)
-    interviews = Interviews(store, MemorySessionStore())
+    # The service's clock on the day the dates are typed for: today() agrees with them.
+    noon = dt.datetime.combine(day, dt.time(12), dt.UTC)
+    interviews = Interviews(store, MemorySessionStore(), clock=lambda: noon)
     channel = UssdChannel(interviews)
     session_id = f"corpus-{survey.form_id}"
     inputs: list[str] = []

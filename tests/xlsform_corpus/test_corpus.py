@@ -25,7 +25,6 @@ from tests.xlsform_corpus.run_corpus import (
 NESTED_REPEAT = "a repeat inside a repeat (nested repeats)"
 FLAT_NAMES = "one name in two repeats or groups (names are flat here, paths in ODK)"
 PATHS = "XPath paths and predicates in expressions"
-ACKNOWLEDGE = "acknowledge / trigger (a tick to go on) not supported"
 
 # Forms pyxform converts, holding nothing a phone cannot ask, that do not yet import
 # and complete: what each lacks.
@@ -42,18 +41,14 @@ TARGET_FAILURES: dict[str, str] = {
 # and complete with --skip-unaskable: what each lacks besides.
 SKIPPING_FAILURES: dict[str, str] = {
     "getodk-web-forms/getodk-web-forms__all-question-types-v2024091201-3.xlsx": (
-        "range with a picker, and acknowledge, not supported"
+        "range with a picker (an integer between bounds) not supported"
     ),
-    "getodk-web-forms/getodk-web-forms__ifrc-distribution-site-assessment-v1.xls": ACKNOWLEDGE,
     "kobocat/kobocat__childrens_survey_unicode.xls": FLAT_NAMES,
     "kobocat/kobocat__groups_in_repeats.xls": FLAT_NAMES,
     "kobocat/kobocat__nested_repeats.xls": NESTED_REPEAT,
     "pyxform/pyxform__UCL_Biomass_Plot_Form.xlsx": (
         f"{NESTED_REPEAT}; UCL_regions.csv is not in the corpus (the form's own media)"
     ),
-    "pyxform/pyxform__widgets.xls": ACKNOWLEDGE,
-    "pyxform/pyxform__xlsform_spec_test.xls": ACKNOWLEDGE,
-    "pyxform/pyxform__xlsform_spec_test.xlsx": ACKNOWLEDGE,
 }
 
 
