@@ -80,10 +80,12 @@ class RelativePath:
 @dataclass(frozen=True, slots=True)
 class RepeatPath:
     """`${repeat}[filter]/question` at `start:end`; when `aggregate` is set the span is
-    the whole call it is the only argument of, `count(${people}[age < 18])`."""
+    the whole call it is the only argument of, `count(${people}[age < 18])`. `position`
+    is where `${` is, counted from 1."""
 
     start: int
     end: int
+    position: int
     repeat: str
     predicates: tuple[str, ...]
     question: str | None
@@ -191,7 +193,7 @@ def repeat_paths(text: str, repeats: Collection[str]) -> list[RepeatPath]:
         after = _CLOSE_AFTER_RE.match(text, end)
         if before is not None and after is not None:
             start, end, aggregate = before.start(), after.end(), before.group(1)
-        found.append(RepeatPath(start, end, repeat, tuple(predicates), question, aggregate))
+        found.append(RepeatPath(start, end, at, repeat, tuple(predicates), question, aggregate))
     return found
 
 

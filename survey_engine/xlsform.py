@@ -1473,7 +1473,7 @@ class _Repeats:
     def _check_path(self, path: RepeatPath) -> None:
         repeat = self.repeats[path.repeat]
         body = self.body.get(id(repeat), [])
-        at = path.start + 1
+        at = path.position
         if path.question is not None and path.question not in body:
             raise PathError(
                 f"'{path.question}' in the path at position {at} is not a question of "
