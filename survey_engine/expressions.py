@@ -864,6 +864,33 @@ _UNSUPPORTED_FUNCTIONS: Mapping[str, str] = {
     "distance": "geo points, which a phone cannot capture",
     "current": "paths, which are not supported; refer to a question as ${name}",
 }
+
+
+def _fn_first_match(*pairs: Value) -> Value:
+    for condition, value in zip(pairs[::2], pairs[1::2], strict=False):
+        if _to_bool(condition):
+            return value
+    return ""
+
+
+def _fn_leading_true(*conditions: Value) -> float:
+    count = 0
+    for condition in conditions:
+        if not _to_bool(condition):
+            break
+        count += 1
+    return float(count)
+
+
+# What the loader writes when it unrolls a repeat's paths (survey_engine.xlsform), flat
+# where a chain of if() would be too deep: not XLSForm's, so not listed for authors.
+_INTERNAL_FUNCTIONS: Mapping[str, _Function] = {
+    # ${people}[age < 18]/name as a value: the first pass that matches, '' if none
+    "_first-match": (2, None, _fn_first_match, "(condition, value)...: the first matching", ""),
+    # count(${plant}) when its repeat_count reads it: passes while each was decided
+    "_leading-true": (1, None, _fn_leading_true, "how many conditions hold before one fails", ""),
+}
+_CALLABLE: Mapping[str, _Function] = {**_FUNCTIONS, **_INTERNAL_FUNCTIONS}
 FUNCTIONS: Mapping[str, tuple[str, str]] = {
     name: (spec[-2], spec[-1]) for name, spec in {**_FUNCTIONS, **_FUNCTIONS_WITH_SCOPE}.items()
 }
@@ -877,7 +904,7 @@ class _Call(_Node):
     depth: int = 1
 
     def evaluate(self, scope: _Scope) -> Value:
-        implementation = _FUNCTIONS[self.function][2]
+        implementation = _CALLABLE[self.function][2]
         return implementation(*(a.evaluate(scope) for a in self.arguments))
 
 
@@ -996,6 +1023,24 @@ class _Token:
         return "end of expression" if self.kind == "end" else f"'{self.text}'"
 
 
+_ABSOLUTE_PATH_RE = re.compile(r"/\s*(?:" + NAME_PATTERN + r"\s*/\s*)*(" + NAME_PATTERN + r")")
+
+
+def _path_message(source: str, index: int) -> str:
+    """A '/' left after the loader read the paths it understands: say what to write."""
+    absolute = _ABSOLUTE_PATH_RE.match(source, index)
+    before = source[:index].rstrip()[-1:]
+    if absolute is not None and not (before and (before.isalnum() or before in "_.})]-")):
+        return (
+            f"the path '{absolute.group(0)}' at position {index + 1} is not understood: "
+            f"refer to the question as ${{{absolute.group(1)}}}"
+        )
+    return (
+        f"unexpected '/' at position {index + 1}: paths are understood as ../name (a "
+        "question near this one) and ${repeat}[filter]/name; refer to a question as ${name}"
+    )
+
+
 def _tokenize(source: str) -> list[_Token]:
     tokens: list[_Token] = []
     index = 0
@@ -1047,6 +1092,7 @@ class _Parser:
         allow_bare_names: bool,
         tables: Callable[[str], Table | None] | None = None,
     ) -> None:
+        self.source = source
         self.tokens = _tokenize(source)
         self.index = 0
         self.nesting = 0
@@ -1078,9 +1124,11 @@ class _Parser:
         if token.kind == "end":
             return ExpressionError("the expression ends too early", token.position)
         if token.text == "/":
+            return ExpressionError(_path_message(self.source, token.position - 1), token.position)
+        if token.text == "[":
             return ExpressionError(
-                f"unexpected '/' at position {token.position}: paths are not supported, "
-                "refer to a question as ${name}",
+                f"unexpected '[' at position {token.position}: a filter [...] is understood "
+                "after a repeat only, as in ${people}[age < 18]/pet_count",
                 token.position,
             )
         return ExpressionError(
@@ -1213,7 +1261,7 @@ class _Parser:
                 name.position,
                 function,
             )
-        if function not in _FUNCTIONS and function not in _FUNCTIONS_WITH_SCOPE:
+        if function not in _CALLABLE and function not in _FUNCTIONS_WITH_SCOPE:
             raise ExpressionError(
                 f"unknown function '{function}()' at position {name.position}", name.position
             )
@@ -1363,7 +1411,7 @@ class _Parser:
         if name.text in _FUNCTIONS_WITH_SCOPE:
             low, high, *_ = _FUNCTIONS_WITH_SCOPE[name.text]
         else:
-            low, high, *_ = _FUNCTIONS[name.text]
+            low, high, *_ = _CALLABLE[name.text]
         if low <= count and (high is None or count <= high):
             return
         if high is None:

@@ -116,6 +116,14 @@ from survey_engine.model import (
     canonical_datetime,
     canonical_time,
 )
+from survey_engine.paths import (
+    PathError,
+    RepeatPath,
+    fixed_pass,
+    predicate_in_pass,
+    relative_paths,
+    repeat_paths,
+)
 from survey_engine.phrases import phrase
 
 __all__ = ["FormErrorCode", "FormWarningCode", "load_markdown", "load_xlsform"]
@@ -1276,7 +1284,16 @@ def _read_survey(
 # -- repeats ----------------------------------------------------------------------------
 
 _POSITION_RE = re.compile(r"\bposition\s*\(\s*\.\.\s*\)")
-_ACROSS_PASSES_RE = re.compile(r"\b(count|sum)\s*\(\s*\$\{(" + NAME_PATTERN + r")\}\s*\)")
+_ACROSS_PASSES_RE = re.compile(r"\b(count|sum|min|max)\s*\(\s*\$\{(" + NAME_PATTERN + r")\}\s*\)")
+# A calculate that is exactly count(${repeat}): in the repeat's own repeat_count it is
+# the passes so far (ODK's "repeat until the user says no").
+_COUNT_OF_RE = re.compile(r"\s*count\s*\(\s*\$\{(" + NAME_PATTERN + r")\}\s*\)\s*")
+# The columns whose cells are expressions, where paths are read.
+_EXPRESSION_COLUMNS = (
+    *("relevant", "constraint", "calculation", "choice_filter", "default"),
+    *("required", "readonly", "repeat_count"),
+)
+_Deciding = tuple[int, int]  # (id(repeat), k): its pass k is being decided
 # indexed-repeat(${x}, ${repeat}, 2), the pass a number (position(..) already is one)
 _INDEXED_RE = re.compile(
     r"\bindexed-repeat\s*\(\s*\$\{("
@@ -1309,8 +1326,14 @@ class _Repeats:
     `position(..)` as the pass number, relevant while its pass is (up to its
     repeat_count, or after 'yes' to "Add another?"). The engine walks them as any
     question, so going back, resuming and recovery land in the same pass. Outside the
-    repeat, `count(${x})` (the passes where x has an answer) and `sum(${x})` read every
-    pass; `${x[2]}` reads one."""
+    repeat, `count(${x})` (the passes where x has an answer), `sum(${x})`, `min(${x})`
+    and `max(${x})` read every pass; `${x[2]}` reads one.
+
+    Paths are rewritten here too (`survey_engine.paths`): `../x` is `${x}`, and
+    `${people}[age < 18]/pets` is, pass by pass, "pass k exists and its age < 18",
+    read by `sum()`, `count()`... or as the first pass that matches. A repeat_count that
+    reads its own repeat (ODK's "repeat until the user says no") decides pass k with
+    the passes so far, k - 1, as its count."""
 
     def __init__(
         self,
@@ -1337,8 +1360,12 @@ class _Repeats:
         self.pass_groups: list[_Group] = []  # to compile: groups of each pass, guards
         self._copies: dict[tuple[int, int], _Group] = {}
         self._count_header = sheet.column("repeat_count") or sheet.column("type")
+        # name -> the group it is directly in (None: the form itself), for `../name`
+        self.home: dict[str, _Group | None] = {}
         for r in [*rows, *computed]:
             repeat = _repeat_of(r.groups)
+            if r.name:
+                self.home[r.name] = r.groups[-1] if r.groups else None
             if repeat is not None and r.name:
                 self.body.setdefault(id(repeat), []).append(r.name)
                 if isinstance(r, _QuestionRow) and r.or_other:
@@ -1357,6 +1384,16 @@ class _Repeats:
             for name in names:
                 self.names.add(name)  # outside count()/sum(): a repeat_reference error
                 self.names.update(f"{name}[{k}]" for k in range(1, self.passes[repeat_id] + 1))
+        # calculate name -> the repeat it counts, when its calculation is count(${repeat})
+        self.counters: dict[str, str] = {}
+        for c in computed:
+            match = _COUNT_OF_RE.fullmatch(c.row.get(sheet.column("calculation") or "", ""))
+            if c.name and not c.groups and match and match.group(1) in self.repeats:
+                self.counters[c.name] = match.group(1)
+        self._read_paths(rows, computed)
+        self._steps: dict[int, list[str]] = {}  # id(repeat) -> how each pass is decided
+        self._building: list[_Group] = []  # repeats whose passes are being written, in turn
+        self._cycles: set[int] = set()  # repeats whose cycle is reported
 
     def _pass_count(self, repeat: _Group) -> int:
         if repeat.loop:
@@ -1387,10 +1424,146 @@ class _Repeats:
             )
         return min(count, MAX_REPEAT_PASSES)
 
+    # -- paths, read once per cell ------------------------------------------------------
+
+    def _read_paths(self, rows: Sequence[_QuestionRow], computed: Sequence[_ComputedRow]) -> None:
+        """`../x` becomes `${x}` in every expression cell, and each `${repeat}[...]/x` is
+        checked, so that an error is said once, where it was written."""
+        headers = {h for base in _EXPRESSION_COLUMNS if (h := self.sheet.column(base))}
+        groups: dict[int, _Group] = {}
+        for r in [*rows, *computed]:
+            for group in r.groups:
+                for g in (*group.parents, group):
+                    groups.setdefault(id(g), g)
+            r.row = {
+                h: self._paths_read(r.number, h, v, r.groups) if h in headers else v
+                for h, v in r.row.items()
+            }
+        for group in groups.values():
+            if group.relevant and group.relevant_header:
+                group.relevant = self._paths_read(
+                    group.row, group.relevant_header, group.relevant, group.parents
+                )
+            if group.repeat and group.count and self._count_header:
+                group.count = self._paths_read(
+                    group.row, self._count_header, group.count, group.parents
+                )
+
+    def _paths_read(
+        self, number: int, header: str, text: str, containers: tuple[_Group, ...]
+    ) -> str:
+        if "/" not in text and "[" not in text:
+            return text
+        try:
+            text = self._relative(text, containers)
+            for path in repeat_paths(text, self.repeats):
+                self._check_path(path)
+        except PathError as error:
+            self.ctx.add(Code.BAD_EXPRESSION, error.message, self.sheet.title, number, header)
+            return "''"  # said once: compiled as a blank, not reported again
+        return text
+
+    def _relative(self, text: str, containers: tuple[_Group, ...]) -> str:
+        """`../x` from a question in `containers` (outermost first) as `${x}`, when the
+        path leads where x is."""
+        for path in reversed(relative_paths(text)):
+            written = text[path.start : path.end].strip()
+            if path.ups > len(containers) + 1:
+                raise PathError(
+                    f"'{written}' at position {path.start + 1} goes above the form; "
+                    f"refer to the question as ${{{path.name}}}",
+                    path.start + 1,
+                )
+            target = containers[-path.ups] if path.ups <= len(containers) else None
+            if path.name in self.home and self.home[path.name] is not target:
+                raise PathError(
+                    f"'{written}' at position {path.start + 1} does not lead to the "
+                    f"question '{path.name}' (each '../' goes out of one group); refer to "
+                    f"it as ${{{path.name}}}",
+                    path.start + 1,
+                )
+            # An unknown name is said by the compiler as any unknown ${name}.
+            text = f"{text[: path.start]}${{{path.name}}}{text[path.end :]}"
+        return text
+
+    def _check_path(self, path: RepeatPath) -> None:
+        repeat = self.repeats[path.repeat]
+        body = self.body.get(id(repeat), [])
+        at = path.position
+        if path.question is not None and path.question not in body:
+            raise PathError(
+                f"'{path.question}' in the path at position {at} is not a question of "
+                f"the repeat '{path.repeat}'",
+                at,
+            )
+        if path.question is None and path.aggregate != "count":
+            raise PathError(
+                f"${{{path.repeat}}}[...] at position {at} is a set of passes, not a "
+                f"value: count them, count(${{{path.repeat}}}[...]), or read one of their "
+                f"questions, ${{{path.repeat}}}[...]/question",
+                at,
+            )
+        for predicate in path.predicates:
+            predicate_in_pass(predicate, body, 1)
+
+    def _expand_paths(self, text: str, deciding: _Deciding | None) -> str:
+        if "${" not in text:
+            return text
+        try:
+            found = repeat_paths(text, self.repeats)
+        except PathError:
+            return text  # reported when the cell was read
+        for path in reversed(found):
+            text = text[: path.start] + self._path_value(path, deciding) + text[path.end :]
+        return text
+
+    def _path_value(self, path: RepeatPath, deciding: _Deciding | None) -> str:
+        """The path as an expression on single answers: per pass, "the pass exists and
+        its filters hold", and that pass's answer."""
+        repeat = self.repeats[path.repeat]
+        body = self.body.get(id(repeat), [])
+        so_far = deciding is not None and deciding[0] == id(repeat)
+        last = deciding[1] - 1 if deciding is not None and so_far else self.passes[id(repeat)]
+        passes = list(range(1, last + 1))
+        filters = []
+        for predicate in path.predicates:
+            fixed = fixed_pass(predicate)
+            if fixed is None:
+                filters.append(predicate)
+            else:  # [2] or [position() = 2]: that pass only
+                passes = [k for k in passes if k == fixed]
+        terms: list[tuple[str, str]] = []  # (condition, "" for always; value)
+        for k in passes:
+            exists = None if so_far else self._exists(repeat, k)
+            parts = [exists] if exists else []
+            parts += [predicate_in_pass(p, body, k) for p in filters]
+            condition = " and ".join(f"({p})" for p in parts)
+            terms.append((condition, f"${{{path.question}[{k}]}}" if path.question else ""))
+        if path.question is None:  # count(${repeat}[...]): the passes that match
+            return f"sum({', '.join(c or 'true()' for c, _ in terms)})" if terms else "0"
+        values = [f"if({c}, {v}, '')" if c else v for c, v in terms]
+        if path.aggregate == "count":
+            return f"count-non-empty({', '.join(values)})" if values else "0"
+        if path.aggregate is not None:
+            empty = "0" if path.aggregate == "sum" else "number('')"
+            return f"{path.aggregate}({', '.join(values)})" if values else empty
+        # A value: the first pass that matches, as XPath reads a node-set as a string.
+        if not terms:
+            return "''"
+        if len(terms) == 1 and not terms[0][0]:
+            return terms[0][1]
+        pairs = ", ".join(f"{c or 'true()'}, {v}" for c, v in terms)
+        return f"_first-match({pairs})"
+
+    # -- passes -------------------------------------------------------------------------
+
     def unrolled(
         self, rows: Sequence[_QuestionRow], computed: Sequence[_ComputedRow]
     ) -> tuple[list[_QuestionRow | _AddAnother], list[_ComputedRow]]:
         out: list[_QuestionRow | _AddAnother] = []
+        for group in {id(g): g for r in [*rows, *computed] for g in r.groups}.values():
+            if not group.repeat and not any(g.repeat for g in group.parents):
+                group.relevant = self._across(group.relevant)  # as the rows outside read
         index = 0
         while index < len(rows):
             repeat = _repeat_of(rows[index].groups)
@@ -1419,15 +1592,81 @@ class _Repeats:
                 )
         return out, calculations
 
-    def _guard(self, repeat: _Group, k: int) -> _Group | None:
-        """What makes pass k happen: its repeat_count, or 'yes' after the pass before."""
+    def _counted_by_itself(self, repeat: _Group) -> bool:
+        """Whether the repeat_count reads the repeat: its passes, answers or a count."""
+        if not repeat.count or _WHOLE_NUMBER.fullmatch(repeat.count):
+            return False
+        for match in _PIPE_RE.finditer(repeat.count):
+            name = match.group(1).partition("[")[0]
+            if name == repeat.name or self.counters.get(name) == repeat.name:
+                return True
+            if self.repeat_of_name.get(name) == id(repeat):
+                return True
+        return False
+
+    def _exists(self, repeat: _Group, k: int) -> str | None:
+        """When pass k happens, as a condition; None for always (up to the passes)."""
         if repeat.count and _WHOLE_NUMBER.fullmatch(repeat.count):
             return None
+        if self._counted_by_itself(repeat):
+            return " and ".join(f"({step})" for step in self._decided(repeat)[:k])
         if repeat.count:
-            source = f"({self._across(repeat.count)}) >= {k}"
-        elif k > 1 and repeat.name:
-            source = f"${{{repeat.name}[{k - 1}]}} = 'yes'"
-        else:
+            return f"({self._within(repeat, lambda: self._across(repeat.count))}) >= {k}"
+        if k > 1 and repeat.name:
+            return f"${{{repeat.name}[{k - 1}]}} = 'yes'"
+        return None
+
+    def _decided(self, repeat: _Group) -> list[str]:
+        """For each pass k, the repeat_count read with k - 1 passes so far (count(${it}),
+        and a calculate that is exactly that, are k - 1) is at least k."""
+        if id(repeat) not in self._steps:
+
+            def steps() -> str:
+                self._steps[id(repeat)] = [
+                    f"({self._across(self._so_far(repeat, k - 1), (id(repeat), k))}) >= {k}"
+                    for k in range(1, self.passes[id(repeat)] + 1)
+                ]
+                return ""
+
+            self._within(repeat, steps)
+        return self._steps.get(id(repeat), ["false()"])  # a cycle, reported
+
+    def _so_far(self, repeat: _Group, passes: int) -> str:
+        """The repeat_count with each calculate that counts the repeat read as `passes`."""
+
+        def counted(match: re.Match[str]) -> str:
+            counts_it = self.counters.get(match.group(1)) == repeat.name
+            return str(passes) if counts_it else match.group(0)
+
+        return _PIPE_RE.sub(counted, repeat.count)
+
+    def _within(self, repeat: _Group, write: Callable[[], str]) -> str:
+        """`write()` the passes of a repeat; a repeat_count that needs its own passes
+        through other repeats' is a located error, not endless recursion."""
+        ids = [id(g) for g in self._building]
+        if id(repeat) in ids:
+            cycle = [*self._building[ids.index(id(repeat)) :], repeat]
+            if id(repeat) not in self._cycles:
+                self._cycles.add(id(repeat))
+                self.ctx.add(
+                    Code.CALCULATION_CYCLE,
+                    f"the repeat_count of '{repeat.name}' depends on its own passes through "
+                    + " -> ".join(f"'{g.name}'" for g in cycle),
+                    self.sheet.title,
+                    repeat.row,
+                    self._count_header,
+                )
+            return "0"
+        self._building.append(repeat)
+        try:
+            return write()
+        finally:
+            self._building.pop()
+
+    def _guard(self, repeat: _Group, k: int) -> _Group | None:
+        """What makes pass k happen: its repeat_count, or 'yes' after the pass before."""
+        source = self._exists(repeat, k)
+        if source is None:
             return None
         return _Group(repeat.row, False, source, self._count_header)
 
@@ -1477,29 +1716,40 @@ class _Repeats:
             out[header] = value
         return out
 
-    def _passes_of(self, repeat: _Group) -> str:
-        """count(${repeat}): how many passes it has."""
+    def _passes_of(self, repeat: _Group, deciding: _Deciding | None = None) -> str:
+        """count(${repeat}): how many passes it has (while pass k is being decided, the
+        k - 1 before it)."""
+        if deciding is not None and deciding[0] == id(repeat):
+            return str(deciding[1] - 1)
         passes = self.passes[id(repeat)]
         if repeat.count and _WHOLE_NUMBER.fullmatch(repeat.count):
             return str(passes)
+        if self._counted_by_itself(repeat):
+            return f"_leading-true({', '.join(self._decided(repeat))})"
         if repeat.count:
-            return f"min(max(int({repeat.count}), 0), {passes})"
+            count = self._within(repeat, lambda: self._across(repeat.count))
+            return f"min(max(int({count}), 0), {passes})"
         asked = ", ".join(f"${{{repeat.name}[{k}]}}" for k in range(1, passes))
         # One "Add another?" per pass but the last possible one.
         return f"(count-non-empty({asked}) + (${{{repeat.name}[{passes - 1}]}} = 'yes'))"
 
-    def _across(self, text: str) -> str:
+    def _across(self, text: str, deciding: _Deciding | None = None) -> str:
+        text = self._expand_paths(text, deciding)
+
         def expand(match: re.Match[str]) -> str:
             function, name = match.groups()
             repeat_id = self.repeat_of_name.get(name)
             if function == "count" and name in self.repeats:
-                return self._passes_of(self.repeats[name])
+                return self._passes_of(self.repeats[name], deciding)
             if repeat_id is None:
                 return match.group(0)
-            if not self.passes[repeat_id]:  # repeat_count 0
-                return "0"
-            names = ", ".join(f"${{{name}[{k}]}}" for k in range(1, self.passes[repeat_id] + 1))
-            return f"count-non-empty({names})" if function == "count" else f"sum({names})"
+            passes = self.passes[repeat_id]
+            if deciding is not None and deciding[0] == repeat_id:
+                passes = deciding[1] - 1  # the passes so far
+            if not passes:  # repeat_count 0
+                return "number('')" if function in ("min", "max") else "0"
+            names = ", ".join(f"${{{name}[{k}]}}" for k in range(1, passes + 1))
+            return f"count-non-empty({names})" if function == "count" else f"{function}({names})"
 
         return _ACROSS_PASSES_RE.sub(expand, text)
 

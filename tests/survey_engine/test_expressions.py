@@ -316,7 +316,12 @@ def test_evaluate_tolerates_non_string_answers_from_a_sloppy_caller() -> None:
         ("${} = 1", "'${}' at position 1 is not a valid question name"),
         ("'abc", "text starting at position 1 has no closing '"),
         ('${a} = "abc', 'text starting at position 8 has no closing "'),
-        ("/data/a = 1", "paths are not supported"),
+        (
+            "/data/a = 1",
+            "the path '/data/a' at position 1 is not understood: refer to the question as ${a}",
+        ),
+        ("${a}/b = 1", "paths are understood as ../name"),
+        ("${a}[1] = 1", "a filter [...] is understood after a repeat only"),
         ("${a} # 1", "unexpected '#' at position 6"),
         ("pulldata('a', 'b', 'c', 'd')", "pulldata() at position 1 reads 'a', which is neither"),
         ("position(..)", "position() at position 1 needs a repeat: position(..) is the pass"),

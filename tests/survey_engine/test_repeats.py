@@ -253,3 +253,217 @@ def test_or_other_in_a_repeat_asks_please_specify_in_the_same_pass():
     assert run.send("boda").screen == "Trade?"
     assert run.send("1").screen == "1"
     assert answers(run)["trade_other[1]"] == "boda" and answers(run)["trade[2]"] == "weld"
+
+
+# -- paths over repeats: filters, relative paths, a count that reads its own passes --
+
+PEOPLE = """
+| survey |
+| | type | name | label | calculation | repeat_count |
+| | integer | which | Which person to recall? | | |
+| | begin repeat | people | People | | 3 |
+| | text | first_name | Name? | | |
+| | integer | age | Age? | | |
+| | integer | pet_count | Pets? | | |
+| | end repeat | | | | |
+| | calculate | kids_pets | | sum(${people}[age < 18]/pet_count) | |
+| | calculate | kids | | count(${people}[age < 18]) | |
+| | calculate | second | | ${people}[position() = 2]/first_name | |
+| | calculate | chosen | | ${people}[position() = ${which}]/first_name | |
+| | calculate | eldest_kid | | max(${people}[age < 18]/age) | |
+| | note | done | ${kids} children own ${kids_pets} pets; second ${second}, chosen ${chosen}, eldest child ${eldest_kid}. | | |
+"""
+
+
+def test_a_filter_on_a_repeat_sums_and_counts_the_passes_that_match():
+    run = Run(load_markdown(PEOPLE))
+    run.send("3", "Amina", "12", "2", "Baraka", "40", "5", "Chausiku", "9", "1")
+    assert run.screen == "2 children own 3 pets; second Baraka, chosen Chausiku, eldest child 12."
+    stored = answers(run)
+    assert (stored["kids_pets"], stored["kids"], stored["second"]) == ("3", "2", "Baraka")
+
+
+def test_a_position_filter_past_the_passes_reads_empty():
+    run = Run(load_markdown(PEOPLE))
+    run.send("7", "Amina", "12", "2", "Baraka", "40", "5", "Chausiku", "9", "1")
+    assert "chosen ," in run.screen
+    assert answers(run)["chosen"] == ""
+
+
+def test_a_filter_counts_only_the_passes_that_happen():
+    form = """
+    | survey |
+    | | type | name | label | calculation |
+    | | begin repeat | people | People | |
+    | | integer | age | Age? | |
+    | | end repeat | | | |
+    | | calculate | adults | | count(${people}[not(age < 18)]) |
+    | | note | done | ${adults} adults | |
+    """
+    run = Run(load_markdown(form))
+    # not('' < 18) is true for a pass never asked: only passes that happen are counted.
+    assert run.send("30", "1", "12", "2").screen == "1 adults"
+
+
+LOOP = """
+| survey |
+| | type | name | label | constraint | constraint_message |
+| | begin loop over types | vehicles | | | |
+| | integer | total | How many %(label)s? | | |
+| | integer | working | How many %(label)s work? | . <= ../total | No more than you have. |
+| | end loop | | | | |
+| | note | done | Thanks | | |
+| choices |
+| | list_name | name | label |
+| | types | car | cars |
+| | types | bike | bikes |
+"""
+
+
+def error(run: Run) -> tuple[str, str]:
+    prompt = run.turns[-1].prompt
+    assert prompt is not None
+    return prompt.text, prompt.error
+
+
+def test_a_relative_path_in_a_constraint_reads_the_same_pass():
+    run = Run(load_markdown(LOOP))
+    assert run.send("2").screen == "How many cars work?"
+    assert error(run.send("3")) == ("How many cars work?", "No more than you have.")
+    assert run.send("2").screen == "How many bikes?"
+    assert run.send("1").screen == "How many bikes work?"
+    assert error(run.send("2")) == ("How many bikes work?", "No more than you have.")  # 1 bike
+    assert run.send("1").screen == "Thanks"
+    assert answers(run) == {"total[1]": "2", "working[1]": "2", "total[2]": "1", "working[2]": "1"}
+
+
+def test_dot_dot_twice_goes_out_of_a_group():
+    form = """
+    | survey |
+    | | type | name | label | relevant |
+    | | integer | adults | Adults? | |
+    | | begin group | more | | |
+    | | integer | children | Children? | |
+    | | note | many | Big household | ../../adults + current()/../children > 4 |
+    | | end group | | | |
+    | | note | done | Thanks | |
+    """
+    run = Run(load_markdown(form))
+    assert run.send("3", "2").screen == "Big household"
+    assert Run(load_markdown(form)).send("1", "2").screen == "Thanks"
+
+
+UNTIL_NO = """
+| survey |
+| | type | name | label | calculation | repeat_count |
+| | calculate | count | | count(${plant}) | |
+| | begin_repeat | plant | Plant | | if(${count} = 0 or ${plant}[position()=${count}]/more_plants = 'yes', ${count} + 1, ${count}) |
+| | text | species | Species? | | |
+| | select_one yes_no | more_plants | More plants? | | |
+| | end_repeat | | | | |
+| | note | done | ${count} plants | | |
+| choices |
+| | list_name | name | label |
+| | yes_no | yes | Yes |
+| | yes_no | no | No |
+"""
+
+
+def test_a_repeat_count_that_reads_its_own_passes_asks_another_while_yes():
+    run = Run(load_markdown(UNTIL_NO))
+    assert run.screen == "Species?"
+    assert run.send("baobab", "1").screen == "Species?"
+    assert run.send("acacia", "1").screen == "Species?"
+    assert run.send("neem").screen.startswith("More plants?")
+    assert run.send("2").screen == "3 plants"  # no "Add another?": the form's own question
+    assert answers(run) == {
+        "count": "3",
+        "species[1]": "baobab",
+        "more_plants[1]": "yes",
+        "species[2]": "acacia",
+        "more_plants[2]": "yes",
+        "species[3]": "neem",
+        "more_plants[3]": "no",
+    }
+
+
+def test_going_back_to_a_yes_and_saying_no_drops_the_later_passes():
+    run = Run(load_markdown(UNTIL_NO))
+    run.send("baobab", "1", "acacia", "1", "neem", "2")
+    assert run.send(Back(), Back(), Back()).screen == "More plants?"  # of pass 2
+    assert run.send("2").screen == "2 plants"
+    assert answers(run) == {
+        "count": "2",
+        "species[1]": "baobab",
+        "more_plants[1]": "yes",
+        "species[2]": "acacia",
+        "more_plants[2]": "no",
+    }
+
+
+def test_a_repeat_count_may_count_its_own_passes_directly_and_filter_them():
+    form = UNTIL_NO.replace(
+        "if(${count} = 0 or ${plant}[position()=${count}]/more_plants = 'yes', ${count} + 1, "
+        "${count})",
+        "if(count(${plant}) = 0, 1, count(${plant}[more_plants = 'yes']) + 1)",
+    )
+    run = Run(load_markdown(form))
+    assert run.send("baobab", "1", "acacia", "2").screen == "2 plants"
+
+
+def test_repeats_whose_counts_read_each_other_are_a_located_cycle():
+    form = """
+    | survey |
+    | | type | name | label | repeat_count |
+    | | begin repeat | a | A | count(${b}) |
+    | | text | x | X? | |
+    | | end repeat | | | |
+    | | begin repeat | b | B | count(${a}) |
+    | | text | y | Y? | |
+    | | end repeat | | | |
+    """
+    found = located(form)
+    assert ("calculation_cycle", 2, "repeat_count") in found
+
+
+def path_errors(form: str) -> list[tuple[str, int | None, str | None, str]]:
+    with pytest.raises(SurveyLoadError) as raised:
+        load_markdown(form)
+    return [(e.code, e.row, e.column, e.message) for e in raised.value.errors]
+
+
+@pytest.mark.parametrize(
+    ("calculation", "said"),
+    [
+        (
+            "/data/people/age",
+            "the path '/data/people/age' at position 1 is not understood: "
+            "refer to the question as ${age}",
+        ),
+        ("${age}[1]", "'${age}' at position 1 is not a repeat"),
+        ("${people}[age < 18]", "is a set of passes, not a value: count them"),
+        (
+            "sum(${people}[height > 1]/age)",
+            "'height' in the filter [height > 1] is not a "
+            "question of the repeat; refer to another question as ${height}",
+        ),
+        (
+            "sum(${people}/shoe)",
+            "'shoe' in the path at position 5 is not a question of the repeat 'people'",
+        ),
+        ("../age", "'../age' at position 1 does not lead to the question 'age'"),
+        ("../../../age", "goes above the form"),
+    ],
+)
+def test_a_path_that_is_not_understood_says_what_to_write(calculation: str, said: str):
+    form = f"""
+    | survey |
+    | | type | name | label | calculation |
+    | | begin repeat | people | People | |
+    | | integer | age | Age? | |
+    | | end repeat | | | |
+    | | calculate | result | | {calculation} |
+    """
+    [(code, row, column, message)] = path_errors(form)
+    assert (code, row, column) == ("bad_expression", 5, "calculation")
+    assert said in message

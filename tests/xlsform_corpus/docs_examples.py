@@ -76,8 +76,13 @@ class Example:
     others: list[Table] = field(default_factory=list)
 
 
-def parse_row(text: str) -> list[str]:
-    return [cell.strip() for cell in next(csv.reader(io.StringIO(text), skipinitialspace=True))]
+def parse_row(text: str, escape: str | None = None) -> list[str]:
+    """One row of a csv-table; with docutils' `:escape:` option (`|,` is a comma inside
+    a cell) quotes are no longer doubled, as docutils reads it."""
+    reader = csv.reader(
+        io.StringIO(text), skipinitialspace=True, escapechar=escape, doublequote=escape is None
+    )
+    return [cell.strip() for cell in next(reader)]
 
 
 def tables_in(rst: str) -> list[Table]:
@@ -92,15 +97,18 @@ def tables_in(rst: str) -> list[Table]:
             continue
         indent = len(line) - len(line.lstrip())
         title, header, rows = match.group(1).strip(), [], []
+        escape = None
         while index < len(lines) and (
             not lines[index].strip() or len(lines[index]) - len(lines[index].lstrip()) > indent
         ):
             line = lines[index].strip()
             index += 1
-            if line.startswith(":header:"):
-                header = parse_row(line[len(":header:") :])
+            if line.startswith(":escape:"):
+                escape = line[len(":escape:") :].strip() or None
+            elif line.startswith(":header:"):
+                header = parse_row(line[len(":header:") :], escape)
             elif line and not line.startswith(":"):
-                rows.append(parse_row(line))
+                rows.append(parse_row(line, escape))
         tables.append(Table(title, header, rows))
     return tables
 

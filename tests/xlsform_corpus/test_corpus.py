@@ -24,17 +24,11 @@ from tests.xlsform_corpus.run_corpus import (
 
 NESTED_REPEAT = "a repeat inside a repeat (nested repeats)"
 FLAT_NAMES = "one name in two repeats or groups (names are flat here, paths in ODK)"
-PATHS = "XPath paths and predicates in expressions"
 
 # Forms pyxform converts, holding nothing a phone cannot ask, that do not yet import
 # and complete: what each lacks.
 TARGET_FAILURES: dict[str, str] = {
-    "getodk-docs/getodk-docs__form-logic-2.xlsx": f"{PATHS}: sum(${{people}}[age < 18]/pet_count)",
-    "getodk-docs/getodk-docs__form-logic-22.xlsx": (
-        f"{PATHS}: ${{plant}}[position()=${{count}}]/more_plants in repeat_count"
-    ),
     "kobocat/kobocat__household.xls": f"{FLAT_NAMES}; {NESTED_REPEAT}",
-    "pyxform/pyxform__another_loop.xls": f"{PATHS}: `. <= ../total` in a loop's constraint",
 }
 
 # Forms pyxform converts that hold what a phone cannot ask, and that do not yet import
