@@ -915,26 +915,11 @@ def _parse(
         if value is None:
             count = SpokenValue(ValueKind.NUMBER, str(len(choices)))
             return None, _said("invalid_rank", language, count=count)
-    elif kind is QuestionType.INTEGER:
-        value = str(int(text)) if _INTEGER.fullmatch(text) else None
+    elif kind in _TYPED:
+        read, invalid = _TYPED[kind]
+        value = read(text)
         if value is None:
-            return None, _said("invalid_integer", language)
-    elif kind is QuestionType.DECIMAL:
-        value = _decimal(text)
-        if value is None:
-            return None, _said("invalid_decimal", language)
-    elif kind is QuestionType.DATE:
-        value = _date(text)
-        if value is None:
-            return None, _said("invalid_date", language)
-    elif kind is QuestionType.TIME:
-        value = canonical_time(text)
-        if value is None:
-            return None, _said("invalid_time", language)
-    elif kind is QuestionType.DATETIME:
-        value = _datetime(text)
-        if value is None:
-            return None, _said("invalid_datetime", language)
+            return None, _said(invalid, language)
     else:
         value = "".join(ch for ch in text if ch.isprintable())
         if len(value) > TEXT_ANSWER_LIMIT:
@@ -945,6 +930,10 @@ def _parse(
         custom = _custom_message(survey, question, "constraint_message", language, state)
         return None, custom or _said("constraint", language)
     return value, None
+
+
+def _integer(text: str) -> str | None:
+    return str(int(text)) if _INTEGER.fullmatch(text) else None
 
 
 def _is_key(text: str, count: int) -> bool:
@@ -995,6 +984,16 @@ def _datetime(text: str) -> str | None:
     day, _, time = (digits.group(1), " ", digits.group(2)) if digits else text.partition(" ")
     date, clock = _date(day), canonical_time(time.strip())
     return f"{date}T{clock}" if date and clock else None
+
+
+# Typed answers: how each is read into its stored form, and the phrase when it is not one.
+_TYPED: dict[QuestionType, tuple[Callable[[str], str | None], str]] = {
+    QuestionType.INTEGER: (_integer, "invalid_integer"),
+    QuestionType.DECIMAL: (_decimal, "invalid_decimal"),
+    QuestionType.DATE: (_date, "invalid_date"),
+    QuestionType.TIME: (canonical_time, "invalid_time"),
+    QuestionType.DATETIME: (_datetime, "invalid_datetime"),
+}
 
 
 # ---------------------------------------------------------------------------

@@ -351,16 +351,24 @@ FROM_FILE_FORM = """
 async def test_the_csv_a_form_lists_from_is_kept_with_the_version(engine) -> None:
     """Imported with the form, stored with its version, and read back wherever the
     version is compiled (a session on another worker, after a restart)."""
-    from tests.conftest import markdown_to_xlsx
-
     media = {
         "districts.csv": b"name,label\nkisumu,Kisumu\nnakuru,Nakuru\n",
         "unrelated.csv": b"name,label\nx,X\n",
     }
+    survey, stored = await _import_and_reload(engine, FROM_FILE_FORM, media)
+    assert [c.name for c in survey.question("district").choices] == ["kisumu", "nakuru"]
+    assert stored == ["districts.csv"]  # only what the form names
+
+
+async def _import_and_reload(engine, form: str, media: dict[str, bytes]):
+    """Import the form with its media, compile the stored version back as a worker
+    does, and list the files stored with it."""
+    from tests.conftest import markdown_to_xlsx
+
     imported = await import_survey(
         engine,
-        markdown_to_xlsx(FROM_FILE_FORM),
-        filename="listed.xlsx",
+        markdown_to_xlsx(form),
+        filename="form.xlsx",
         ussd_code=None,
         roster_only=False,
         media=media,
@@ -370,10 +378,9 @@ async def test_the_csv_a_form_lists_from_is_kept_with_the_version(engine) -> Non
         survey = await store.load_survey(imported.version_id)
     finally:
         await store.close()
-    assert [c.name for c in survey.question("district").choices] == ["kisumu", "nakuru"]
     async with engine.connect() as conn:
         names = (await conn.execute(text("SELECT name FROM survey_media"))).scalars().all()
-    assert names == ["districts.csv"]  # only what the form names
+    return survey, list(names)
 
 
 PULLDATA_FORM = """
@@ -389,25 +396,9 @@ PULLDATA_FORM = """
 
 
 async def test_the_csv_pulldata_reads_is_kept_with_the_version(engine) -> None:
-    from tests.conftest import markdown_to_xlsx
-
     media = {"graduates.csv": b"id,first_name\nG-1,Amina\n", "unrelated.csv": b"a\n1\n"}
-    imported = await import_survey(
-        engine,
-        markdown_to_xlsx(PULLDATA_FORM),
-        filename="preloaded.xlsx",
-        ussd_code=None,
-        roster_only=False,
-        media=media,
-    )
-    store = SqlResponseStore(engine)
-    try:
-        survey = await store.load_survey(imported.version_id)
-    finally:
-        await store.close()
+    survey, stored = await _import_and_reload(engine, PULLDATA_FORM, media)
     first = survey.calculation("first")
     assert first is not None and first.expression is not None
     assert first.expression.text({"grad_id": "G-1"}) == "Amina"
-    async with engine.connect() as conn:
-        names = (await conn.execute(text("SELECT name FROM survey_media"))).scalars().all()
-    assert names == ["graduates.csv"]
+    assert stored == ["graduates.csv"]
