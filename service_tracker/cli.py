@@ -12,6 +12,7 @@ audio render --survey ID_OR_FORM_ID [--engine auto|gtts|espeak] [--language xx]
 audio upload --survey ID_OR_FORM_ID --key KEY --language xx FILE
 audio coverage --survey ID_OR_FORM_ID [--keys]
 call --survey ID_OR_FORM_ID --phone NUMBER
+users create --email EMAIL --organisation NAME --role admin|analyst [--password-stdin]
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from service_tracker.call_cli import add_call_command
 from service_tracker.commands import no_survey, read_input, run_with_engine
 from service_tracker.config import ConfigError, Settings
 from service_tracker.logs import configure_logging
+from service_tracker.users_cli import add_users_commands
 from storage.db import ping, schema_is_current, upgrade
 from storage.exports import export_answers
 from storage.respondents import RosterImportReport, import_respondents
@@ -140,6 +142,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_audio_commands(commands)
     add_call_command(commands)
+    add_users_commands(commands)
     return parser
 
 

@@ -39,25 +39,32 @@ from survey_engine.events import AnswerKind, ResponseStatus
 from survey_engine.ports import CallOutcome
 
 __all__ = [
+    "ROLES",
     "AnswerRow",
+    "AuditRow",
     "Base",
     "CallRow",
     "EntryPointRow",
+    "OrganisationRow",
     "RespondentRow",
     "ResponseRow",
     "SurveyMediaRow",
     "SurveyRow",
     "SurveyVersionRow",
+    "UserRow",
     "UtcDateTime",
     "answers",
+    "audit_log",
     "calls",
     "entry_points",
     "metadata",
+    "organisations",
     "respondents",
     "responses",
     "survey_media",
     "survey_versions",
     "surveys",
+    "users",
 ]
 
 
@@ -102,6 +109,8 @@ metadata = MetaData(
 _STATUSES = ", ".join(f"'{s.value}'" for s in ResponseStatus)
 _ANSWER_KINDS = ", ".join(f"'{k.value}'" for k in AnswerKind)
 _CALL_OUTCOMES = ", ".join(f"'{o.value}'" for o in CallOutcome)
+ROLES = ("admin", "analyst")  # admin: everything; analyst: read and export only
+_ROLES = ", ".join(f"'{r}'" for r in ROLES)
 
 
 class Base(DeclarativeBase):
@@ -261,6 +270,56 @@ class CallRow(Base):
     error: Mapped[str | None] = mapped_column(Text)  # what went wrong on our side
 
 
+class OrganisationRow(Base):
+    """A training agency or project: its staff see only its own surveys and graduates."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[dt.datetime]
+
+
+class UserRow(Base):
+    """A staff account of the admin site (migration 0009). The password is kept only as
+    an argon2id hash; the email is stored lower-cased, so it is unique however typed."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(f"role IN ({_ROLES})", name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))  # "admin" | "analyst"
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime]
+    last_login_at: Mapped[dt.datetime | None]
+
+
+class AuditRow(Base):
+    """What a member of staff did (a login, an upload, a publish, an export, a deletion),
+    kept for the organisation: never updated, never deleted with what it names."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_organisation_id_at", "organisation_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime]
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL")
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Who it was, as typed when there is no account (a failed login): kept as text.
+    actor: Mapped[str] = mapped_column(String(320), default="")
+    action: Mapped[str] = mapped_column(String(64))  # "login", "survey.upload", ...
+    object_kind: Mapped[str] = mapped_column(String(32), default="")
+    object_id: Mapped[str] = mapped_column(String(64), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")  # the client's IP
+    detail: Mapped[dict[str, Any]] = mapped_column(
+        JSON().with_variant(JSONB(), "postgresql"), default=dict
+    )
+
+
 # The tables, for Core statements.
 surveys = cast(Table, SurveyRow.__table__)
 survey_versions = cast(Table, SurveyVersionRow.__table__)
@@ -270,3 +329,6 @@ respondents = cast(Table, RespondentRow.__table__)
 responses = cast(Table, ResponseRow.__table__)
 answers = cast(Table, AnswerRow.__table__)
 calls = cast(Table, CallRow.__table__)
+organisations = cast(Table, OrganisationRow.__table__)
+users = cast(Table, UserRow.__table__)
+audit_log = cast(Table, AuditRow.__table__)

@@ -98,7 +98,7 @@ async def test_migrated_schema_matches_the_models(engine: AsyncEngine) -> None:
         tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
     assert tables == set(metadata.tables) | {"alembic_version"}
-    assert version == "0008"
+    assert version == "0009"
 
 
 async def test_upgrade_twice_is_harmless_and_works_inside_an_event_loop(
@@ -144,6 +144,7 @@ async def test_ping_is_false_when_postgresql_does_not_answer() -> None:
 
 
 def test_the_public_surface_of_storage_is_deliberate() -> None:
+    import storage.accounts
     import storage.calls
     import storage.db
     import storage.exports
@@ -156,6 +157,7 @@ def test_the_public_surface_of_storage_is_deliberate() -> None:
     assert {
         module.__name__: sorted(module.__all__)
         for module in (
+            storage.accounts,
             storage.calls,
             storage.db,
             storage.exports,
@@ -166,6 +168,16 @@ def test_the_public_surface_of_storage_is_deliberate() -> None:
             storage.surveys,
         )
     } == {
+        "storage.accounts": [
+            "AccountError",
+            "MIN_PASSWORD_LENGTH",
+            "ROLES",
+            "User",
+            "authenticate",
+            "create_user",
+            "organisation_id",
+            "record",
+        ],
         "storage.calls": ["SqlCallLog"],
         "storage.db": [
             "DEFAULT_POOL_BUDGET",
