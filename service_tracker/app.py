@@ -12,6 +12,9 @@ from pathlib import Path
 
 from aiohttp import web
 
+from admin.app import AdminConfig
+from admin.app import mount as mount_admin
+from admin.auth import SessionLimits
 from audio.library import AudioLibrary, PromptFiles
 from interviews import Interviews, InterviewSettings
 from ivr.channel import IvrChannel, IvrSettings
@@ -41,7 +44,8 @@ HEALTH_PROBE_SECONDS = 1.0
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application()
+    # The admin site's uploads are the largest bodies; the gateway's are a few hundred bytes.
+    app = web.Application(client_max_size=settings.admin_max_upload_mb * 1024 * 1024)
     if settings.gateway_token:
         app.middlewares.append(gateway_token_middleware(settings.gateway_token))
     app[SETTINGS] = settings
@@ -56,6 +60,17 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_agi)
     app.router.add_get("/healthz", healthz)
     add_routes(app)
+    mount_admin(
+        app,
+        AdminConfig(
+            redis_url=settings.redis_url,
+            secure_cookies=settings.admin_secure_cookies,
+            limits=SessionLimits(
+                idle=dt.timedelta(minutes=settings.admin_session_idle_minutes),
+                absolute=dt.timedelta(hours=settings.admin_session_hours),
+            ),
+        ),
+    )
     return app
 
 

@@ -71,6 +71,12 @@ class Settings:
     ivr_exten: str = "s"
     ivr_ring_seconds: int = 45
     ivr_max_calls: int = 10
+    # The admin site: cookies marked Secure (behind TLS), how long a session lasts
+    # idle and at most, and the largest upload (an XLSForm, a roster, a recording).
+    admin_secure_cookies: bool = False
+    admin_session_idle_minutes: int = 30
+    admin_session_hours: int = 12
+    admin_max_upload_mb: int = 20
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -111,6 +117,12 @@ class Settings:
             ivr_exten=_dialplan_name(env, "IVR_EXTEN", "s"),
             ivr_ring_seconds=_number(env, "IVR_RING_SECONDS", 45, int, 5, 300),
             ivr_max_calls=_number(env, "IVR_MAX_CALLS", 10, int, 1, 1000),
+            admin_secure_cookies=_yes_no(env, "ADMIN_SECURE_COOKIES", False),
+            admin_session_idle_minutes=_number(
+                env, "ADMIN_SESSION_IDLE_MINUTES", 30, int, 1, 24 * 60
+            ),
+            admin_session_hours=_number(env, "ADMIN_SESSION_HOURS", 12, int, 1, 24 * 30),
+            admin_max_upload_mb=_number(env, "ADMIN_MAX_UPLOAD_MB", 20, int, 1, 500),
         )
 
     def missing_for_calls(self) -> list[str]:
@@ -121,6 +133,17 @@ class Settings:
             "IVR_TRUNK": self.ivr_trunk,
         }
         return [name for name, value in wanted.items() if value is None]
+
+
+def _yes_no(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "yes", "true", "on"):
+        return True
+    if raw in ("0", "no", "false", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r}: expected yes or no")
 
 
 def _number(

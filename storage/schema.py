@@ -40,11 +40,13 @@ from survey_engine.ports import CallOutcome
 
 __all__ = [
     "ROLES",
+    "AdminSessionRow",
     "AnswerRow",
     "AuditRow",
     "Base",
     "CallRow",
     "EntryPointRow",
+    "LoginThrottleRow",
     "OrganisationRow",
     "RespondentRow",
     "ResponseRow",
@@ -53,10 +55,12 @@ __all__ = [
     "SurveyVersionRow",
     "UserRow",
     "UtcDateTime",
+    "admin_sessions",
     "answers",
     "audit_log",
     "calls",
     "entry_points",
+    "login_throttle",
     "metadata",
     "organisations",
     "respondents",
@@ -320,6 +324,29 @@ class AuditRow(Base):
     )
 
 
+class AdminSessionRow(Base):
+    """A staff member's session when there is no Redis: the cookie's key is stored only
+    as its SHA-256, so a copy of the database holds no cookie anyone could replay."""
+
+    __tablename__ = "admin_sessions"
+    __table_args__ = (Index("ix_admin_sessions_expires_at", "expires_at"),)
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[dt.datetime]
+
+
+class LoginThrottleRow(Base):
+    """Failed sign-ins counted per account and per address (`acct:...`, `addr:...`)
+    when there is no Redis, so that a password cannot be guessed at speed."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_started_at: Mapped[dt.datetime]
+
+
 # The tables, for Core statements.
 surveys = cast(Table, SurveyRow.__table__)
 survey_versions = cast(Table, SurveyVersionRow.__table__)
@@ -332,3 +359,5 @@ calls = cast(Table, CallRow.__table__)
 organisations = cast(Table, OrganisationRow.__table__)
 users = cast(Table, UserRow.__table__)
 audit_log = cast(Table, AuditRow.__table__)
+admin_sessions = cast(Table, AdminSessionRow.__table__)
+login_throttle = cast(Table, LoginThrottleRow.__table__)

@@ -1,4 +1,5 @@
-"""Staff accounts of the admin site: organisations, users and the audit log.
+"""Staff accounts of the admin site: organisations, users, the audit log, sessions and
+the count of failed sign-ins (the last two used when there is no Redis).
 
 Revision ID: 0009
 Revises: 0008
@@ -81,9 +82,27 @@ def upgrade() -> None:
     op.create_index(
         "ix_audit_log_organisation_id_at", "audit_log", ["organisation_id", "at"]
     )
+    op.create_table(
+        "admin_sessions",
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("data", sa.Text(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_admin_sessions")),
+    )
+    op.create_index("ix_admin_sessions_expires_at", "admin_sessions", ["expires_at"])
+    op.create_table(
+        "login_throttle",
+        sa.Column("key", sa.String(length=400), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("window_started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_login_throttle")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("login_throttle")
+    op.drop_index("ix_admin_sessions_expires_at", table_name="admin_sessions")
+    op.drop_table("admin_sessions")
     op.drop_index("ix_audit_log_organisation_id_at", table_name="audit_log")
     op.drop_table("audit_log")
     op.drop_table("users")
