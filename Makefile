@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench install system-deps asterisk
+.PHONY: demo test lint bench install system-deps test-deps asterisk
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,11 @@ lint: $(STAMP)
 asterisk:
 	scripts/asterisk-sandbox build >/dev/null
 
-test: $(STAMP) system-deps asterisk
+# Chromium too, for the admin site's browser tests.
+test-deps:
+	scripts/install-system-deps tests
+
+test: $(STAMP) test-deps asterisk
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
