@@ -154,3 +154,15 @@ async def test_every_admin_page_carries_its_security_headers(site: Site) -> None
         assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
         assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert (await site.client.get("/admin/login")).headers["Cache-Control"] == "no-store"
+
+
+async def test_signing_in_replaces_the_session_before_it(site: Site) -> None:
+    """A key planted before sign-in (session fixation) is worth nothing after it."""
+    await site.csrf()  # the sign-in page made a session, for its CSRF token
+    jar = site.client.session.cookie_jar
+    before = {n: m.value for n, m in jar.filter_cookies(site.client.make_url("/admin/")).items()}
+    await site.sign_in(site.admin)
+    after = {n: m.value for n, m in jar.filter_cookies(site.client.make_url("/admin/")).items()}
+    assert before["st_admin"] != after["st_admin"]
+    jar.update_cookies(before)
+    assert (await site.client.get("/admin/", allow_redirects=False)).status == 303
