@@ -161,11 +161,18 @@ async def record(
     detail: Mapping[str, Any] | None = None,
 ) -> None:
     """One line of the audit log, in the caller's transaction (so an action and its
-    record are stored together or not at all)."""
+    record are stored together or not at all). Without a user (a failed sign-in), the
+    line belongs to the organisation of the account `actor` names, if there is one, so
+    its admins see who tried their accounts."""
+    organisation = user.organisation_id if user else None
+    if user is None and actor:
+        organisation = await conn.scalar(
+            select(users.c.organisation_id).where(users.c.email == normalise_email(actor))
+        )
     await conn.execute(
         audit_log.insert().values(
             at=dt.datetime.now(dt.UTC),
-            organisation_id=user.organisation_id if user else None,
+            organisation_id=organisation,
             user_id=user.id if user else None,
             actor=user.email if user else actor[:320],
             action=action,

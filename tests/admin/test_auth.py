@@ -138,6 +138,15 @@ async def test_the_audit_log_shows_only_the_organisations_own(site: Site) -> Non
     assert "head@vtc.lb" not in page
 
 
+async def test_failed_sign_ins_to_an_account_are_shown_to_its_organisations_admins(site) -> None:
+    await site.sign_in(site.analyst, password="a guess at it, wrong")
+    await site.sign_in(site.other, password="a guess at it, wrong")
+    await site.sign_in(site.admin)
+    page = await (await site.client.get("/admin/audit")).text()
+    assert "login.failed" in page and "analyst@tvet.ke" in page
+    assert "head@vtc.lb" not in page
+
+
 async def test_sign_in_goes_back_to_the_page_asked_for_and_never_elsewhere(site: Site) -> None:
     assert (await site.sign_in(site.admin, next="/admin/audit")).headers[
         "Location"
