@@ -22,10 +22,12 @@ import asyncio
 import gc
 import logging
 import multiprocessing
+import secrets
 import signal
 import sys
 from pathlib import Path
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service_tracker.audio_cli import add_audio_commands
@@ -34,9 +36,11 @@ from service_tracker.commands import no_survey, read_input, run_with_engine
 from service_tracker.config import ConfigError, Settings
 from service_tracker.logs import configure_logging
 from service_tracker.users_cli import add_users_commands
+from storage.accounts import create_user
 from storage.db import ping, schema_is_current, upgrade
 from storage.exports import export_answers
 from storage.respondents import RosterImportReport, import_respondents
+from storage.schema import organisations, users
 from storage.surveys import ImportedSurvey, find_survey, import_survey, unloadable_versions
 from survey_engine.errors import SurveyLoadError
 
@@ -45,6 +49,7 @@ DEMO_SURVEY = EXAMPLES / "graduate_tracer.xlsx"
 DEMO_ROSTER = EXAMPLES / "roster.csv"
 DEMO_USSD_CODE = "*384*123#"
 DEMO_IVR_NUMBER = "4000"  # an extension of the demo PBX
+DEMO_ACCOUNT = "demo@example.org"  # the demo's first admin, made when there is none
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -406,6 +411,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
         return code
     print(f"Loading the sample roster {DEMO_ROSTER.name} ...")
     _respondents_import(settings, argparse.Namespace(file=DEMO_ROSTER))
+    account = run_with_engine(settings, _demo_account)
     host = args.host or settings.host
     port = args.port or settings.port
     base = f"http://{host}:{port}"
@@ -415,6 +421,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
     print(
         "\nService Tracker is running.\n"
         f"  health:                  {base}/healthz\n"
+        f"  admin site:              {base}/admin/  {account}\n"
         f"  Africa's Talking USSD callback URL:  {base}/ussd/africastalking{query}\n"
         f"  Africa's Talking session events URL: {base}/ussd/africastalking/events{query}\n"
         "  try it from another terminal:\n"
@@ -428,6 +435,24 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
     )
     _serve_worker(settings, host, port, False)
     return 0
+
+
+async def _demo_account(engine: AsyncEngine) -> str:
+    """A first admin account when there is none, so the demo's admin site can be
+    tried at once: its password is made here and printed once."""
+    async with engine.connect() as conn:
+        if await conn.scalar(select(func.count()).select_from(users)):
+            return "(sign in with your account)"
+        organisation = await conn.scalar(select(organisations.c.name).limit(1))
+    password = secrets.token_urlsafe(12)
+    user = await create_user(
+        engine,
+        email=DEMO_ACCOUNT,
+        organisation=organisation or "Demo",
+        role="admin",
+        password=password,
+    )
+    return f"(sign in as {user.email}, password {password})"
 
 
 def _simulate_ussd(settings: Settings, args: argparse.Namespace) -> int:

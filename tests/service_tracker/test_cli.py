@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -339,3 +340,19 @@ def test_demo_prepares_the_sample_survey_on_ussd_and_voice_before_serving(
     assert "IVR 4000 reaches graduate_tracer" in out
     assert "AGI(agi://127.0.0.1:4573/survey)" in out
     assert served == [("127.0.0.1", 8080)]
+    # A first admin account, printed once, that opens the admin site.
+    found = re.search(r"/admin/  \(sign in as demo@example.org, password (\S+)\)", out)
+    assert found, out
+    assert main(["demo"]) == 0  # again: the account exists, no new password
+    assert "sign in with your account" in capsys.readouterr().out
+
+    from storage.accounts import authenticate
+
+    async def check() -> bool:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/demo.db")
+        try:
+            return await authenticate(engine, "demo@example.org", found.group(1)) is not None
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(check())
