@@ -46,7 +46,7 @@ class _NoStore:
         self._survey = survey
 
     async def entry_point(self, channel: str, address: str) -> EntryPoint | None:
-        return EntryPoint(channel, address, 1, False) if address == CODE else None
+        return EntryPoint(channel, address, 1, False, 1) if address == CODE else None
 
     async def current_version(self, survey_id: int) -> SurveyVersionRef:
         return SurveyVersionRef(survey_id, 1, self._survey.form_id, self._survey.version)
@@ -54,7 +54,9 @@ class _NoStore:
     async def load_survey(self, version_id: int) -> Survey:
         return self._survey
 
-    async def dial_in(self, phone: str, new_response: NewResponse) -> tuple[RespondentRecord, int]:
+    async def dial_in(
+        self, organisation_id: int, phone: str, new_response: NewResponse
+    ) -> tuple[RespondentRecord, int]:
         return RespondentRecord(1, phone, None, False), 1
 
     async def record_turn(

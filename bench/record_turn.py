@@ -27,6 +27,7 @@ import asyncpg
 from sqlalchemy import insert
 
 from storage.db import create_engine, upgrade
+from storage.organisations import organisation_for_import
 from storage.responses import SqlResponseStore
 from storage.schema import survey_versions, surveys
 from survey_engine.events import AnswerGiven
@@ -37,10 +38,16 @@ QUESTIONS = ("consent", "employed", "months", "relevant", "skills", "income")
 async def _prepare(store: SqlResponseStore) -> int:
     now = dt.datetime.now(dt.UTC)
     async with store.engine.begin() as conn:
+        organisation_id, _ = await organisation_for_import(conn, None, now)
         survey_id = (
             await conn.execute(
                 insert(surveys)
-                .values(form_id="timing", title="timing", created_at=now)
+                .values(
+                    form_id="timing",
+                    title="timing",
+                    organisation_id=organisation_id,
+                    created_at=now,
+                )
                 .returning(surveys.c.id)
             )
         ).scalar_one()
@@ -58,7 +65,7 @@ async def _prepare(store: SqlResponseStore) -> int:
                 .returning(survey_versions.c.id)
             )
         ).scalar_one()
-    respondent = await store.create_respondent("+254712345678", "en")
+    respondent = await store.create_respondent(organisation_id, "+254712345678", "en")
     response = await store.start_response(
         respondent_id=respondent.id,
         version_id=version_id,

@@ -323,7 +323,7 @@ class Interviews:
         version = await store.current_version(entry.survey_id)
         survey = await store.load_survey(version.version_id)
         if entry.roster_only:
-            respondent = await store.find_respondent(phone)
+            respondent = await store.find_respondent(entry.organisation_id, phone)
             if respondent is None:
                 return Closed("not_on_roster", None, survey=survey)
         else:
@@ -331,6 +331,7 @@ class Interviews:
             # once: one statement for the whole first turn.
             fresh = start(survey, context=Context(now, phone, channel))
             respondent, started = await store.dial_in(
+                entry.organisation_id,
                 phone,
                 NewResponse(
                     version_id=version.version_id,

@@ -86,7 +86,9 @@ async def _place(settings: Settings, dialer_config: Any, survey_key: str, phone:
         if survey is None:
             print(f"no survey with id or form_id '{survey_key}'", file=sys.stderr)
             return 2
-        summary = next(s for s in await list_surveys(engine) if s.survey_id == survey.survey_id)
+        summary = next(
+            s for s in await list_surveys(engine, None) if s.survey_id == survey.survey_id
+        )
         if not summary.ivr_numbers:
             print(
                 f"survey {survey.form_id} has no IVR number: bind one with "

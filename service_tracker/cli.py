@@ -4,8 +4,8 @@ serve [--host H] [--port P] [--workers N]
 demo
 db upgrade
 survey import FILE.xlsx|FILE.xls [--ussd-code CODE] [--ivr-number NUMBER]... [--roster-only]
-              [--skip-unaskable] [--media DIR]
-respondents import FILE.csv|FILE.xlsx
+              [--skip-unaskable] [--media DIR] [--organisation NAME]
+respondents import FILE.csv|FILE.xlsx [--organisation NAME]
 export answers --survey ID_OR_FORM_ID
 simulate ussd --phone NUMBER [--url URL] [--code CODE]
 audio render --survey ID_OR_FORM_ID [--engine auto|gtts|espeak] [--language xx]
@@ -40,13 +40,14 @@ from storage.accounts import create_user
 from storage.db import ping, schema_is_current, upgrade
 from storage.exports import export_answers
 from storage.respondents import RosterImportReport, import_respondents
-from storage.schema import organisations, users
+from storage.schema import organisations, surveys, users
 from storage.surveys import ImportedSurvey, find_survey, import_survey, unloadable_versions
 from survey_engine.errors import SurveyLoadError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DEMO_SURVEY = EXAMPLES / "graduate_tracer.xlsx"
 DEMO_ROSTER = EXAMPLES / "roster.csv"
+DEMO_FORM_ID = "graduate_tracer"
 DEMO_USSD_CODE = "*384*123#"
 DEMO_IVR_NUMBER = "4000"  # an extension of the demo PBX
 DEMO_ACCOUNT = "demo@example.org"  # the demo's first admin, made when there is none
@@ -87,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--host")
     demo.add_argument("--port", type=int)
+    _organisation_option(demo, "the sample survey and roster")
     demo.set_defaults(run=_demo)
 
     db = commands.add_parser("db", help="database maintenance").add_subparsers(metavar="ACTION")
@@ -122,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the folder of the files the form lists choices from "
         "(select_one_from_file districts.csv)",
     )
+    _organisation_option(survey_import, "the survey")
     survey_import.set_defaults(run=_survey_import)
 
     respondents = commands.add_parser("respondents", help="the roster").add_subparsers(
@@ -129,6 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     roster_import = respondents.add_parser("import", help="import a roster (.csv or .xlsx)")
     roster_import.add_argument("file", type=Path)
+    _organisation_option(roster_import, "the graduates")
     roster_import.set_defaults(run=_respondents_import)
 
     export = commands.add_parser("export", help="export data").add_subparsers(metavar="WHAT")
@@ -149,6 +153,15 @@ def _parser() -> argparse.ArgumentParser:
     add_call_command(commands)
     add_users_commands(commands)
     return parser
+
+
+def _organisation_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--organisation",
+        metavar="NAME",
+        help=f"the organisation {what} belong(s) to (made if new); without it: the only "
+        "organisation, or 'Default' when there is none yet",
+    )
 
 
 # -- serve -------------------------------------------------------------------
@@ -313,6 +326,7 @@ def _survey_import(settings: Settings, args: argparse.Namespace) -> int:
             default_region=settings.default_phone_region,
             skip_unaskable=args.skip_unaskable,
             media=media,
+            organisation=args.organisation,
         )
 
     try:
@@ -332,7 +346,7 @@ def _survey_import(settings: Settings, args: argparse.Namespace) -> int:
     state = "imported" if imported.created else "already imported"
     print(
         f"survey id={imported.survey_id} form_id={imported.form_id} "
-        f"version={imported.version} ({state})"
+        f"version={imported.version} ({state}) in organisation {imported.organisation}"
     )
     access = "roster only" if args.roster_only else "open to any number"
     if args.ussd_code:
@@ -354,6 +368,7 @@ def _respondents_import(settings: Settings, args: argparse.Namespace) -> int:
             data,
             filename=path.name,
             default_region=settings.default_phone_region,
+            organisation=args.organisation,
         )
 
     try:
@@ -368,7 +383,7 @@ def _respondents_import(settings: Settings, args: argparse.Namespace) -> int:
         )
     print(
         f"respondents: {report.created} created, {report.updated} updated, "
-        f"{len(report.errors)} row(s) with errors"
+        f"{len(report.errors)} row(s) with errors (organisation {report.organisation})"
     )
     return 1 if report.errors else 0
 
@@ -378,7 +393,8 @@ def _export_answers(settings: Settings, args: argparse.Namespace) -> int:
         survey = await find_survey(engine, args.survey)
         if survey is None:
             return False
-        await export_answers(engine, survey, sys.stdout)
+        # The operator's command: every organisation's surveys.
+        await export_answers(engine, survey, sys.stdout, organisation_id=None)
         return True
 
     if not run_with_engine(settings, work):
@@ -396,6 +412,8 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
         f"Loading the sample survey {DEMO_SURVEY.name} on USSD code {DEMO_USSD_CODE} "
         f"and IVR number {DEMO_IVR_NUMBER} ..."
     )
+    # Run again, the demo reloads into the organisation that already holds its survey.
+    organisation = args.organisation or run_with_engine(settings, _demo_survey_owner)
     code = _survey_import(
         settings,
         argparse.Namespace(
@@ -405,12 +423,15 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
             roster_only=False,
             skip_unaskable=False,
             media=None,
+            organisation=organisation,
         ),
     )
     if code != 0:
         return code
     print(f"Loading the sample roster {DEMO_ROSTER.name} ...")
-    _respondents_import(settings, argparse.Namespace(file=DEMO_ROSTER))
+    # The roster goes where the survey is.
+    organisation = run_with_engine(settings, _demo_survey_owner)
+    _respondents_import(settings, argparse.Namespace(file=DEMO_ROSTER, organisation=organisation))
     account = run_with_engine(settings, _demo_account)
     host = args.host or settings.host
     port = args.port or settings.port
@@ -443,7 +464,8 @@ async def _demo_account(engine: AsyncEngine) -> str:
     async with engine.connect() as conn:
         if await conn.scalar(select(func.count()).select_from(users)):
             return "(sign in with your account)"
-        organisation = await conn.scalar(select(organisations.c.name).limit(1))
+    # The demo's admin sees the sample survey: it is made in the survey's organisation.
+    organisation = await _demo_survey_owner(engine)
     password = secrets.token_urlsafe(12)
     user = await create_user(
         engine,
@@ -453,6 +475,17 @@ async def _demo_account(engine: AsyncEngine) -> str:
         password=password,
     )
     return f"(sign in as {user.email}, password {password})"
+
+
+async def _demo_survey_owner(engine: AsyncEngine) -> str | None:
+    """The name of the organisation holding the sample survey, if it is loaded."""
+    stmt = (
+        select(organisations.c.name)
+        .join_from(surveys, organisations, organisations.c.id == surveys.c.organisation_id)
+        .where(surveys.c.form_id == DEMO_FORM_ID)
+    )
+    async with engine.connect() as conn:
+        return await conn.scalar(stmt)
 
 
 def _simulate_ussd(settings: Settings, args: argparse.Namespace) -> int:

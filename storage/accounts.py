@@ -19,6 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from storage.organisations import organisation_id
 from storage.schema import ROLES, audit_log, organisations, users
 
 __all__ = [
@@ -68,17 +69,6 @@ def check_password(password: str) -> None:
         raise AccountError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise AccountError(f"the password may have at most {MAX_PASSWORD_LENGTH} characters")
-
-
-async def organisation_id(conn: AsyncConnection, name: str, now: dt.datetime) -> int:
-    """The organisation called `name`, made when it does not exist yet."""
-    found = await conn.scalar(select(organisations.c.id).where(organisations.c.name == name))
-    if found is not None:
-        return int(found)
-    inserted = await conn.execute(
-        organisations.insert().values(name=name, created_at=now).returning(organisations.c.id)
-    )
-    return int(inserted.scalar_one())
 
 
 async def create_user(

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +31,7 @@ __all__ = [
     "DEFAULT_POOL_SIZES",
     "PoolSizes",
     "alembic_config",
+    "connected",
     "create_engine",
     "normalize_database_url",
     "ping",
@@ -129,6 +132,17 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     finally:
         cursor.close()
+
+
+@asynccontextmanager
+async def connected(bind: AsyncEngine | AsyncConnection) -> AsyncIterator[AsyncConnection]:
+    """A connection to read through: `bind` itself when it is one (so a read sees the
+    caller's transaction), else a new one from the engine, closed afterwards."""
+    if isinstance(bind, AsyncConnection):
+        yield bind
+        return
+    async with bind.connect() as conn:
+        yield conn
 
 
 async def ping(engine: AsyncEngine, *, within_seconds: float = 5.0) -> bool:

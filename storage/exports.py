@@ -24,10 +24,10 @@ from typing import Any, TextIO
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.schema import answers, respondents, responses, survey_versions
+from storage.schema import answers, respondents, responses, survey_versions, surveys
 from survey_engine.ports import SurveyVersionRef
 
-__all__ = ["EXPORT_COLUMNS", "export_answers"]
+__all__ = ["EXPORT_COLUMNS", "SurveyNotFound", "export_answers"]
 
 EXPORT_COLUMNS = (
     "respondent",  # E.164 phone number
@@ -53,9 +53,23 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 
 
-async def export_answers(engine: AsyncEngine, survey: SurveyVersionRef | int, out: TextIO) -> int:
+class SurveyNotFound(LookupError):
+    """No such survey for the organisation asking (another organisation's survey is
+    reported exactly as one that does not exist)."""
+
+
+async def export_answers(
+    engine: AsyncEngine,
+    survey: SurveyVersionRef | int,
+    out: TextIO,
+    *,
+    organisation_id: int | None,
+) -> int:
     """Write every answer to `survey` (all its versions) to `out`; return the rows written.
 
+    `organisation_id`: the organisation of the staff exporting; a survey that is not
+    its own raises `SurveyNotFound` before anything is written. None (the operator's
+    `export answers` command) exports any survey, and nothing for an unknown id.
     Ordered by response, then by the order the answers were first given."""
     survey_id = survey.survey_id if isinstance(survey, SurveyVersionRef) else survey
     stmt = (
@@ -80,10 +94,16 @@ async def export_answers(engine: AsyncEngine, survey: SurveyVersionRef | int, ou
         .order_by(responses.c.id, answers.c.id)
         .execution_options(yield_per=_BATCH)
     )
-    writer = csv.writer(out)
-    writer.writerow(EXPORT_COLUMNS)
     written = 0
     async with engine.connect() as conn:
+        if organisation_id is not None:
+            owner = await conn.scalar(
+                select(surveys.c.organisation_id).where(surveys.c.id == survey_id)
+            )
+            if owner != organisation_id:
+                raise SurveyNotFound(f"no survey with id {survey_id}")
+        writer = csv.writer(out)
+        writer.writerow(EXPORT_COLUMNS)
         result = await conn.stream(stmt)
         async for batch in result.partitions():
             writer.writerows(_csv_row(row) for row in batch)

@@ -54,33 +54,47 @@ class _Response:
 
 class MemoryResponseStore:
     """`ResponseStore` in dictionaries. Set up with `add_survey`, `bind` and
-    `add_respondent`; read back with the port's own methods and `answer_channels`."""
+    `add_respondent` (all in organisation `DEFAULT_ORGANISATION_ID` unless told); read
+    back with the port's own methods and `answer_channels`."""
+
+    DEFAULT_ORGANISATION_ID = 1
 
     def __init__(self) -> None:
         self._ids = itertools.count(1)
         self._surveys: dict[str, int] = {}  # form_id -> survey id
+        self._owners: dict[int, int] = {}  # survey id -> organisation id
         self._versions: dict[int, tuple[SurveyVersionRef, Survey]] = {}
         self._entry_points: dict[tuple[str, str], EntryPoint] = {}
-        self._respondents: dict[str, RespondentRecord] = {}
+        # By (organisation id, phone): each organisation keeps its own record of a number.
+        self._respondents: dict[tuple[int, str], RespondentRecord] = {}
         self._responses: dict[int, _Response] = {}
 
     # -- setting up ---------------------------------------------------------------------
 
-    def add_survey(self, survey: Survey) -> SurveyVersionRef:
+    def add_survey(
+        self, survey: Survey, *, organisation_id: int = DEFAULT_ORGANISATION_ID
+    ) -> SurveyVersionRef:
         """A new version of `survey` (by form_id), which becomes the current one."""
         survey_id = self._surveys.setdefault(survey.form_id, next(self._ids))
+        self._owners.setdefault(survey_id, organisation_id)
         ref = SurveyVersionRef(survey_id, next(self._ids), survey.form_id, survey.version)
         self._versions[ref.version_id] = (ref, survey)
         return ref
 
     def bind(self, channel: str, address: str, survey_id: int, *, roster_only: bool) -> None:
         self._entry_points[(channel, address)] = EntryPoint(
-            channel, address, survey_id, roster_only
+            channel, address, survey_id, roster_only, self._owners[survey_id]
         )
 
-    def add_respondent(self, phone: str, language: str | None) -> RespondentRecord:
+    def add_respondent(
+        self,
+        phone: str,
+        language: str | None,
+        *,
+        organisation_id: int = DEFAULT_ORGANISATION_ID,
+    ) -> RespondentRecord:
         record = RespondentRecord(next(self._ids), phone, language, on_roster=True)
-        self._respondents[phone] = record
+        self._respondents[(organisation_id, phone)] = record
         return record
 
     # -- reading back (what the SQL store's export shows) --------------------------------
@@ -109,24 +123,26 @@ class MemoryResponseStore:
             raise EngineError("unknown_survey_version", f"no survey version with id {version_id}")
         return found[1]
 
-    async def find_respondent(self, phone: str) -> RespondentRecord | None:
-        return self._respondents.get(phone)
+    async def find_respondent(self, organisation_id: int, phone: str) -> RespondentRecord | None:
+        return self._respondents.get((organisation_id, phone))
 
-    async def create_respondent(self, phone: str, language: str | None) -> RespondentRecord:
-        found = self._respondents.get(phone)
+    async def create_respondent(
+        self, organisation_id: int, phone: str, language: str | None
+    ) -> RespondentRecord:
+        found = self._respondents.get((organisation_id, phone))
         if found is not None:
             return found
         record = RespondentRecord(next(self._ids), phone, language, on_roster=False)
-        self._respondents[phone] = record
+        self._respondents[(organisation_id, phone)] = record
         return record
 
     async def dial_in(
-        self, phone: str, new_response: NewResponse
+        self, organisation_id: int, phone: str, new_response: NewResponse
     ) -> tuple[RespondentRecord, int | None]:
-        found = self._respondents.get(phone)
+        found = self._respondents.get((organisation_id, phone))
         if found is not None:
             return found, None
-        created = await self.create_respondent(phone, None)
+        created = await self.create_respondent(organisation_id, phone, None)
         started = await self.start_response(
             respondent_id=created.id,
             version_id=new_response.version_id,
@@ -286,9 +302,9 @@ class MemoryResponseStore:
 
     def _first_language(self, respondent_id: int, language: str) -> None:
         # The respondent's own earlier choice (or the roster's) wins over this survey's.
-        for phone, respondent in self._respondents.items():
+        for key, respondent in self._respondents.items():
             if respondent.id == respondent_id and respondent.language is None:
-                self._respondents[phone] = replace(respondent, language=language)
+                self._respondents[key] = replace(respondent, language=language)
 
 
 class MemoryCallLog:

@@ -10,8 +10,11 @@ A roster is a .csv or .xlsx file whose first row names the columns:
     anything else    kept per respondent in `attributes` (district, trade, ...)
 
 Header names are matched without regard to case, spaces or hyphens ("Completion Date").
-A re-import updates respondents by phone number and puts numbers that first dialled in
-unannounced on the roster. An empty cell leaves the stored value as it is: a roster
+Respondents belong to an organisation (`storage.organisations`): a roster is imported
+into one, and a number is matched only among that organisation's respondents, so two
+agencies tracing the same graduate each keep their own record. A re-import updates
+respondents by phone number and puts numbers that first dialled in unannounced on the
+roster. An empty cell leaves the stored value as it is: a roster
 without languages does not erase the languages respondents chose on their phones.
 
 Problems with rows are reported, not raised: each `RowError` names the line (the
@@ -38,6 +41,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from sqlalchemy import Date, String, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.organisations import organisation_for_import
 from storage.schema import respondents
 from survey_engine.phones import PhoneNumberError, normalize_phone
 
@@ -71,6 +75,8 @@ class RowError:
 class RosterImportReport:
     created: int
     updated: int
+    organisation_id: int  # the roster's organisation
+    organisation: str  # its name
     errors: list[RowError] = field(default_factory=list)
 
 
@@ -90,16 +96,20 @@ async def import_respondents(
     *,
     filename: str,
     default_region: str | None,
+    organisation: int | str | None = None,
 ) -> RosterImportReport:
-    """Create or update respondents from a roster file; `filename` tells .csv from .xlsx."""
+    """Create or update `organisation`'s respondents from a roster file; `filename`
+    tells .csv from .xlsx. `organisation` is an id, a name (made when new) or None: the
+    only organisation, or `Default` when there is none yet
+    (`storage.organisations.organisation_for_import`)."""
     if isinstance(path_or_bytes, bytes):
         data = path_or_bytes
     else:
         data = await asyncio.to_thread(Path(path_or_bytes).read_bytes)
     # Parsing a large workbook takes a while of CPU: keep the event loop answering.
     entries, errors = await asyncio.to_thread(_parse, data, filename, default_region)
-    created, updated = await _store(engine, entries)
-    return RosterImportReport(created, updated, errors)
+    organisation_id, name, created, updated = await _store(engine, entries, organisation)
+    return RosterImportReport(created, updated, organisation_id, name, errors)
 
 
 # -- reading the file -----------------------------------------------------------------
@@ -319,18 +329,23 @@ _UPDATE = (
 )
 
 
-async def _store(engine: AsyncEngine, entries: list[_Entry]) -> tuple[int, int]:
-    if not entries:
-        return 0, 0
+async def _store(
+    engine: AsyncEngine, entries: list[_Entry], organisation: int | str | None
+) -> tuple[int, str, int, int]:
+    """(organisation id, its name, respondents created, updated)."""
     now = dt.datetime.now(dt.UTC)
     async with engine.begin() as conn:
+        organisation_id, name = await organisation_for_import(conn, organisation, now)
+        if not entries:
+            return organisation_id, name, 0, 0
         existing: dict[str, tuple[int, dict[str, Any]]] = {}
         phones = [entry.phone for entry in entries]
         for start in range(0, len(phones), _LOOKUP_CHUNK):
             chunk = phones[start : start + _LOOKUP_CHUNK]
             result = await conn.execute(
                 select(respondents.c.phone, respondents.c.id, respondents.c.attributes).where(
-                    respondents.c.phone.in_(chunk)
+                    respondents.c.organisation_id == organisation_id,
+                    respondents.c.phone.in_(chunk),
                 )
             )
             for phone, respondent_id, attributes in result:
@@ -338,6 +353,7 @@ async def _store(engine: AsyncEngine, entries: list[_Entry]) -> tuple[int, int]:
 
         new = [
             {
+                "organisation_id": organisation_id,
                 "phone": entry.phone,
                 "name": entry.values.get("name") or "",
                 "language": entry.values.get("language"),
@@ -367,4 +383,4 @@ async def _store(engine: AsyncEngine, entries: list[_Entry]) -> tuple[int, int]:
             await conn.execute(respondents.insert(), new)
         if changed:
             await conn.execute(_UPDATE, changed)
-    return len(new), len(changed)
+    return organisation_id, name, len(new), len(changed)

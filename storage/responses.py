@@ -28,6 +28,7 @@ from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import (
     Executable,
+    Integer,
     Row,
     Select,
     String,
@@ -141,8 +142,10 @@ _RESPONSE_BY_SESSION = _with_answers(
     .limit(1)
 )
 
-_ENTRY_POINT = select(entry_points.c.survey_id, entry_points.c.roster_only).where(
-    entry_points.c.channel == _CHANNEL, entry_points.c.address == bindparam("b_address")
+_ENTRY_POINT = (
+    select(entry_points.c.survey_id, entry_points.c.roster_only, surveys.c.organisation_id)
+    .join_from(entry_points, surveys, surveys.c.id == entry_points.c.survey_id)
+    .where(entry_points.c.channel == _CHANNEL, entry_points.c.address == bindparam("b_address"))
 )
 
 _CURRENT_VERSION = (
@@ -166,20 +169,26 @@ _RESPONDENT_COLUMNS = (
     respondents.c.on_roster,
     respondents.c.name,
 )
-_FIND_RESPONDENT = select(*_RESPONDENT_COLUMNS).where(respondents.c.phone == bindparam("b_phone"))
+_ORGANISATION_ID = bindparam("b_organisation_id", type_=Integer())
+# Served by the unique index on (organisation_id, phone).
+_FIND_RESPONDENT = select(*_RESPONDENT_COLUMNS).where(
+    respondents.c.organisation_id == _ORGANISATION_ID,
+    respondents.c.phone == bindparam("b_phone"),
+)
 
-# The first hop of a dial, in one round trip: a known respondent is found; an unknown
-# number becomes a respondent and its first response begins.
+# The first hop of a dial, in one round trip: the survey's organisation's respondent is
+# found; a number new to it becomes its respondent and the first response begins.
 _PG_DIAL_IN = text(
     """
     WITH found AS (
-        SELECT id, phone, language, on_roster, name FROM respondents WHERE phone = :b_phone
+        SELECT id, phone, language, on_roster, name FROM respondents
+        WHERE organisation_id = :b_organisation_id AND phone = :b_phone
     ), created AS (
-        INSERT INTO respondents (phone, name, language, programme, cohort, gender,
-                                 on_roster, attributes, created_at, updated_at)
-        SELECT :b_phone, '', NULL, '', '', '', false, '{}', :b_now, :b_now
+        INSERT INTO respondents (organisation_id, phone, name, language, programme, cohort,
+                                 gender, on_roster, attributes, created_at, updated_at)
+        SELECT :b_organisation_id, :b_phone, '', NULL, '', '', '', false, '{}', :b_now, :b_now
         WHERE NOT EXISTS (SELECT 1 FROM found)
-        ON CONFLICT (phone) DO NOTHING
+        ON CONFLICT (organisation_id, phone) DO NOTHING
         RETURNING id, phone, language, on_roster, name
     ), started AS (
         INSERT INTO responses (respondent_id, survey_id, survey_version_id, channel, status,
@@ -194,7 +203,7 @@ _PG_DIAL_IN = text(
     SELECT created.*, started.id AS response_id
     FROM created LEFT JOIN started ON started.respondent_id = created.id
     """
-).bindparams(bindparam("b_now", type_=UtcDateTime()))
+).bindparams(bindparam("b_now", type_=UtcDateTime()), _ORGANISATION_ID)
 
 
 # -- starting and attaching ---------------------------------------------------------------
@@ -542,7 +551,9 @@ class SqlResponseStore:
         row = await self._one(_ENTRY_POINT, {"b_channel": channel, "b_address": address})
         entry = None
         if row is not None:
-            entry = EntryPoint(channel, address, row.survey_id, bool(row.roster_only))
+            entry = EntryPoint(
+                channel, address, row.survey_id, bool(row.roster_only), row.organisation_id
+            )
         self._entry_points.put(key, entry, self._clock())
         return entry
 
@@ -582,13 +593,16 @@ class SqlResponseStore:
 
     # -- respondents --------------------------------------------------------------------
 
-    async def find_respondent(self, phone: str) -> RespondentRecord | None:
-        row = await self._one(_FIND_RESPONDENT, {"b_phone": phone}, hot=True)
+    async def find_respondent(self, organisation_id: int, phone: str) -> RespondentRecord | None:
+        row = await self._one(
+            _FIND_RESPONDENT, {"b_organisation_id": organisation_id, "b_phone": phone}, hot=True
+        )
         return None if row is None else _respondent(row)
 
     async def dial_in(
-        self, phone: str, new_response: NewResponse
+        self, organisation_id: int, phone: str, new_response: NewResponse
     ) -> tuple[RespondentRecord, int | None]:
+        who = {"b_organisation_id": organisation_id, "b_phone": phone}
         start = {
             "b_version_id": new_response.version_id,
             "b_channel": new_response.channel,
@@ -598,23 +612,26 @@ class SqlResponseStore:
             "b_now": new_response.now,
         }
         if self._postgres:
-            rows, _ = await self._write(_PG_DIAL_IN, {"b_phone": phone, **start}, hot=True)
+            rows, _ = await self._write(_PG_DIAL_IN, {**who, **start}, hot=True)
             if rows:
                 return _respondent(rows[0]), rows[0].response_id
             # Another first hop of the same new number created it in the meantime.
-        found = await self.find_respondent(phone)
+        found = await self.find_respondent(organisation_id, phone)
         if found is not None:
             return found, None
-        created = await self.create_respondent(phone, None)
+        created = await self.create_respondent(organisation_id, phone, None)
         rows, _ = await self._write(_START_RESPONSE, {"b_respondent_id": created.id, **start})
         return created, rows[0].id
 
-    async def create_respondent(self, phone: str, language: str | None) -> RespondentRecord:
-        params = {"b_phone": phone, "b_language": language, "b_now": dt.datetime.now(dt.UTC)}
+    async def create_respondent(
+        self, organisation_id: int, phone: str, language: str | None
+    ) -> RespondentRecord:
+        who = {"b_organisation_id": organisation_id, "b_phone": phone}
+        params = {**who, "b_language": language, "b_now": dt.datetime.now(dt.UTC)}
         rows, _ = await self._write(self._create_respondent, params)
         if not rows:
             # Two first hops of the same new number raced: the other one created it.
-            (row,) = await self._read(_FIND_RESPONDENT, {"b_phone": phone})
+            (row,) = await self._read(_FIND_RESPONDENT, who)
             return _respondent(row)
         return _respondent(rows[0])
 
@@ -761,6 +778,7 @@ def _create_respondent_statement(insert: Any) -> Executable:
     return (
         insert(respondents)
         .values(
+            organisation_id=_ORGANISATION_ID,
             phone=bindparam("b_phone"),
             language=bindparam("b_language"),
             on_roster=False,
@@ -768,7 +786,7 @@ def _create_respondent_statement(insert: Any) -> Executable:
             created_at=bindparam("b_now"),
             updated_at=bindparam("b_now"),
         )
-        .on_conflict_do_nothing(index_elements=[respondents.c.phone])
+        .on_conflict_do_nothing(index_elements=[respondents.c.organisation_id, respondents.c.phone])
         .returning(*_RESPONDENT_COLUMNS)
     )
 

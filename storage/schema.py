@@ -126,7 +126,13 @@ class SurveyRow(Base):
     __tablename__ = "surveys"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Unique across the service for now: an import never moves a survey between
+    # organisations (storage.surveys refuses another organisation's form_id).
     form_id: Mapped[str] = mapped_column(String(255), unique=True)
+    # Who owns it (migration 0010): only its staff see, change and export it.
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
     title: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[dt.datetime]
 
@@ -176,10 +182,16 @@ class EntryPointRow(Base):
 
 
 class RespondentRow(Base):
+    """A graduate as one organisation knows them (migration 0010): two agencies tracing
+    the same person each keep their own record, so a number is unique per organisation.
+    The unique index also serves the dial-in lookup by (organisation, phone)."""
+
     __tablename__ = "respondents"
+    __table_args__ = (UniqueConstraint("organisation_id", "phone"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    phone: Mapped[str] = mapped_column(String(20), unique=True)  # E.164
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    phone: Mapped[str] = mapped_column(String(20))  # E.164
     name: Mapped[str] = mapped_column(String(255), default="")
     language: Mapped[str | None] = mapped_column(String(8))
     programme: Mapped[str] = mapped_column(String(255), default="")

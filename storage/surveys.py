@@ -6,7 +6,15 @@ an immutable version, and new sessions use the newest one. Re-importing the very
 file is a no-op, so the command can be re-run safely; a different file under a version
 that already exists is refused, since answers already stored refer to that version.
 
+Every survey belongs to an organisation (`storage.organisations`). A `form_id` is
+unique across the service for now, and an import never moves a survey, a USSD code or
+an IVR number from one organisation to another: those are refused.
+
     SurveyVersionConflict(ValueError)   same form_id and version, different file
+    OtherOrganisationError(ValueError)  the form_id, code or number is another
+                                        organisation's
+    OrganisationError(ValueError)       from storage.organisations: no organisation can
+                                        be chosen as asked
     UssdCodeError(ValueError)           a USSD code that is not *digits*...#
     PhoneNumberError(ValueError)        an IVR number that is not digits (`ivr_address`)
     SurveyLoadError                     from survey_engine.xlsform: the form has errors
@@ -23,10 +31,12 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import PurePath
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from storage.db import connected
+from storage.organisations import organisation_for_import
 from storage.schema import entry_points, survey_media, survey_versions, surveys
 from survey_engine.errors import FormWarning, SurveyLoadError
 from survey_engine.model import Survey
@@ -36,6 +46,7 @@ from survey_engine.xlsform import load_xlsform
 
 __all__ = [
     "ImportedSurvey",
+    "OtherOrganisationError",
     "SurveySummary",
     "SurveyVersionConflict",
     "UssdCodeError",
@@ -46,12 +57,18 @@ __all__ = [
     "load_stored_form",
     "parse_ussd_code",
     "stored_media",
+    "survey_of",
     "unloadable_versions",
 ]
 
 
 class SurveyVersionConflict(ValueError):
     """A different file claims a (form_id, version) that is already imported."""
+
+
+class OtherOrganisationError(ValueError):
+    """An import names a form_id, USSD code or IVR number that another organisation's
+    survey holds: it is never moved between organisations."""
 
 
 class UssdCodeError(ValueError):
@@ -65,6 +82,8 @@ class ImportedSurvey:
     form_id: str
     version: str
     created: bool  # False: this exact file was already imported
+    organisation_id: int
+    organisation: str  # its name
     ivr_numbers: tuple[str, ...] = ()  # bound by this import, as stored (`ivr_address`)
     warnings: tuple[FormWarning, ...] = ()  # the loader's, e.g. questions left out
 
@@ -72,6 +91,7 @@ class ImportedSurvey:
 @dataclass(frozen=True, slots=True)
 class SurveySummary:
     survey_id: int
+    organisation_id: int
     form_id: str
     title: str
     version_id: int  # the current (newest) version
@@ -124,18 +144,24 @@ async def import_survey(
     default_region: str | None = None,
     skip_unaskable: bool = False,
     media: Mapping[str, bytes] | None = None,
+    organisation: int | str | None = None,
 ) -> ImportedSurvey:
-    """Store an XLSForm upload as a survey version and optionally bind a USSD code and
-    IVR numbers to it (`roster_only` applies to each).
+    """Store an XLSForm upload as a survey version of `organisation` and optionally bind
+    a USSD code and IVR numbers to it (`roster_only` applies to each).
+
+    `organisation` is an id, a name (made when new) or None: the only organisation, or
+    `Default` when there is none yet (`storage.organisations.organisation_for_import`).
+    A form_id, code or number of another organisation's survey is refused
+    (`OtherOrganisationError`).
 
     `filename` names the survey when the form has no `settings.form_id`, as in ODK.
     An IVR number is stored as `ivr_address` reads it in `default_region` (an E.164
     number, or an extension's digits). Binding a code or number that reached another
-    survey moves it to this one. Every code and number is checked before anything is
-    stored. With `skip_unaskable`, the questions a phone cannot ask are left out instead
-    of refusing the form (`ImportedSurvey.warnings` names each). `media`: files imported
-    beside the form, by name (the CSV lists of select_one_from_file): the ones the form
-    names are stored with the version."""
+    survey of the same organisation moves it to this one. Every code and number is
+    checked before anything is stored. With `skip_unaskable`, the questions a phone
+    cannot ask are left out instead of refusing the form (`ImportedSurvey.warnings`
+    names each). `media`: files imported beside the form, by name (the CSV lists of
+    select_one_from_file): the ones the form names are stored with the version."""
     binding = parse_ussd_code(ussd_code) if ussd_code else None
     ivr_addresses = tuple(dict.fromkeys(ivr_address(n, default_region) for n in ivr_numbers))
     fallback_form_id = PurePath(filename).stem or "survey"
@@ -151,7 +177,8 @@ async def import_survey(
     now = dt.datetime.now(dt.UTC)
 
     async with engine.begin() as conn:
-        survey_id = await _survey_id(conn, survey.form_id, survey.title, now)
+        organisation_id, organisation_name = await organisation_for_import(conn, organisation, now)
+        survey_id = await _survey_id(conn, organisation_id, survey.form_id, survey.title, now)
         existing = (
             await conn.execute(
                 select(survey_versions.c.id, survey_versions.c.source_sha256).where(
@@ -194,21 +221,29 @@ async def import_survey(
             await conn.execute(
                 surveys.update().where(surveys.c.id == survey_id).values(title=survey.title)
             )
+        bindings = [("ivr", address) for address in ivr_addresses]
         if binding is not None:
+            bindings.insert(0, ("ussd", dialled_code(*binding)))
+        for channel, address in bindings:
             await _bind(
-                conn, "ussd", dialled_code(*binding), survey_id=survey_id, roster_only=roster_only
+                conn,
+                channel,
+                address,
+                survey_id=survey_id,
+                organisation_id=organisation_id,
+                roster_only=roster_only,
             )
-        for address in ivr_addresses:
-            await _bind(conn, "ivr", address, survey_id=survey_id, roster_only=roster_only)
 
     return ImportedSurvey(
-        survey_id,
-        version_id,
-        survey.form_id,
-        survey.version,
-        created,
-        ivr_addresses,
-        survey.warnings,
+        survey_id=survey_id,
+        version_id=version_id,
+        form_id=survey.form_id,
+        version=survey.version,
+        created=created,
+        organisation_id=organisation_id,
+        organisation=organisation_name,
+        ivr_numbers=ivr_addresses,
+        warnings=survey.warnings,
     )
 
 
@@ -243,24 +278,51 @@ def _digest(source: bytes, media: Mapping[str, bytes]) -> str:
     return whole.hexdigest()
 
 
-async def _survey_id(conn: AsyncConnection, form_id: str, title: str, now: dt.datetime) -> int:
+async def _survey_id(
+    conn: AsyncConnection, organisation_id: int, form_id: str, title: str, now: dt.datetime
+) -> int:
     found = (
-        await conn.execute(select(surveys.c.id).where(surveys.c.form_id == form_id))
-    ).scalar_one_or_none()
+        await conn.execute(
+            select(surveys.c.id, surveys.c.organisation_id).where(surveys.c.form_id == form_id)
+        )
+    ).first()
+    if found is not None and found.organisation_id != organisation_id:
+        # Which organisation is not said: the admin site shows this message to staff.
+        raise OtherOrganisationError(
+            f"the form_id '{form_id}' is already used by a survey of another organisation; "
+            "form ids are unique across the service: change `form_id` on the settings "
+            "sheet and import again"
+        )
     if found is not None:
-        return found
+        return found.id
     return (
         await conn.execute(
             surveys.insert()
-            .values(form_id=form_id, title=title, created_at=now)
+            .values(form_id=form_id, title=title, organisation_id=organisation_id, created_at=now)
             .returning(surveys.c.id)
         )
     ).scalar_one()
 
 
 async def _bind(
-    conn: AsyncConnection, channel: str, address: str, *, survey_id: int, roster_only: bool
+    conn: AsyncConnection,
+    channel: str,
+    address: str,
+    *,
+    survey_id: int,
+    organisation_id: int,
+    roster_only: bool,
 ) -> None:
+    owner = await conn.scalar(
+        select(surveys.c.organisation_id)
+        .join_from(entry_points, surveys, surveys.c.id == entry_points.c.survey_id)
+        .where(entry_points.c.channel == channel, entry_points.c.address == address)
+    )
+    if owner is not None and owner != organisation_id:
+        what = "USSD code" if channel == "ussd" else "IVR number"
+        raise OtherOrganisationError(
+            f"the {what} {address} reaches a survey of another organisation: choose another"
+        )
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     stmt = insert(entry_points).values(
         channel=channel, address=address, survey_id=survey_id, roster_only=roster_only
@@ -307,20 +369,48 @@ async def unloadable_versions(engine: AsyncEngine) -> list[str]:
     return problems
 
 
-async def list_surveys(engine: AsyncEngine) -> list[SurveySummary]:
-    """Every survey with its current version, USSD codes and IVR numbers, by form_id."""
+async def list_surveys(
+    bind: AsyncEngine | AsyncConnection, organisation_id: int | None
+) -> list[SurveySummary]:
+    """The organisation's surveys (None: every organisation's, for the operator's
+    commands) with their current versions, USSD codes and IVR numbers, by form_id."""
+    if organisation_id is None:
+        return await _summaries(bind)
+    return await _summaries(bind, surveys.c.organisation_id == organisation_id)
+
+
+async def survey_of(
+    bind: AsyncEngine | AsyncConnection, organisation_id: int, survey_id: int
+) -> SurveySummary | None:
+    """The survey with this id when it is the organisation's; None otherwise (another
+    organisation's survey is as absent as one that does not exist)."""
+    if not (0 < survey_id < 2**31 and 0 < organisation_id < 2**31):  # ids from URLs
+        return None
+    found = await _summaries(
+        bind, surveys.c.id == survey_id, surveys.c.organisation_id == organisation_id
+    )
+    return found[0] if found else None
+
+
+async def _summaries(
+    bind: AsyncEngine | AsyncConnection, *conditions: ColumnElement[bool]
+) -> list[SurveySummary]:
+    """The surveys that meet `conditions` (on `surveys`), as `SurveySummary`."""
     counts = (
         select(
             survey_versions.c.survey_id,
             func.max(survey_versions.c.id).label("current_id"),
             func.count().label("versions"),
         )
+        .join_from(survey_versions, surveys, surveys.c.id == survey_versions.c.survey_id)
+        .where(*conditions)
         .group_by(survey_versions.c.survey_id)
         .subquery()
     )
     stmt = (
         select(
             surveys.c.id,
+            surveys.c.organisation_id,
             surveys.c.form_id,
             surveys.c.title,
             surveys.c.created_at,
@@ -335,17 +425,21 @@ async def list_surveys(engine: AsyncEngine) -> list[SurveySummary]:
         .order_by(surveys.c.form_id)
     )
     addresses: dict[tuple[str, int], list[str]] = {}
-    async with engine.connect() as conn:
+    async with connected(bind) as conn:
         rows = (await conn.execute(stmt)).all()
         for entry in await conn.execute(
             select(entry_points.c.channel, entry_points.c.survey_id, entry_points.c.address)
-            .where(entry_points.c.channel.in_(("ussd", "ivr")))
+            .where(
+                entry_points.c.channel.in_(("ussd", "ivr")),
+                entry_points.c.survey_id.in_([row.id for row in rows]),
+            )
             .order_by(entry_points.c.address)
         ):
             addresses.setdefault((entry.channel, entry.survey_id), []).append(entry.address)
     return [
         SurveySummary(
             survey_id=row.id,
+            organisation_id=row.organisation_id,
             form_id=row.form_id,
             title=row.title,
             version_id=row.version_id,

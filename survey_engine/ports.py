@@ -36,12 +36,15 @@ class Channel(enum.StrEnum):
 @dataclass(frozen=True, slots=True)
 class EntryPoint:
     """An address on a channel that reaches a survey: a USSD code as dialled
-    (`*384*123#`, `*384*123*2#` for extension 2), an IVR number, an SMS short code."""
+    (`*384*123#`, `*384*123*2#` for extension 2), an IVR number, an SMS short code.
+    A caller is looked up (and kept) among the respondents of the survey's
+    organisation."""
 
     channel: str  # a Channel value
     address: str
     survey_id: int
     roster_only: bool
+    organisation_id: int  # the survey's owner
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,19 +113,25 @@ class ResponseStore(Protocol):
         """The compiled survey of one version (implementations cache it)."""
         ...
 
-    async def find_respondent(self, phone: str) -> RespondentRecord | None: ...
+    async def find_respondent(self, organisation_id: int, phone: str) -> RespondentRecord | None:
+        """The organisation's respondent with this number (another organisation's record
+        of the same number is another respondent)."""
+        ...
 
-    async def create_respondent(self, phone: str, language: str | None) -> RespondentRecord:
-        """A number not on the roster dialled in: keep it, flagged `on_roster=False`."""
+    async def create_respondent(
+        self, organisation_id: int, phone: str, language: str | None
+    ) -> RespondentRecord:
+        """A number not on the organisation's roster dialled in: keep it, flagged
+        `on_roster=False`."""
         ...
 
     async def dial_in(
-        self, phone: str, new_response: NewResponse
+        self, organisation_id: int, phone: str, new_response: NewResponse
     ) -> tuple[RespondentRecord, int | None]:
-        """The respondent with this number and, when the number is new, the id of
-        `new_response` begun for it: an unknown number becomes a respondent flagged
-        `on_roster=False` whose first response starts at once (it cannot have an
-        earlier one). A known respondent comes back with None, for the caller to look
+        """The organisation's respondent with this number and, when the number is new
+        to it, the id of `new_response` begun for it: an unknown number becomes a
+        respondent flagged `on_roster=False` whose first response starts at once (it
+        cannot have an earlier one). A known respondent comes back with None, for the caller to look
         at its history. One round trip where possible: it runs on every first hop."""
         ...
 

@@ -183,7 +183,15 @@ async def line(
         roster_only=False,
         ivr_numbers=[IVR_NUMBER],
     )
-    ussd = Service(client, engine, app[RESPONSES], app[SESSIONS], imported.survey_id, redis_url)
+    ussd = Service(
+        client,
+        engine,
+        app[RESPONSES],
+        app[SESSIONS],
+        imported.survey_id,
+        redis_url,
+        imported.organisation_id,
+    )
     since = asterisk.log_size()
     yield Line(asterisk, ami, client, engine, ussd, recordings)
     log = asterisk.log(since)

@@ -66,6 +66,7 @@ class World:
     add_respondent: Callable[[str, str | None], object]
     bind: Callable[..., Awaitable[object]]  # (code, roster_only, form=TRACER)
     now: list[dt.datetime]
+    organisation_id: int  # the surveys' and their respondents'
 
     def interviews(self, **settings: object) -> Interviews:
         return Interviews(
@@ -76,7 +77,7 @@ class World:
         )
 
     async def latest(self, phone: str = PHONE) -> ResponseRecord | None:
-        respondent = await self.store.find_respondent(phone)
+        respondent = await self.store.find_respondent(self.organisation_id, phone)
         assert respondent is not None
         return await self.store.latest_response(respondent.id, self.survey_id)
 
@@ -95,7 +96,7 @@ async def _memory_world() -> World:
         store.bind(USSD, code, survey_id, roster_only=roster_only)
 
     await bind(CODE, False)
-    return World(store, ref.survey_id, add, bind, [T0])
+    return World(store, ref.survey_id, add, bind, [T0], store.DEFAULT_ORGANISATION_ID)
 
 
 @functools.cache
@@ -115,6 +116,7 @@ async def _sql_world(engine: AsyncEngine) -> World:
             roster_only=roster_only,
         )
         store.forget_surveys()
+        organisation.append(imported.organisation_id)
         return imported.survey_id
 
     async def add(phone: str, language: str | None) -> None:
@@ -125,8 +127,9 @@ async def _sql_world(engine: AsyncEngine) -> World:
         assert not report.errors, report.errors
 
     store = SqlResponseStore(engine)
+    organisation: list[int] = []
     survey_id = await bind(CODE, False)
-    return World(store, survey_id, add, bind, [T0])
+    return World(store, survey_id, add, bind, [T0], organisation[0])
 
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -216,7 +219,7 @@ async def test_a_new_number_starts_at_the_language_menu_and_each_turn_is_in_sql_
         "en",
         "1*1*12",
     )
-    respondent = await world.store.find_respondent(PHONE)
+    respondent = await world.store.find_respondent(world.organisation_id, PHONE)
     assert respondent is not None and not respondent.on_roster
 
 
@@ -276,7 +279,7 @@ async def test_what_a_redial_hears(world: World, case: Redial) -> None:
     else:
         assert isinstance(again, Step)
         assert again.live.view == case.expected
-    respondent = await world.store.find_respondent(PHONE)
+    respondent = await world.store.find_respondent(world.organisation_id, PHONE)
     assert respondent is not None
     count = 0
     # Count responses: the newest, and older ones by asking for each session.

@@ -86,7 +86,9 @@ class Line:
         return seen
 
     async def latest(self, form_id: str = "graduate_tracer", phone: str = PHONE) -> ResponseRecord:
-        respondent = await self.store.find_respondent(phone)
+        respondent = await self.store.find_respondent(
+            MemoryResponseStore.DEFAULT_ORGANISATION_ID, phone
+        )
         assert respondent is not None
         latest = await self.store.latest_response(respondent.id, self.surveys[form_id])
         assert latest is not None
@@ -354,7 +356,9 @@ async def test_a_hidden_caller_id_hears_why_it_cannot_go_on(line: Line):
     heard = seen.played_keys()
     assert heard and all(key.startswith("system.no_caller_id") for key in heard)
     assert seen.hung_up_by_server
-    assert await line.store.find_respondent(PHONE) is None
+    assert (
+        await line.store.find_respondent(MemoryResponseStore.DEFAULT_ORGANISATION_ID, PHONE) is None
+    )
 
 
 async def test_a_call_the_dialer_placed_names_the_respondent_in_its_variables(line: Line):
@@ -403,7 +407,9 @@ async def test_a_survey_for_the_roster_only_turns_away_a_number_not_on_it(line: 
     seen = await line.call(["1"], extension="5002")
     heard = seen.played_keys()
     assert heard and all(key.startswith("system.not_on_roster") for key in heard)
-    assert await line.store.find_respondent(PHONE) is None
+    assert (
+        await line.store.find_respondent(MemoryResponseStore.DEFAULT_ORGANISATION_ID, PHONE) is None
+    )
 
 
 @pytest.mark.parametrize(

@@ -19,10 +19,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from service_tracker.cli import main
 from storage.db import create_engine
 from storage.responses import SqlResponseStore
+from storage.schema import organisations, users
 from survey_engine.events import AnswerGiven, Ended, ResponseStatus
 from tests.conftest import markdown_to_xlsx
 from tests.ussd.phones import TRACER_XLSX
@@ -142,7 +144,7 @@ def test_export_writes_one_csv_row_per_answer(database, capsys):
         binding = await store.entry_point("ussd", "*384*123#")
         assert binding is not None
         version = await store.current_version(binding.survey_id)
-        person = await store.create_respondent("+254712345678", "en")
+        person = await store.create_respondent(binding.organisation_id, "+254712345678", "en")
         response = await store.start_response(
             respondent_id=person.id,
             version_id=version.version_id,
@@ -356,3 +358,67 @@ def test_demo_prepares_the_sample_survey_on_ussd_and_voice_before_serving(
             await engine.dispose()
 
     assert asyncio.run(check())
+
+
+def test_imports_go_to_the_organisation_named_and_ask_for_one_when_there_are_several(
+    database, tmp_path, capsys
+):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("phone,name\n+254712300481,Wanjiru Kamau\n")
+    args = ["survey", "import", str(TRACER_XLSX), "--organisation", "Kenya TVET"]
+    assert main(args) == 0
+    assert "(imported) in organisation Kenya TVET" in capsys.readouterr().out
+    # One organisation: it is the one, unnamed.
+    assert main(["respondents", "import", str(roster)]) == 0
+    assert "(organisation Kenya TVET)" in capsys.readouterr().out
+
+    assert main(["respondents", "import", str(roster), "--organisation", "Uganda Skills"]) == 0
+    assert "1 created, 0 updated, 0 row(s) with errors (organisation Uganda Skills)" in (
+        capsys.readouterr().out
+    )
+    # Two now: an import must say which.
+    assert main(["respondents", "import", str(roster)]) == 1
+    err = capsys.readouterr().err
+    assert "roster.csv: there are several organisations ('Kenya TVET', 'Uganda Skills')" in err
+    assert "--organisation NAME" in err
+    # A survey never moves to another organisation.
+    args = ["survey", "import", str(TRACER_XLSX), "--organisation", "Uganda Skills"]
+    assert main(args) == 1
+    assert "'graduate_tracer' is already used by a survey of another organisation" in (
+        capsys.readouterr().err
+    )
+
+
+def test_the_demo_runs_again_beside_another_organisation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import service_tracker.cli as cli
+
+    monkeypatch.setattr(cli, "_serve_worker", lambda settings, host, port, reuse: None)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/demo.db")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert main(["demo"]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
+    create = ["users", "create", "--email", "a@agency.org", "--organisation", "Kenya TVET"]
+    assert main([*create, "--role", "admin", "--password-stdin"]) == 0
+    capsys.readouterr()
+    # Two organisations now: the demo reloads into the one that holds its survey.
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "(already imported) in organisation Default" in out
+    assert "0 created, 8 updated, 0 row(s) with errors (organisation Default)" in out
+
+    async def demo_admins_organisation() -> str | None:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/demo.db")
+        try:
+            async with engine.connect() as conn:
+                return await conn.scalar(
+                    select(organisations.c.name)
+                    .join_from(users, organisations)
+                    .where(users.c.email == "demo@example.org")
+                )
+        finally:
+            await engine.dispose()
+
+    # The demo's first admin was made where the sample survey is, so it sees it.
+    assert asyncio.run(demo_admins_organisation()) == "Default"

@@ -31,7 +31,15 @@ async def _service(aiohttp_client, settings: Settings) -> Service:
         ussd_code=TRACER_CODE,
         roster_only=False,
     )
-    return Service(client, app[DATABASE], app[RESPONSES], app[SESSIONS], imported.survey_id, None)
+    return Service(
+        client,
+        app[DATABASE],
+        app[RESPONSES],
+        app[SESSIONS],
+        imported.survey_id,
+        None,
+        imported.organisation_id,
+    )
 
 
 async def _whole_surveys_at_once(service: Service) -> list[str]:

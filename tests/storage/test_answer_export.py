@@ -77,8 +77,8 @@ async def test_answers_are_exported_one_row_each_with_their_context(
         default_region=None,
     )
     store = SqlResponseStore(engine)
-    graduate = await store.find_respondent("+254712300481")
-    walk_in = await store.create_respondent("+255754218733", None)
+    graduate = await store.find_respondent(tracer.organisation_id, "+254712300481")
+    walk_in = await store.create_respondent(tracer.organisation_id, "+255754218733", None)
     assert graduate is not None
 
     first = (await _start(store, graduate.id, tracer.version_id, "ussd", "s1")).id
@@ -99,7 +99,7 @@ async def test_answers_are_exported_one_row_each_with_their_context(
     out = io.StringIO()
     ref = await find_survey(engine, "tracer")
     assert ref is not None
-    assert await export_answers(engine, ref, out) == 3
+    assert await export_answers(engine, ref, out, organisation_id=tracer.organisation_id) == 3
 
     rows = list(csv.reader(io.StringIO(out.getvalue())))
     assert tuple(rows[0]) == EXPORT_COLUMNS
@@ -122,13 +122,13 @@ async def test_answers_are_exported_one_row_each_with_their_context(
 
     # A survey id works as well as a reference.
     again = io.StringIO()
-    await export_answers(engine, tracer.survey_id, again)
+    await export_answers(engine, tracer.survey_id, again, organisation_id=tracer.organisation_id)
     assert again.getvalue() == out.getvalue()
 
 
 async def test_a_survey_without_answers_exports_the_header_only(engine: AsyncEngine) -> None:
     out = io.StringIO()
-    assert await export_answers(engine, 12345, out) == 0
+    assert await export_answers(engine, 12345, out, organisation_id=None) == 0
     assert out.getvalue().splitlines() == [",".join(EXPORT_COLUMNS)]
 
 
@@ -143,7 +143,7 @@ async def test_answers_a_spreadsheet_would_run_as_formulas_are_exported_as_text(
         default_region=None,
     )
     store = SqlResponseStore(engine)
-    graduate = await store.find_respondent("+254712300482")
+    graduate = await store.find_respondent(tracer.organisation_id, "+254712300482")
     assert graduate is not None
     response = await _start(store, graduate.id, tracer.version_id, "ussd", "s9")
     typed = {"months": "-2", "job": '=HYPERLINK("http://evil.example","pay")'}
@@ -151,7 +151,7 @@ async def test_answers_a_spreadsheet_would_run_as_formulas_are_exported_as_text(
         response.id, [AnswerGiven(q, v) for q, v in typed.items()], turn_ref="x", now=T0
     )
     out = io.StringIO()
-    await export_answers(engine, tracer.survey_id, out)
+    await export_answers(engine, tracer.survey_id, out, organisation_id=tracer.organisation_id)
     rows = {row[1]: row for row in csv.reader(io.StringIO(out.getvalue()))}
     assert rows["months"][2] == "-2"  # a number stays a number
     assert rows["job"][2] == "'" + typed["job"]
@@ -164,7 +164,7 @@ async def test_a_voice_answer_is_exported_as_its_path_under_recordings_dir_in_th
 ) -> None:
     tracer = await _import(engine, xlsx_from_markdown, "tracer")
     store = SqlResponseStore(engine)
-    graduate = await store.create_respondent("+254712300483", "en")
+    graduate = await store.create_respondent(tracer.organisation_id, "+254712300483", "en")
     response = await _start(store, graduate.id, tracer.version_id, "ivr", "call-1", language="en")
     recordings = RecordingFolder(tmp_path / "recordings")
     made = await recordings.new(tracer.form_id, response.id, "job")
@@ -178,7 +178,7 @@ async def test_a_voice_answer_is_exported_as_its_path_under_recordings_dir_in_th
     )
 
     out = io.StringIO()
-    await export_answers(engine, tracer.survey_id, out)
+    await export_answers(engine, tracer.survey_id, out, organisation_id=tracer.organisation_id)
     rows = list(csv.reader(io.StringIO(out.getvalue())))
     assert rows[0] == [
         "respondent", "question", "value", "channel", "response_status", "answered_at",
@@ -197,13 +197,13 @@ async def test_a_recording_reference_a_spreadsheet_would_run_is_still_exported_a
 ) -> None:
     tracer = await _import(engine, xlsx_from_markdown, "tracer")
     store = SqlResponseStore(engine)
-    graduate = await store.create_respondent("+254712300484", None)
+    graduate = await store.create_respondent(tracer.organisation_id, "+254712300484", None)
     response = await _start(store, graduate.id, tracer.version_id, "ivr", "call-2")
     ref = "=HYPERLINK(1)/2/job-3"
     answer = AnswerGiven("job", ref, AnswerKind.RECORDING)
     await store.record_turn(response.id, [answer], turn_ref="", now=T0)
     out = io.StringIO()
-    await export_answers(engine, tracer.survey_id, out)
+    await export_answers(engine, tracer.survey_id, out, organisation_id=tracer.organisation_id)
     (row,) = list(csv.reader(io.StringIO(out.getvalue())))[1:]
     assert row[2] == "'" + ref
 
@@ -214,7 +214,7 @@ async def test_each_answer_exports_the_channel_it_was_given_on(
     # Started over USSD, cut off, finished by voice after a redial (issue 14).
     tracer = await _import(engine, xlsx_from_markdown, "tracer")
     store = SqlResponseStore(engine)
-    walk_in = await store.create_respondent("+254712300481", None)
+    walk_in = await store.create_respondent(tracer.organisation_id, "+254712300481", None)
     response = await _start(store, walk_in.id, tracer.version_id, "ussd", "ussd-1")
     await store.record_turn(response.id, [AnswerGiven("months", "3")], turn_ref="3", now=T0)
     later = T0 + dt.timedelta(minutes=5)
@@ -232,7 +232,10 @@ async def test_each_answer_exports_the_channel_it_was_given_on(
     )
 
     out = io.StringIO()
-    assert await export_answers(engine, tracer.survey_id, out) == 2
+    assert (
+        await export_answers(engine, tracer.survey_id, out, organisation_id=tracer.organisation_id)
+        == 2
+    )
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert [(r["question"], r["value"], r["channel"]) for r in rows] == [
         ("months", "3", "ussd"),
@@ -246,7 +249,7 @@ async def test_an_answer_changed_on_another_channel_takes_that_channel(
 ) -> None:
     tracer = await _import(engine, xlsx_from_markdown, "tracer")
     store = SqlResponseStore(engine)
-    walk_in = await store.create_respondent("+254712300481", None)
+    walk_in = await store.create_respondent(tracer.organisation_id, "+254712300481", None)
     response = await _start(store, walk_in.id, tracer.version_id, "ussd", "ussd-1")
     await store.record_turn(response.id, [AnswerGiven("months", "3")], turn_ref="3", now=T0)
     await store.attach_session(
@@ -255,6 +258,6 @@ async def test_an_answer_changed_on_another_channel_takes_that_channel(
     await store.record_turn(response.id, [AnswerGiven("months", "4")], turn_ref="4", now=T0)
 
     out = io.StringIO()
-    await export_answers(engine, tracer.survey_id, out)
+    await export_answers(engine, tracer.survey_id, out, organisation_id=tracer.organisation_id)
     [row] = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert (row["value"], row["channel"]) == ("4", "ivr")

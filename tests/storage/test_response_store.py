@@ -56,6 +56,7 @@ class World:
     version: SurveyVersionRef
     respondent_id: int
     response: ResponseRecord
+    organisation_id: int
 
 
 @pytest.fixture
@@ -68,7 +69,7 @@ async def world(engine: AsyncEngine, xlsx_from_markdown: Callable[[str], bytes])
         roster_only=False,
     )
     store = SqlResponseStore(engine)
-    respondent = await store.create_respondent(PHONE, None)
+    respondent = await store.create_respondent(imported.organisation_id, PHONE, None)
     response = await store.start_response(
         respondent_id=respondent.id,
         version_id=imported.version_id,
@@ -81,7 +82,7 @@ async def world(engine: AsyncEngine, xlsx_from_markdown: Callable[[str], bytes])
     version = SurveyVersionRef(
         imported.survey_id, imported.version_id, imported.form_id, imported.version
     )
-    return World(store, engine, version, respondent.id, response)
+    return World(store, engine, version, respondent.id, response, imported.organisation_id)
 
 
 async def _answer_rows(engine: AsyncEngine, response_id: int) -> list[tuple[str, str]]:
@@ -220,12 +221,12 @@ async def test_choosing_a_language_sets_it_on_the_response_and_an_unknown_respon
     await world.store.record_turn(world.response.id, [LanguageChosen("sw")], turn_ref="2", now=T0)
     latest = await world.store.latest_response(world.respondent_id, world.version.survey_id)
     assert latest is not None and latest.language == "sw"
-    respondent = await world.store.find_respondent(PHONE)
+    respondent = await world.store.find_respondent(world.organisation_id, PHONE)
     assert respondent is not None and respondent.language == "sw"
 
     # A language the respondent already has is theirs: another survey's choice leaves it.
     await world.store.record_turn(world.response.id, [LanguageChosen("en")], turn_ref="1", now=T0)
-    respondent = await world.store.find_respondent(PHONE)
+    respondent = await world.store.find_respondent(world.organisation_id, PHONE)
     assert respondent is not None and respondent.language == "sw"
     latest = await world.store.latest_response(world.respondent_id, world.version.survey_id)
     assert latest is not None and latest.language == "en"
@@ -444,8 +445,8 @@ async def test_latest_response_is_the_newest_across_versions(
 
 async def test_a_number_that_dials_in_is_kept_off_the_roster_once(world: World) -> None:
     store = world.store
-    first = await store.create_respondent("+255754218733", "sw")
-    again = await store.create_respondent("+255754218733", None)
+    first = await store.create_respondent(world.organisation_id, "+255754218733", "sw")
+    again = await store.create_respondent(world.organisation_id, "+255754218733", None)
     assert first == again
     assert (first.phone, first.language, first.on_roster, first.name) == (
         "+255754218733",
@@ -453,8 +454,8 @@ async def test_a_number_that_dials_in_is_kept_off_the_roster_once(world: World) 
         False,
         "",
     )
-    assert await store.find_respondent("+255754218733") == first
-    assert await store.find_respondent("+255700000000") is None
+    assert await store.find_respondent(world.organisation_id, "+255754218733") == first
+    assert await store.find_respondent(world.organisation_id, "+255700000000") is None
     async with world.engine.connect() as conn:
         count = (await conn.execute(select(func.count()).select_from(respondents))).scalar()
     assert count == 2
@@ -463,7 +464,7 @@ async def test_a_number_that_dials_in_is_kept_off_the_roster_once(world: World) 
 async def test_bindings_and_versions_are_found(world: World) -> None:
     store = world.store
     assert await store.entry_point("ussd", "*384*123#") == EntryPoint(
-        "ussd", "*384*123#", world.version.survey_id, False
+        "ussd", "*384*123#", world.version.survey_id, False, world.organisation_id
     )
     assert await store.entry_point("ussd", "*384*123*2#") is None
     assert await store.entry_point("ivr", "*384*123#") is None

@@ -12,6 +12,7 @@ from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.organisations import organisation_id as organisation_id_of
 from storage.respondents import RosterFileError, RowError, import_respondents
 from storage.responses import SqlResponseStore
 from storage.schema import respondents
@@ -140,7 +141,9 @@ async def test_reimport_updates_by_phone_and_keeps_what_empty_cells_do_not_give(
     engine: AsyncEngine,
 ) -> None:
     store = SqlResponseStore(engine)
-    walk_in = await store.create_respondent("+254722845016", "en")
+    async with engine.begin() as conn:
+        organisation_id = await organisation_id_of(conn, "Default", dt.datetime.now(dt.UTC))
+    walk_in = await store.create_respondent(organisation_id, "+254722845016", "en")
     assert walk_in.on_roster is False
 
     await import_respondents(

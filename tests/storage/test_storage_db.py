@@ -98,7 +98,7 @@ async def test_migrated_schema_matches_the_models(engine: AsyncEngine) -> None:
         tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
     assert tables == set(metadata.tables) | {"alembic_version"}
-    assert version == "0009"
+    assert version == "0010"
 
 
 async def test_upgrade_twice_is_harmless_and_works_inside_an_event_loop(
@@ -148,9 +148,11 @@ def test_the_public_surface_of_storage_is_deliberate() -> None:
     import storage.calls
     import storage.db
     import storage.exports
+    import storage.organisations
     import storage.recordings
     import storage.respondents
     import storage.responses
+    import storage.scoped
     import storage.sessions
     import storage.surveys
 
@@ -161,9 +163,11 @@ def test_the_public_surface_of_storage_is_deliberate() -> None:
             storage.calls,
             storage.db,
             storage.exports,
+            storage.organisations,
             storage.recordings,
             storage.respondents,
             storage.responses,
+            storage.scoped,
             storage.sessions,
             storage.surveys,
         )
@@ -184,6 +188,7 @@ def test_the_public_surface_of_storage_is_deliberate() -> None:
             "DEFAULT_POOL_SIZES",
             "PoolSizes",
             "alembic_config",
+            "connected",
             "create_engine",
             "normalize_database_url",
             "ping",
@@ -191,7 +196,13 @@ def test_the_public_surface_of_storage_is_deliberate() -> None:
             "upgrade",
             "upgrade_connection",
         ],
-        "storage.exports": ["EXPORT_COLUMNS", "export_answers"],
+        "storage.exports": ["EXPORT_COLUMNS", "SurveyNotFound", "export_answers"],
+        "storage.organisations": [
+            "DEFAULT_ORGANISATION",
+            "OrganisationError",
+            "organisation_for_import",
+            "organisation_id",
+        ],
         "storage.recordings": ["BadRecordingRef", "RECORDING_FORMAT", "RecordingFolder"],
         "storage.respondents": [
             "RosterFileError",
@@ -200,9 +211,24 @@ def test_the_public_surface_of_storage_is_deliberate() -> None:
             "import_respondents",
         ],
         "storage.responses": ["SqlResponseStore"],
+        "storage.scoped": [
+            "StoredAnswer",
+            "StoredRecording",
+            "StoredRespondent",
+            "StoredResponse",
+            "SurveyNotFound",
+            "SurveySummary",
+            "export_answers",
+            "list_surveys",
+            "recording_of",
+            "respondent_of",
+            "response_of",
+            "survey_of",
+        ],
         "storage.sessions": ["MemorySessionStore", "RedisSessionStore"],
         "storage.surveys": [
             "ImportedSurvey",
+            "OtherOrganisationError",
             "SurveySummary",
             "SurveyVersionConflict",
             "UssdCodeError",
@@ -213,6 +239,7 @@ def test_the_public_surface_of_storage_is_deliberate() -> None:
             "load_stored_form",
             "parse_ussd_code",
             "stored_media",
+            "survey_of",
             "unloadable_versions",
         ],
     }
@@ -433,3 +460,82 @@ def test_calculated_answers_of_0007_come_and_go_leaving_typed_ones_alone(
     ]
     command.downgrade(config, "0006")
     assert run_coroutine(lambda: run("SELECT question, kind FROM answers")) == [("rate", "text")]
+
+
+def test_rows_stored_before_0010_go_to_the_default_organisation(unmigrated_url: str) -> None:
+    config = alembic_config(unmigrated_url)
+    command.upgrade(config, "0009")
+    now = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)
+
+    async def run(*statements: str) -> list[tuple[object, ...]]:
+        engine = create_engine(unmigrated_url)
+        found: list[tuple[object, ...]] = []
+        try:
+            async with engine.begin() as conn:
+                for sql in statements:
+                    result = await conn.execute(text(sql), {"now": now} if ":now" in sql else {})
+                    if result.returns_rows:
+                        found.extend(tuple(row) for row in result)
+        finally:
+            await engine.dispose()
+        return found
+
+    run_coroutine(
+        lambda: run(
+            # An agency made by `users create` before surveys had owners: not chosen.
+            "INSERT INTO organisations (id, name, created_at) VALUES (7, 'Kenya TVET', :now)",
+            "INSERT INTO surveys (id, form_id, title, created_at) VALUES (1, 'tracer', '', :now)",
+            "INSERT INTO respondents (id, phone, name, programme, cohort, gender, on_roster,"
+            " attributes, created_at, updated_at)"
+            " VALUES (1, '+254712345678', '', '', '', '', true, '{}', :now, :now)",
+        )
+    )
+    command.upgrade(config, "head")
+    owners = (
+        "SELECT o.name FROM surveys s JOIN organisations o ON o.id = s.organisation_id"
+        " UNION ALL"
+        " SELECT o.name FROM respondents r JOIN organisations o ON o.id = r.organisation_id"
+    )
+    assert run_coroutine(lambda: run(owners)) == [("Default",), ("Default",)]
+
+    # Another organisation may now trace the same graduate; one organisation may not
+    # hold the number twice.
+    same_number = (
+        "INSERT INTO respondents (id, organisation_id, phone, name, programme, cohort, gender,"
+        " on_roster, attributes, created_at, updated_at)"
+        " VALUES ({}, {}, '+254712345678', '', '', '', '', true, '{{}}', :now, :now)"
+    )
+    run_coroutine(lambda: run(same_number.format(2, 7)))
+    default_id = "(SELECT id FROM organisations WHERE name = 'Default')"
+    with pytest.raises(IntegrityError):
+        run_coroutine(lambda: run(same_number.format(3, default_id)))
+    with pytest.raises(IntegrityError):  # required from now on
+        run_coroutine(lambda: run("UPDATE surveys SET organisation_id = NULL"))
+
+    # Back to one record per number: the way down needs the second record gone first.
+    run_coroutine(lambda: run("DELETE FROM respondents WHERE organisation_id = 7"))
+    command.downgrade(config, "0009")
+    assert run_coroutine(lambda: run("SELECT id, phone FROM respondents")) == [(1, "+254712345678")]
+    with pytest.raises(IntegrityError):  # one record per number again
+        run_coroutine(
+            lambda: run(
+                "INSERT INTO respondents (id, phone, name, programme, cohort, gender, on_roster,"
+                " attributes, created_at, updated_at)"
+                " VALUES (4, '+254712345678', '', '', '', '', true, '{}', :now, :now)"
+            )
+        )
+
+
+def test_an_empty_database_gets_no_default_organisation_from_0010(unmigrated_url: str) -> None:
+    config = alembic_config(unmigrated_url)
+    command.upgrade(config, "head")
+
+    async def organisations_made() -> int:
+        engine = create_engine(unmigrated_url)
+        try:
+            async with engine.connect() as conn:
+                return (await conn.execute(text("SELECT count(*) FROM organisations"))).scalar()
+        finally:
+            await engine.dispose()
+
+    assert run_coroutine(organisations_made) == 0

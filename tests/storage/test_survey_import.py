@@ -81,7 +81,7 @@ async def test_import_stores_the_file_as_a_version_and_binds_the_code(
 
     store = SqlResponseStore(engine)
     assert await store.entry_point("ussd", "*384*123*2#") == EntryPoint(
-        "ussd", "*384*123*2#", imported.survey_id, True
+        "ussd", "*384*123*2#", imported.survey_id, True, imported.organisation_id
     )
     async with engine.connect() as conn:
         row = (await conn.execute(select(survey_versions))).one()
@@ -143,7 +143,7 @@ async def test_a_new_version_becomes_current(engine: AsyncEngine, xlsx_from_mark
     assert found == current
     assert await find_survey(engine, str(v1.survey_id)) == current
 
-    [summary] = await list_surveys(engine)
+    [summary] = await list_surveys(engine, None)
     assert (summary.form_id, summary.version, summary.versions, summary.ussd_codes) == (
         "tracer",
         "2",
@@ -184,7 +184,9 @@ async def test_rebinding_a_code_moves_it_to_the_other_survey(
     )
     assert second.survey_id != first.survey_id
     binding = await SqlResponseStore(engine).entry_point("ussd", "*384*123#")
-    assert binding == EntryPoint("ussd", "*384*123#", second.survey_id, True)
+    assert binding == EntryPoint(
+        "ussd", "*384*123#", second.survey_id, True, second.organisation_id
+    )
     async with engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(entry_points))).scalar() == 1
 
@@ -216,7 +218,7 @@ async def test_a_broken_form_or_code_stores_nothing(
         await import_survey(
             engine, form(xlsx_from_markdown), filename="x.xlsx", ussd_code="384", roster_only=False
         )
-    assert await list_surveys(engine) == []
+    assert await list_surveys(engine, None) == []
 
 
 async def test_a_stored_version_this_release_cannot_compile_is_named(
@@ -242,7 +244,12 @@ async def test_a_stored_version_this_release_cannot_compile_is_named(
         survey_id = (
             await conn.execute(
                 surveys.insert()
-                .values(form_id="old", title="", created_at=dt.datetime.now(dt.UTC))
+                .values(
+                    form_id="old",
+                    title="",
+                    organisation_id=good.organisation_id,
+                    created_at=dt.datetime.now(dt.UTC),
+                )
                 .returning(surveys.c.id)
             )
         ).scalar_one()
@@ -280,13 +287,13 @@ async def test_ivr_numbers_become_entry_points_in_the_form_a_call_looks_up(
     # What Asterisk may report for the same number, read the way the IVR will.
     for dialled in ("254201234567", "+254201234567", "0201234567"):
         assert await store.entry_point("ivr", ivr_address(dialled, "KE")) == EntryPoint(
-            "ivr", "+254201234567", imported.survey_id, True
+            "ivr", "+254201234567", imported.survey_id, True, imported.organisation_id
         )
     assert await store.entry_point("ivr", "4000") == EntryPoint(
-        "ivr", "4000", imported.survey_id, True
+        "ivr", "4000", imported.survey_id, True, imported.organisation_id
     )
     assert await store.entry_point("ussd", "4000") is None
-    [summary] = await list_surveys(engine)
+    [summary] = await list_surveys(engine, None)
     assert (summary.ussd_codes, summary.ivr_numbers) == (("*384*123#",), ("+254201234567", "4000"))
 
 
@@ -312,12 +319,12 @@ async def test_rebinding_an_ivr_number_moves_it_to_the_other_survey(
     )
     store = SqlResponseStore(engine)
     assert await store.entry_point("ivr", "4000") == EntryPoint(
-        "ivr", "4000", second.survey_id, True
+        "ivr", "4000", second.survey_id, True, second.organisation_id
     )
     assert await store.entry_point("ivr", "4001") == EntryPoint(
-        "ivr", "4001", first.survey_id, False
+        "ivr", "4001", first.survey_id, False, first.organisation_id
     )
-    numbers = {s.form_id: s.ivr_numbers for s in await list_surveys(engine)}
+    numbers = {s.form_id: s.ivr_numbers for s in await list_surveys(engine, None)}
     assert numbers == {"baseline": ("4000",), "tracer": ("4001",)}
 
 
@@ -334,7 +341,7 @@ async def test_a_bad_ivr_number_stores_nothing(
             ivr_numbers=["4000", "40#00"],
             default_region="KE",
         )
-    assert await list_surveys(engine) == []
+    assert await list_surveys(engine, None) == []
     assert await SqlResponseStore(engine).entry_point("ivr", "4000") is None
 
 

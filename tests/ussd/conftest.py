@@ -38,7 +38,15 @@ async def _start(aiohttp_client, database_url: str, redis_url: str | None) -> Se
         ussd_code=TRACER_CODE,
         roster_only=False,
     )
-    return Service(client, engine, app[RESPONSES], app[SESSIONS], imported.survey_id, redis_url)
+    return Service(
+        client,
+        engine,
+        app[RESPONSES],
+        app[SESSIONS],
+        imported.survey_id,
+        redis_url,
+        imported.organisation_id,
+    )
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres])])
@@ -67,6 +75,12 @@ async def two_workers(
     client: TestClient = await aiohttp_client(create_app(settings))
     app = client.server.app
     second = Service(
-        client, app[DATABASE], app[RESPONSES], app[SESSIONS], first.survey_id, redis_url
+        client,
+        app[DATABASE],
+        app[RESPONSES],
+        app[SESSIONS],
+        first.survey_id,
+        redis_url,
+        first.organisation_id,
     )
     return first, second

@@ -37,6 +37,7 @@ class Service:
     sessions: SessionStore
     survey_id: int
     redis_url: str | None
+    organisation_id: int  # the survey's, and so its callers'
 
     async def answers_of(self, phone: str) -> dict[str, str]:
         response = await self._latest(phone)
@@ -47,7 +48,7 @@ class Service:
         return response.status if response else None
 
     async def _latest(self, phone: str):
-        respondent = await self.store.find_respondent(phone)
+        respondent = await self.store.find_respondent(self.organisation_id, phone)
         if respondent is None:
             return None
         return await self.store.latest_response(respondent.id, self.survey_id)

@@ -24,7 +24,7 @@ TRADES = """
 
 
 async def _answers(service, phone: Handset, survey_id: int) -> dict[str, str]:
-    respondent = await service.store.find_respondent(phone.number)
+    respondent = await service.store.find_respondent(service.organisation_id, phone.number)
     assert respondent is not None
     response = await service.store.latest_response(respondent.id, survey_id)
     assert response is not None

@@ -99,7 +99,7 @@ async def test_calculations_reach_the_screens_and_are_stored_as_calculated(servi
     }
 
     out = io.StringIO()
-    await export_answers(service.engine, survey_id, out)
+    await export_answers(service.engine, survey_id, out, organisation_id=service.organisation_id)
     rows = {row["question"]: row for row in csv.DictReader(io.StringIO(out.getvalue()))}
     assert (rows["weekly"]["value"], rows["weekly"]["kind"]) == ("2000", "calculated")
     assert (rows["rate"]["value"], rows["rate"]["kind"]) == ("400", "text")

@@ -29,7 +29,7 @@ OLD_STYLE = """
 
 
 async def answers_of(service, phone: Handset, code: str) -> dict[str, str]:
-    respondent = await service.store.find_respondent(phone.number)
+    respondent = await service.store.find_respondent(service.organisation_id, phone.number)
     binding = await service.store.entry_point("ussd", code)
     assert respondent is not None and binding is not None
     response = await service.store.latest_response(respondent.id, binding.survey_id)

@@ -91,7 +91,7 @@ async def test_several_long_open_answers_are_stored_not_refused(service):
     screen = await phone.send("Practise every day.")
     assert screen == "END Thank you for your answers!"
     assert len("*".join(phone.inputs)) > 2500  # the old cap on the whole history was 2000
-    respondent = await service.store.find_respondent(phone.number)
+    respondent = await service.store.find_respondent(service.organisation_id, phone.number)
     binding = await service.store.entry_point("ussd", OPEN_CODE)
     assert respondent is not None and binding is not None
     response = await service.store.latest_response(respondent.id, binding.survey_id)

@@ -48,7 +48,7 @@ async def test_several_choices_a_date_a_decimal_and_text_with_a_star(service):
     assert "Anything else?" in screen
     screen = await phone.send("solar*wiring")  # an answer that itself contains '*'
     assert screen == "END Thank you for your answers!"
-    respondent = await service.store.find_respondent(phone.number)
+    respondent = await service.store.find_respondent(service.organisation_id, phone.number)
     assert respondent is not None
     binding = await service.store.entry_point("ussd", CODE)
     assert binding is not None
@@ -78,7 +78,7 @@ async def test_the_keypads_separators_still_work_over_ussd(service):
     assert "Enter a number, e.g. 2.5" in await phone.send("15*06*2026")
     assert "Anything else?" in await phone.send("7*5")
     assert await phone.send("") == "END Thank you for your answers!"
-    respondent = await service.store.find_respondent(phone.number)
+    respondent = await service.store.find_respondent(service.organisation_id, phone.number)
     assert respondent is not None
     binding = await service.store.entry_point("ussd", CODE)
     assert binding is not None
@@ -138,7 +138,7 @@ async def test_times_a_date_and_time_and_a_rank_typed_as_handsets_allow(service)
     screen = await phone.send("3*1*3")
     assert "Enter all 3 numbers in order, each once, most important first." in screen
     assert await phone.send("312") == "END Thank you for your answers!"
-    respondent = await service.store.find_respondent(phone.number)
+    respondent = await service.store.find_respondent(service.organisation_id, phone.number)
     assert respondent is not None
     response = await service.store.latest_response(respondent.id, imported.survey_id)
     assert response is not None

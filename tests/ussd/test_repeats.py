@@ -87,7 +87,7 @@ async def test_each_pass_is_asked_stored_and_exported_with_its_index(service):
         "job[2]": "no",
     }
     out = io.StringIO()
-    await export_answers(service.engine, survey_id, out)
+    await export_answers(service.engine, survey_id, out, organisation_id=service.organisation_id)
     exported = {
         row["question"]: row["value"] for row in csv.DictReader(io.StringIO(out.getvalue()))
     }

@@ -43,7 +43,7 @@ async def test_a_graduate_answers_the_whole_survey_in_english_and_every_answer_i
     screen = await phone.send("More practical work")
     assert screen == "END Thank you for your answers!"
 
-    walk_in = await service.store.find_respondent(phone.number)
+    walk_in = await service.store.find_respondent(service.organisation_id, phone.number)
     assert walk_in is not None and walk_in.on_roster is False  # flagged as not on the roster
     assert walk_in.language == "en"  # the choice on the menu is remembered
     stored = await service.answers_of(phone.number)

@@ -42,7 +42,7 @@ async def test_a_form_imported_skipping_the_unaskable_is_asked_without_them(serv
     assert "Staff at Duka?" in await phone.send("Duka")
     assert "Why no location?" in await phone.send("2")
     assert await phone.send("no signal") == "END Thank you for your answers!"
-    respondent = await service.store.find_respondent(phone.number)
+    respondent = await service.store.find_respondent(service.organisation_id, phone.number)
     assert respondent is not None
     response = await service.store.latest_response(respondent.id, imported.survey_id)
     assert response is not None

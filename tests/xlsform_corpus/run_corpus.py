@@ -205,7 +205,7 @@ async def _session(survey, day: dt.date) -> Run:
 
 
 async def _ending(store: MemoryResponseStore, survey_id: int, hops: int, reply: str) -> Run:
-    respondent = await store.find_respondent(PHONE)
+    respondent = await store.find_respondent(store.DEFAULT_ORGANISATION_ID, PHONE)
     response = None
     if respondent is not None:
         response = await store.latest_response(respondent.id, survey_id)
