@@ -60,13 +60,24 @@ async def _survey(
 ) -> ImportedSurvey:
     return await import_survey(
         engine,
-        xlsx(FORM.format(form_id=form_id)),
+        _workbook(xlsx, form_id),
         filename=f"{form_id}.xlsx",
         ussd_code=code,
         roster_only=roster_only,
         ivr_numbers=ivr_numbers,
         organisation=organisation,
     )
+
+
+_WORKBOOKS: dict[str, bytes] = {}
+
+
+def _workbook(xlsx: Xlsx, form_id: str) -> bytes:
+    """One file per form_id: a workbook written again a second later has other bytes
+    (its timestamps), which an import of the same version rightly refuses."""
+    if form_id not in _WORKBOOKS:
+        _WORKBOOKS[form_id] = xlsx(FORM.format(form_id=form_id))
+    return _WORKBOOKS[form_id]
 
 
 async def _roster(engine: AsyncEngine, rows: str, organisation: int | str | None = None):
