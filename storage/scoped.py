@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.db import connected
@@ -121,6 +121,18 @@ def _is_id(*values: int) -> bool:
     return all(0 < value <= _MAX_ID for value in values)
 
 
+_T = TypeVar("_T")
+
+
+def _record(record: type[_T], row: Row[Any], /, **converted: Any) -> _T:
+    """A record of the row's columns named as its fields; `converted` gives the fields
+    whose column needs turning into the field's type."""
+    columns = row._mapping
+    names = [f.name for f in fields(record)]  # type: ignore[arg-type]
+    values = {name: columns[name] for name in names if name not in converted}
+    return record(**values, **converted)
+
+
 async def respondent_of(
     bind: AsyncEngine | AsyncConnection, organisation_id: int, respondent_id: int
 ) -> StoredRespondent | None:
@@ -134,20 +146,11 @@ async def respondent_of(
         row = (await conn.execute(stmt)).first()
     if row is None:
         return None
-    return StoredRespondent(
-        id=row.id,
-        organisation_id=row.organisation_id,
-        phone=row.phone,
-        name=row.name,
-        language=row.language,
-        programme=row.programme,
-        cohort=row.cohort,
-        completion_date=row.completion_date,
-        gender=row.gender,
+    return _record(
+        StoredRespondent,
+        row,
         on_roster=bool(row.on_roster),
         attributes=dict(row.attributes or {}),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
     )
 
 
@@ -189,31 +192,9 @@ async def response_of(
             select(answers).where(answers.c.response_id == response_id).order_by(answers.c.id)
         )
         stored = tuple(
-            StoredAnswer(
-                id=answer.id,
-                question=answer.question,
-                value=answer.value,
-                kind=AnswerKind(answer.kind),
-                channel=answer.channel,
-                answered_at=answer.answered_at,
-                updated_at=answer.updated_at,
-            )
-            for answer in given
+            _record(StoredAnswer, answer, kind=AnswerKind(answer.kind)) for answer in given
         )
-    return StoredResponse(
-        id=row.id,
-        respondent_id=row.respondent_id,
-        survey_id=row.survey_id,
-        survey_version_id=row.survey_version_id,
-        version=row.version,
-        channel=row.channel,
-        status=ResponseStatus(row.status),
-        language=row.language,
-        started_at=row.started_at,
-        updated_at=row.updated_at,
-        ended_at=row.ended_at,
-        answers=stored,
-    )
+    return _record(StoredResponse, row, status=ResponseStatus(row.status), answers=stored)
 
 
 async def recording_of(
