@@ -4,10 +4,11 @@ admin has asked to see them (and that request is in the audit log).
     masked_phone("+254712345678")  -> "+254 7•• ••• 678"
     shown_phone("+254712345678")   -> "+254 712 345 678"
 
-The country code, the first digit (mobile or landline, often the operator) and the
-last three digits stay: enough to tell two graduates apart and to recognise a number
-one already knows, not enough to call anyone. Any page listing numbers uses these
-(`phone` in templates: `{{ r.phone | phone(shown) }}`); the logs keep their own masking
+The country code, the first digit of the national number (mobile or landline, often
+the operator) and the last three digits stay: enough to tell two graduates apart and
+to recognise a number one already knows, not enough to call anyone. Any page listing
+numbers uses these (`phone` in templates: `{{ r.phone | phone(shown) }}`, after
+`install_phone_filter`); the logs keep their own masking
 (`survey_engine.phones.mask_phone`).
 """
 
@@ -34,28 +35,20 @@ def shown_phone(e164: str) -> str:
 
 
 def masked_phone(e164: str) -> str:
-    """The number grouped as `shown_phone` groups it, its middle digits hidden."""
+    """`+CC`, the first digit, the middle hidden in groups of three, the last three:
+    one shape for every country, so a masked number never hints at its grouping."""
     try:
         number = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:
         return mask_phone(e164)
-    grouped = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    prefix = f"+{number.country_code}"
-    if not grouped.startswith(prefix):
-        return mask_phone(e164)
-    national = grouped[len(prefix) :]
-    digits = sum(c.isdigit() for c in national)
-    if digits <= _KEEP_LAST + 1:  # too short to keep anything of it
-        return prefix + "".join(MASK if c.isdigit() else c for c in national)
-    seen = 0
-    out = []
-    for c in national:
-        if c.isdigit():
-            seen += 1
-            out.append(c if seen == 1 or seen > digits - _KEEP_LAST else MASK)
-        else:
-            out.append(c)
-    return prefix + "".join(out)
+    national = phonenumbers.national_significant_number(number)
+    if len(national) <= _KEEP_LAST + 1:  # too short to keep anything of it
+        return f"+{number.country_code} {MASK * len(national)}"
+    head = national[0] + MASK * (len(national) - 1 - _KEEP_LAST)
+    groups = [head[i : i + 3] for i in range(0, len(head), 3)]
+    if len(groups) > 1 and len(groups[-1]) == 1:  # no group of one: "3•••", not "3•• •"
+        groups[-2:] = [groups[-2] + groups[-1]]
+    return f"+{number.country_code} {' '.join(groups)} {national[-_KEEP_LAST:]}"
 
 
 def phone(e164: str, shown: bool = False) -> str:
