@@ -20,6 +20,11 @@ without languages does not erase the languages respondents chose on their phones
 Problems with rows are reported, not raised: each `RowError` names the line (the
 header is line 1, as in a spreadsheet) and the column, and the good rows are imported.
 A file that cannot be read at all raises `RosterFileError` (a ValueError).
+
+Reading and storing are two steps for callers that show a preview first (the admin
+site): `read_roster` parses without touching the database, `store_roster` writes a
+parsed roster in the caller's transaction, or with `dry_run` only counts what it would
+create and update. `import_respondents` does both, as the command line needs.
 """
 
 from __future__ import annotations
@@ -39,13 +44,21 @@ from typing import Any
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 from sqlalchemy import Date, String, bindparam, func, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.organisations import organisation_for_import
 from storage.schema import respondents
 from survey_engine.phones import PhoneNumberError, normalize_phone
 
-__all__ = ["RosterFileError", "RosterImportReport", "RowError", "import_respondents"]
+__all__ = [
+    "ParsedRoster",
+    "RosterFileError",
+    "RosterImportReport",
+    "RowError",
+    "import_respondents",
+    "read_roster",
+    "store_roster",
+]
 
 _TEXT_COLUMNS = ("name", "programme", "cohort", "gender")
 _UPDATED_FIELDS = ("name", "language", "programme", "cohort", "gender", "completion_date")
@@ -78,6 +91,20 @@ class RosterImportReport:
     organisation_id: int  # the roster's organisation
     organisation: str  # its name
     errors: list[RowError] = field(default_factory=list)
+    dry_run: bool = False  # counted only: nothing was written
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRoster:
+    """A roster file read and checked, not yet stored: its good rows and its problems."""
+
+    entries: tuple[_Entry, ...]
+    errors: tuple[RowError, ...]
+
+    @property
+    def lines_with_errors(self) -> int:
+        """Rows left out (a header problem, line 1, is not a row)."""
+        return len({error.line for error in self.errors if error.line > 1})
 
 
 @dataclass(slots=True)
@@ -97,19 +124,54 @@ async def import_respondents(
     filename: str,
     default_region: str | None,
     organisation: int | str | None = None,
+    dry_run: bool = False,
 ) -> RosterImportReport:
     """Create or update `organisation`'s respondents from a roster file; `filename`
     tells .csv from .xlsx. `organisation` is an id, a name (made when new) or None: the
     only organisation, or `Default` when there is none yet
-    (`storage.organisations.organisation_for_import`)."""
+    (`storage.organisations.organisation_for_import`). With `dry_run`, nothing is
+    written (not even a new organisation): the report counts what an import would do."""
+    roster = await read_roster(path_or_bytes, filename=filename, default_region=default_region)
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        report = await store_roster(conn, roster, organisation=organisation, dry_run=dry_run)
+        if dry_run:
+            await transaction.rollback()
+        else:
+            await transaction.commit()
+    return report
+
+
+async def read_roster(
+    path_or_bytes: bytes | str | os.PathLike[str], *, filename: str, default_region: str | None
+) -> ParsedRoster:
+    """Parse and check a roster file without storing it; `RosterFileError` when it
+    cannot be read at all."""
     if isinstance(path_or_bytes, bytes):
         data = path_or_bytes
     else:
         data = await asyncio.to_thread(Path(path_or_bytes).read_bytes)
     # Parsing a large workbook takes a while of CPU: keep the event loop answering.
     entries, errors = await asyncio.to_thread(_parse, data, filename, default_region)
-    organisation_id, name, created, updated = await _store(engine, entries, organisation)
-    return RosterImportReport(created, updated, organisation_id, name, errors)
+    return ParsedRoster(tuple(entries), tuple(errors))
+
+
+async def store_roster(
+    conn: AsyncConnection,
+    roster: ParsedRoster,
+    *,
+    organisation: int | str | None,
+    dry_run: bool = False,
+) -> RosterImportReport:
+    """Store a parsed roster in the caller's transaction (so a page can record the
+    import in its audit log with it); with `dry_run`, only count what would be created
+    and updated."""
+    organisation_id, name, created, updated = await _store(
+        conn, list(roster.entries), organisation, dry_run=dry_run
+    )
+    return RosterImportReport(
+        created, updated, organisation_id, name, list(roster.errors), dry_run=dry_run
+    )
 
 
 # -- reading the file -----------------------------------------------------------------
@@ -330,57 +392,62 @@ _UPDATE = (
 
 
 async def _store(
-    engine: AsyncEngine, entries: list[_Entry], organisation: int | str | None
+    conn: AsyncConnection,
+    entries: list[_Entry],
+    organisation: int | str | None,
+    *,
+    dry_run: bool,
 ) -> tuple[int, str, int, int]:
     """(organisation id, its name, respondents created, updated)."""
     now = dt.datetime.now(dt.UTC)
-    async with engine.begin() as conn:
-        organisation_id, name = await organisation_for_import(conn, organisation, now)
-        if not entries:
-            return organisation_id, name, 0, 0
-        existing: dict[str, tuple[int, dict[str, Any]]] = {}
-        phones = [entry.phone for entry in entries]
-        for start in range(0, len(phones), _LOOKUP_CHUNK):
-            chunk = phones[start : start + _LOOKUP_CHUNK]
-            result = await conn.execute(
-                select(respondents.c.phone, respondents.c.id, respondents.c.attributes).where(
-                    respondents.c.organisation_id == organisation_id,
-                    respondents.c.phone.in_(chunk),
-                )
+    organisation_id, name = await organisation_for_import(conn, organisation, now)
+    if not entries:
+        return organisation_id, name, 0, 0
+    existing: dict[str, tuple[int, dict[str, Any]]] = {}
+    phones = [entry.phone for entry in entries]
+    for start in range(0, len(phones), _LOOKUP_CHUNK):
+        chunk = phones[start : start + _LOOKUP_CHUNK]
+        result = await conn.execute(
+            select(respondents.c.phone, respondents.c.id, respondents.c.attributes).where(
+                respondents.c.organisation_id == organisation_id,
+                respondents.c.phone.in_(chunk),
             )
-            for phone, respondent_id, attributes in result:
-                existing[phone] = (respondent_id, attributes or {})
+        )
+        for phone, respondent_id, attributes in result:
+            existing[phone] = (respondent_id, attributes or {})
 
-        new = [
-            {
-                "organisation_id": organisation_id,
-                "phone": entry.phone,
-                "name": entry.values.get("name") or "",
-                "language": entry.values.get("language"),
-                "programme": entry.values.get("programme") or "",
-                "cohort": entry.values.get("cohort") or "",
-                "gender": entry.values.get("gender") or "",
-                "completion_date": entry.values.get("completion_date"),
-                "on_roster": True,
-                "attributes": entry.attributes,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for entry in entries
-            if entry.phone not in existing
-        ]
-        changed = [
-            {
-                "b_id": existing[entry.phone][0],
-                **{f"b_{name}": entry.values.get(name) for name in _UPDATED_FIELDS},
-                "b_attributes": {**existing[entry.phone][1], **entry.attributes},
-                "b_now": now,
-            }
-            for entry in entries
-            if entry.phone in existing
-        ]
-        if new:
-            await conn.execute(respondents.insert(), new)
-        if changed:
-            await conn.execute(_UPDATE, changed)
+    new = [
+        {
+            "organisation_id": organisation_id,
+            "phone": entry.phone,
+            "name": entry.values.get("name") or "",
+            "language": entry.values.get("language"),
+            "programme": entry.values.get("programme") or "",
+            "cohort": entry.values.get("cohort") or "",
+            "gender": entry.values.get("gender") or "",
+            "completion_date": entry.values.get("completion_date"),
+            "on_roster": True,
+            "attributes": entry.attributes,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for entry in entries
+        if entry.phone not in existing
+    ]
+    changed = [
+        {
+            "b_id": existing[entry.phone][0],
+            **{f"b_{name}": entry.values.get(name) for name in _UPDATED_FIELDS},
+            "b_attributes": {**existing[entry.phone][1], **entry.attributes},
+            "b_now": now,
+        }
+        for entry in entries
+        if entry.phone in existing
+    ]
+    if dry_run:
+        return organisation_id, name, len(new), len(changed)
+    if new:
+        await conn.execute(respondents.insert(), new)
+    if changed:
+        await conn.execute(_UPDATE, changed)
     return organisation_id, name, len(new), len(changed)

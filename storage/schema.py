@@ -41,6 +41,7 @@ from survey_engine.ports import CallOutcome
 __all__ = [
     "ROLES",
     "AdminSessionRow",
+    "AdminUploadRow",
     "AnswerRow",
     "AuditRow",
     "Base",
@@ -56,6 +57,7 @@ __all__ = [
     "UserRow",
     "UtcDateTime",
     "admin_sessions",
+    "admin_uploads",
     "answers",
     "audit_log",
     "calls",
@@ -187,7 +189,13 @@ class RespondentRow(Base):
     The unique index also serves the dial-in lookup by (organisation, phone)."""
 
     __tablename__ = "respondents"
-    __table_args__ = (UniqueConstraint("organisation_id", "phone"),)
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "phone"),
+        # The admin site's list (migration 0011): by name, filtered by programme or cohort.
+        Index("ix_respondents_organisation_id_name", "organisation_id", "name", "id"),
+        Index("ix_respondents_organisation_id_programme", "organisation_id", "programme"),
+        Index("ix_respondents_organisation_id_cohort", "organisation_id", "cohort"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
@@ -216,6 +224,9 @@ class ResponseRow(Base):
         # respondent's latest response to the survey.
         Index("ix_responses_channel_session_ref", "channel", "session_ref"),
         Index("ix_responses_respondent_id_survey_id", "respondent_id", "survey_id"),
+        # A respondent's latest response, whose status the admin site's list shows and
+        # filters by (migration 0011).
+        Index("ix_responses_respondent_id_id", "respondent_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -348,6 +359,24 @@ class AdminSessionRow(Base):
     expires_at: Mapped[dt.datetime]
 
 
+class AdminUploadRow(Base):
+    """A file sent to the admin site, held between its preview and its confirmation
+    (migration 0011, `storage.uploads`): for its sender only, for an hour at most. The
+    token that opens it is stored only as its SHA-256."""
+
+    __tablename__ = "admin_uploads"
+    __table_args__ = (Index("ix_admin_uploads_held_at", "held_at"),)
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))  # "roster"
+    filename: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    held_at: Mapped[dt.datetime]
+
+
 class LoginThrottleRow(Base):
     """Failed sign-ins counted per account and per address (`acct:...`, `addr:...`)
     when there is no Redis, so that a password cannot be guessed at speed."""
@@ -372,4 +401,5 @@ organisations = cast(Table, OrganisationRow.__table__)
 users = cast(Table, UserRow.__table__)
 audit_log = cast(Table, AuditRow.__table__)
 admin_sessions = cast(Table, AdminSessionRow.__table__)
+admin_uploads = cast(Table, AdminUploadRow.__table__)
 login_throttle = cast(Table, LoginThrottleRow.__table__)

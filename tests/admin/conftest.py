@@ -47,7 +47,15 @@ class Site:
 
 
 @pytest.fixture
-async def site(aiohttp_client, engine, database_url, session_backend) -> AsyncIterator[Site]:
+def recordings_dir(tmp_path) -> str:
+    """The service's RECORDINGS_DIR: a test's own folder, never the checkout's var/."""
+    return str(tmp_path / "recordings")
+
+
+@pytest.fixture
+async def site(
+    aiohttp_client, engine, database_url, session_backend, recordings_dir
+) -> AsyncIterator[Site]:
     admin = await create_user(
         engine, email="officer@tvet.ke", organisation="Kenya TVET", role="admin", password=PASSWORD
     )
@@ -58,6 +66,8 @@ async def site(aiohttp_client, engine, database_url, session_backend) -> AsyncIt
     other = await create_user(
         engine, email="head@vtc.lb", organisation="Lebanon VTC", role="admin", password=PASSWORD
     )
-    settings = Settings(database_url=database_url, redis_url=session_backend)
+    settings = Settings(
+        database_url=database_url, redis_url=session_backend, recordings_dir=recordings_dir
+    )
     client = await aiohttp_client(create_app(settings))
     yield Site(client, admin, analyst, other)

@@ -98,7 +98,7 @@ async def test_migrated_schema_matches_the_models(engine: AsyncEngine) -> None:
         tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
     assert tables == set(metadata.tables) | {"alembic_version"}
-    assert version == "0010"
+    assert version == "0011"
 
 
 async def test_upgrade_twice_is_harmless_and_works_inside_an_event_loop(
@@ -152,9 +152,11 @@ def test_the_public_surface_of_storage_is_deliberate() -> None:
     import storage.recordings
     import storage.respondents
     import storage.responses
+    import storage.roster
     import storage.scoped
     import storage.sessions
     import storage.surveys
+    import storage.uploads
 
     assert {
         module.__name__: sorted(module.__all__)
@@ -167,9 +169,11 @@ def test_the_public_surface_of_storage_is_deliberate() -> None:
             storage.recordings,
             storage.respondents,
             storage.responses,
+            storage.roster,
             storage.scoped,
             storage.sessions,
             storage.surveys,
+            storage.uploads,
         )
     } == {
         "storage.accounts": [
@@ -205,12 +209,29 @@ def test_the_public_surface_of_storage_is_deliberate() -> None:
         ],
         "storage.recordings": ["BadRecordingRef", "RECORDING_FORMAT", "RecordingFolder"],
         "storage.respondents": [
+            "ParsedRoster",
             "RosterFileError",
             "RosterImportReport",
             "RowError",
             "import_respondents",
+            "read_roster",
+            "store_roster",
         ],
         "storage.responses": ["SqlResponseStore"],
+        "storage.roster": [
+            "DeletedRespondent",
+            "NO_RESPONSE",
+            "RespondentResponse",
+            "RosterFacets",
+            "RosterFilter",
+            "RosterPage",
+            "RosterRow",
+            "STATUSES",
+            "delete_respondent",
+            "responses_of",
+            "roster_facets",
+            "search_roster",
+        ],
         "storage.scoped": [
             "StoredAnswer",
             "StoredRecording",
@@ -242,6 +263,7 @@ def test_the_public_surface_of_storage_is_deliberate() -> None:
             "survey_of",
             "unloadable_versions",
         ],
+        "storage.uploads": ["HOLD_FOR", "HeldUpload", "held_upload", "hold_upload", "take_upload"],
     }
 
 
