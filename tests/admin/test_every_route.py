@@ -29,7 +29,8 @@ def _routes(site: Site, method: str) -> list[tuple[str, str]]:
     for route in _admin_app(site).router.routes():
         if route.method != method or route.name is None or route.name in PUBLIC_ROUTES:
             continue
-        path = ADMIN_PREFIX.rstrip("/") + _PARAMETER.sub("999999", route.resource.canonical)
+        path = _PARAMETER.sub("999999", route.resource.canonical)  # the prefix included
+        assert path.startswith(ADMIN_PREFIX), path
         found.append((route.name, path))
     return found
 
@@ -41,6 +42,14 @@ async def test_every_page_needs_a_signed_in_member_of_staff(site: Site) -> None:
         response = await site.client.get(path, allow_redirects=False)
         assert response.status == 303, (name, path, response.status)
         assert response.headers["Location"].startswith("/admin/login"), name
+
+
+async def test_every_page_without_an_id_opens_for_an_admin(site: Site) -> None:
+    await site.sign_in(site.admin)
+    for name, path in _routes(site, "GET"):
+        if "999999" not in path:
+            response = await site.client.get(path, allow_redirects=False)
+            assert response.status == 200, (name, path, response.status)
 
 
 async def test_every_form_needs_its_csrf_token(site: Site) -> None:
