@@ -98,7 +98,7 @@ async def test_migrated_schema_matches_the_models(engine: AsyncEngine) -> None:
         tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
     assert tables == set(metadata.tables) | {"alembic_version"}
-    assert version == "0010"
+    assert version == "0011"
 
 
 async def test_upgrade_twice_is_harmless_and_works_inside_an_event_loop(
@@ -227,20 +227,29 @@ def test_the_public_surface_of_storage_is_deliberate() -> None:
         ],
         "storage.sessions": ["MemorySessionStore", "RedisSessionStore"],
         "storage.surveys": [
+            "Binding",
             "ImportedSurvey",
             "OtherOrganisationError",
+            "StoredVersion",
+            "SurveyStatus",
             "SurveySummary",
             "SurveyVersionConflict",
             "UssdCodeError",
+            "bind_address",
+            "bindings_of",
             "dialled_code",
             "find_survey",
             "import_survey",
             "list_surveys",
             "load_stored_form",
             "parse_ussd_code",
+            "response_counts",
+            "set_status",
             "stored_media",
             "survey_of",
+            "unbind_address",
             "unloadable_versions",
+            "versions_of",
         ],
     }
 
