@@ -44,8 +44,8 @@ SOURCES = (
     PromptSource.MISSING,
 )
 ENGINES: dict[str, str] = {
-    "auto": "gTTS, or espeak-ng when Google cannot be reached",
-    "espeak": "espeak-ng only (offline)",
+    "auto": "gTTS (espeak-ng when offline)",
+    "espeak": "espeak-ng (offline)",
     "gtts": "gTTS only",
 }
 # A render that has not reported for this long died with its worker.
@@ -274,7 +274,7 @@ async def render(request: web.Request) -> web.StreamResponse:
     target = request.app.router["survey_audio"].url_for(survey_id=str(summary.survey_id))
     if progress.running():
         raise web.HTTPSeeOther(str(target))
-    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    started = _now()
     progress.write(
         {"state": "running", "done": 0, "total": 0, "started": started, "by": user.email}
     )
@@ -342,9 +342,13 @@ async def _render(
                 for entry, why in result.missing[:50]
             ],
             "missing_count": len(result.missing),
-            "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "finished": _now(),
         }
     )
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 async def render_status(request: web.Request) -> web.Response:
