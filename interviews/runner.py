@@ -4,7 +4,8 @@ The survey engine is pure; a channel (USSD, IVR, later SMS) knows its wire proto
 its rendering and its keys. Everything between them happens here, once, through the
 engine's ports (`ResponseStore`, `SessionStore`) only:
 
-- **open**: which survey and version an entry address reaches, roster rules, the
+- **open**: which survey and version an entry address reaches, whether staff closed
+  it (a closed survey starts no session; one under way goes on), roster rules, the
   completed check, the resume window and offer, what a graduate who once said no (or
   whose survey broke) hears, and starting or attaching a response;
 - **advance**: one turn of the engine, committed to SQL before the reply leaves;
@@ -322,6 +323,10 @@ class Interviews:
         # The version a new response starts on; both are cached, so this costs no I/O.
         version = await store.current_version(entry.survey_id)
         survey = await store.load_survey(version.version_id)
+        if entry.closed:
+            # Fieldwork is over: said in the caller's language when the roster knows it.
+            known = await store.find_respondent(entry.organisation_id, phone)
+            return Closed("survey_closed", known.language if known else None, survey=survey)
         if entry.roster_only:
             respondent = await store.find_respondent(entry.organisation_id, phone)
             if respondent is None:

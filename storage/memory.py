@@ -86,6 +86,12 @@ class MemoryResponseStore:
             channel, address, survey_id, roster_only, self._owners[survey_id]
         )
 
+    def set_closed(self, survey_id: int, closed: bool = True) -> None:
+        """Close the survey (or publish it again), as staff do on the admin site."""
+        for key, entry in self._entry_points.items():
+            if entry.survey_id == survey_id:
+                self._entry_points[key] = replace(entry, closed=closed)
+
     def add_respondent(
         self,
         phone: str,

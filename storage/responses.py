@@ -143,7 +143,12 @@ _RESPONSE_BY_SESSION = _with_answers(
 )
 
 _ENTRY_POINT = (
-    select(entry_points.c.survey_id, entry_points.c.roster_only, surveys.c.organisation_id)
+    select(
+        entry_points.c.survey_id,
+        entry_points.c.roster_only,
+        surveys.c.organisation_id,
+        surveys.c.status,
+    )
     .join_from(entry_points, surveys, surveys.c.id == entry_points.c.survey_id)
     .where(entry_points.c.channel == _CHANNEL, entry_points.c.address == bindparam("b_address"))
 )
@@ -552,7 +557,12 @@ class SqlResponseStore:
         entry = None
         if row is not None:
             entry = EntryPoint(
-                channel, address, row.survey_id, bool(row.roster_only), row.organisation_id
+                channel,
+                address,
+                row.survey_id,
+                bool(row.roster_only),
+                row.organisation_id,
+                closed=row.status == "closed",
             )
         self._entry_points.put(key, entry, self._clock())
         return entry

@@ -137,6 +137,8 @@ class SurveyRow(Base):
     )
     title: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[dt.datetime]
+    # "published" or "closed" (migration 0012): a closed survey starts no new session.
+    status: Mapped[str] = mapped_column(String(16), server_default="published")
 
 
 class SurveyVersionRow(Base):

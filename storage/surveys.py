@@ -18,15 +18,20 @@ an IVR number from one organisation to another: those are refused.
     UssdCodeError(ValueError)           a USSD code that is not *digits*...#
     PhoneNumberError(ValueError)        an IVR number that is not digits (`ivr_address`)
     SurveyLoadError                     from survey_engine.xlsform: the form has errors
+
+Staff publish or close a survey (`set_status`): a closed one keeps its bindings but
+starts no new session. `bind_address` / `unbind_address` change one binding with the
+checks `survey import --ussd-code / --ivr-number` makes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import enum
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import PurePath
@@ -37,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.db import connected
 from storage.organisations import organisation_for_import
-from storage.schema import entry_points, survey_media, survey_versions, surveys
+from storage.schema import entry_points, responses, survey_media, survey_versions, surveys
 from survey_engine.errors import FormWarning, SurveyLoadError
 from survey_engine.model import Survey
 from survey_engine.phones import ivr_address
@@ -45,20 +50,29 @@ from survey_engine.ports import SurveyVersionRef
 from survey_engine.xlsform import load_xlsform
 
 __all__ = [
+    "Binding",
     "ImportedSurvey",
     "OtherOrganisationError",
+    "StoredVersion",
+    "SurveyStatus",
     "SurveySummary",
     "SurveyVersionConflict",
     "UssdCodeError",
+    "bind_address",
+    "bindings_of",
     "dialled_code",
     "find_survey",
     "import_survey",
     "list_surveys",
     "load_stored_form",
     "parse_ussd_code",
+    "response_counts",
+    "set_status",
     "stored_media",
     "survey_of",
+    "unbind_address",
     "unloadable_versions",
+    "versions_of",
 ]
 
 
@@ -73,6 +87,11 @@ class OtherOrganisationError(ValueError):
 
 class UssdCodeError(ValueError):
     """A USSD code that is not a `*`, digits separated by `*`, and a final `#`."""
+
+
+class SurveyStatus(enum.StrEnum):
+    PUBLISHED = "published"  # its codes and numbers start sessions
+    CLOSED = "closed"  # fieldwork is over: no new session starts
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +121,23 @@ class SurveySummary:
     ivr_numbers: tuple[str, ...]  # as `ivr_address` stores them: "+254201234567", "4000"
     created_at: dt.datetime
     imported_at: dt.datetime  # of the current version
+    status: SurveyStatus = SurveyStatus.PUBLISHED
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    id: int
+    version: str
+    languages: tuple[str, ...]
+    imported_at: dt.datetime
+    media: tuple[str, ...]  # the files stored with it, by name
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    channel: str  # "ussd" or "ivr"
+    address: str  # a USSD code as dialled, an IVR number as `ivr_address` stores it
+    roster_only: bool
 
 
 _USSD_CODE = re.compile(r"\*\d+(?:\*\d+)*#")
@@ -145,6 +181,7 @@ async def import_survey(
     skip_unaskable: bool = False,
     media: Mapping[str, bytes] | None = None,
     organisation: int | str | None = None,
+    audit: Callable[[AsyncConnection, ImportedSurvey], Awaitable[None]] | None = None,
 ) -> ImportedSurvey:
     """Store an XLSForm upload as a survey version of `organisation` and optionally bind
     a USSD code and IVR numbers to it (`roster_only` applies to each).
@@ -161,7 +198,9 @@ async def import_survey(
     checked before anything is stored. With `skip_unaskable`, the questions a phone
     cannot ask are left out instead of refusing the form (`ImportedSurvey.warnings`
     names each). `media`: files imported beside the form, by name (the CSV lists of
-    select_one_from_file): the ones the form names are stored with the version."""
+    select_one_from_file): the ones the form names are stored with the version.
+    `audit(conn, imported)` runs in the import's transaction, so the admin site's
+    audit line is stored with the import or not at all."""
     binding = parse_ussd_code(ussd_code) if ussd_code else None
     ivr_addresses = tuple(dict.fromkeys(ivr_address(n, default_region) for n in ivr_numbers))
     fallback_form_id = PurePath(filename).stem or "survey"
@@ -233,18 +272,20 @@ async def import_survey(
                 organisation_id=organisation_id,
                 roster_only=roster_only,
             )
-
-    return ImportedSurvey(
-        survey_id=survey_id,
-        version_id=version_id,
-        form_id=survey.form_id,
-        version=survey.version,
-        created=created,
-        organisation_id=organisation_id,
-        organisation=organisation_name,
-        ivr_numbers=ivr_addresses,
-        warnings=survey.warnings,
-    )
+        imported = ImportedSurvey(
+            survey_id=survey_id,
+            version_id=version_id,
+            form_id=survey.form_id,
+            version=survey.version,
+            created=created,
+            organisation_id=organisation_id,
+            organisation=organisation_name,
+            ivr_numbers=ivr_addresses,
+            warnings=survey.warnings,
+        )
+        if audit is not None:
+            await audit(conn, imported)
+    return imported
 
 
 def load_stored_form(
@@ -414,6 +455,7 @@ async def _summaries(
             surveys.c.form_id,
             surveys.c.title,
             surveys.c.created_at,
+            surveys.c.status,
             survey_versions.c.id.label("version_id"),
             survey_versions.c.version,
             survey_versions.c.languages,
@@ -450,6 +492,7 @@ async def _summaries(
             ivr_numbers=tuple(addresses.get(("ivr", row.id), ())),
             created_at=row.created_at,
             imported_at=row.imported_at,
+            status=SurveyStatus(row.status),
         )
         for row in rows
     ]
@@ -477,3 +520,120 @@ async def find_survey(engine: AsyncEngine, id_or_form_id: str) -> SurveyVersionR
     if row is None:
         return None
     return SurveyVersionRef(survey_id=row[0], version_id=row[1], form_id=row[2], version=row[3])
+
+
+async def versions_of(bind: AsyncEngine | AsyncConnection, survey_id: int) -> list[StoredVersion]:
+    """The survey's versions, newest first (the first is the one new sessions use)."""
+    async with connected(bind) as conn:
+        rows = (
+            await conn.execute(
+                select(
+                    survey_versions.c.id,
+                    survey_versions.c.version,
+                    survey_versions.c.languages,
+                    survey_versions.c.imported_at,
+                )
+                .where(survey_versions.c.survey_id == survey_id)
+                .order_by(survey_versions.c.id.desc())
+            )
+        ).all()
+        names: dict[int, list[str]] = {}
+        for media in await conn.execute(
+            select(survey_media.c.survey_version_id, survey_media.c.name)
+            .where(survey_media.c.survey_version_id.in_([row.id for row in rows]))
+            .order_by(survey_media.c.name)
+        ):
+            names.setdefault(media.survey_version_id, []).append(media.name)
+    return [
+        StoredVersion(
+            id=row.id,
+            version=row.version,
+            languages=tuple(code for code in row.languages.split(",") if code),
+            imported_at=row.imported_at,
+            media=tuple(names.get(row.id, ())),
+        )
+        for row in rows
+    ]
+
+
+async def bindings_of(bind: AsyncEngine | AsyncConnection, survey_id: int) -> list[Binding]:
+    """The USSD codes and IVR numbers that reach the survey, USSD first."""
+    async with connected(bind) as conn:
+        rows = await conn.execute(
+            select(entry_points.c.channel, entry_points.c.address, entry_points.c.roster_only)
+            .where(entry_points.c.survey_id == survey_id)
+            .order_by(entry_points.c.channel.desc(), entry_points.c.address)
+        )
+        return [Binding(row.channel, row.address, bool(row.roster_only)) for row in rows]
+
+
+async def bind_address(
+    conn: AsyncConnection,
+    *,
+    survey_id: int,
+    organisation_id: int,
+    channel: str,
+    address: str,
+    roster_only: bool,
+    default_region: str | None = None,
+) -> str:
+    """Bind a USSD code (`channel` "ussd") or an IVR number ("ivr") to the survey, checked
+    and stored as `survey import --ussd-code / --ivr-number` does; the address as stored.
+    A code or number of another survey of the organisation moves to this one; another
+    organisation's is refused (`OtherOrganisationError`). Raises `UssdCodeError` or
+    `PhoneNumberError` for one that cannot be dialled."""
+    if channel == "ussd":
+        stored = dialled_code(*parse_ussd_code(address))
+    elif channel == "ivr":
+        stored = ivr_address(address, default_region)
+    else:
+        raise ValueError(f"channel {channel!r}: expected 'ussd' or 'ivr'")
+    await _bind(
+        conn,
+        channel,
+        stored,
+        survey_id=survey_id,
+        organisation_id=organisation_id,
+        roster_only=roster_only,
+    )
+    return stored
+
+
+async def unbind_address(conn: AsyncConnection, survey_id: int, channel: str, address: str) -> bool:
+    """The code or number no longer reaches the survey; False when it did not."""
+    result = await conn.execute(
+        entry_points.delete().where(
+            entry_points.c.survey_id == survey_id,
+            entry_points.c.channel == channel,
+            entry_points.c.address == address,
+        )
+    )
+    return result.rowcount > 0
+
+
+async def set_status(conn: AsyncConnection, survey_id: int, status: SurveyStatus) -> bool:
+    """Publish or close the survey; False when it already was."""
+    result = await conn.execute(
+        surveys.update()
+        .where(surveys.c.id == survey_id, surveys.c.status != status.value)
+        .values(status=status.value)
+    )
+    return result.rowcount > 0
+
+
+async def response_counts(
+    bind: AsyncEngine | AsyncConnection, survey_ids: Sequence[int]
+) -> dict[int, dict[str, int]]:
+    """Per survey, how many responses are in each status (`ResponseStatus` values)."""
+    if not survey_ids:
+        return {}
+    stmt = (
+        select(responses.c.survey_id, responses.c.status, func.count().label("count"))
+        .where(responses.c.survey_id.in_(list(survey_ids)))
+        .group_by(responses.c.survey_id, responses.c.status)
+    )
+    counts: dict[int, dict[str, int]] = {}
+    async with connected(bind) as conn:
+        for row in await conn.execute(stmt):
+            counts.setdefault(row.survey_id, {})[row.status] = row.count
+    return counts

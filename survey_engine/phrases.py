@@ -229,6 +229,12 @@ PHRASES: Mapping[str, Mapping[str, str]] = {
         "ar": "عذراً، هذا الاستبيان مخصص للخريجين المسجلين فقط.",
         "sw": "Samahani, utafiti huu ni kwa wahitimu waliosajiliwa tu.",
     },
+    "survey_closed": {
+        "en": "Sorry, this survey is closed. Thank you for your interest.",
+        "fr": "Désolé, ce questionnaire est clos. Merci de votre intérêt.",
+        "ar": "عذراً، هذا الاستبيان مغلق. شكراً لاهتمامك.",
+        "sw": "Samahani, utafiti huu umefungwa. Asante kwa kujali.",
+    },
     "no_survey": {
         "en": "Sorry, this code is not in use.",
         "fr": "Désolé, ce code n'est pas utilisé.",

@@ -45,6 +45,7 @@ class EntryPoint:
     survey_id: int
     roster_only: bool
     organisation_id: int  # the survey's owner
+    closed: bool = False  # staff closed the survey: no new session starts
 
 
 @dataclass(frozen=True, slots=True)

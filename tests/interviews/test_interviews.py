@@ -21,7 +21,7 @@ from storage.memory import MemoryResponseStore
 from storage.respondents import import_respondents
 from storage.responses import SqlResponseStore
 from storage.sessions import MemorySessionStore
-from storage.surveys import import_survey
+from storage.surveys import SurveyStatus, import_survey, set_status
 from survey_engine.events import Ended, Failed, ResponseStatus
 from survey_engine.inputs import Answer, Back, Recording, Resume
 from survey_engine.machine import Turn
@@ -67,6 +67,7 @@ class World:
     bind: Callable[..., Awaitable[object]]  # (code, roster_only, form=TRACER)
     now: list[dt.datetime]
     organisation_id: int  # the surveys' and their respondents'
+    set_closed: Callable[[bool], Awaitable[None]]  # as staff close or publish the survey
 
     def interviews(self, **settings: object) -> Interviews:
         return Interviews(
@@ -95,8 +96,11 @@ async def _memory_world() -> World:
             survey_id = store.add_survey(load_xlsform(markdown_to_xlsx(form))).survey_id
         store.bind(USSD, code, survey_id, roster_only=roster_only)
 
+    async def set_closed(closed: bool) -> None:
+        store.set_closed(ref.survey_id, closed)
+
     await bind(CODE, False)
-    return World(store, ref.survey_id, add, bind, [T0], store.DEFAULT_ORGANISATION_ID)
+    return World(store, ref.survey_id, add, bind, [T0], store.DEFAULT_ORGANISATION_ID, set_closed)
 
 
 @functools.cache
@@ -126,10 +130,17 @@ async def _sql_world(engine: AsyncEngine) -> World:
         )
         assert not report.errors, report.errors
 
+    async def set_closed(closed: bool) -> None:
+        async with engine.begin() as conn:
+            await set_status(
+                conn, survey_id, SurveyStatus.CLOSED if closed else SurveyStatus.PUBLISHED
+            )
+        store.forget_surveys()
+
     store = SqlResponseStore(engine)
     organisation: list[int] = []
     survey_id = await bind(CODE, False)
-    return World(store, survey_id, add, bind, [T0], organisation[0])
+    return World(store, survey_id, add, bind, [T0], organisation[0], set_closed)
 
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -195,6 +206,30 @@ async def test_a_roster_only_survey_refuses_unknown_numbers_and_opens_for_gradua
     assert isinstance(step, Step)
     # The roster's language skips the language menu.
     assert (step.outcome, step.live.view) == (Outcome.SHOWN, ("consent", "Ushiriki?", ""))
+
+
+async def test_a_closed_survey_starts_no_session_says_so_in_the_graduates_language_and_reopens(
+    world: World,
+) -> None:
+    interviews = world.interviews()
+    await world.add_respondent(PHONE, "en")
+    under_way = await _open(interviews, "S1")
+    assert isinstance(under_way, Step)
+    await world.add_respondent("+254700000002", "sw")
+    await world.set_closed(True)
+    refused = await _open(interviews, "S2", phone="+254700000002")
+    assert refused == Closed("survey_closed", "sw")
+    assert refused.text == "Samahani, utafiti huu umefungwa. Asante kwa kujali."
+    # A number nobody knows hears the survey's default language.
+    stranger = await _open(interviews, "S3", phone="+254700000003")
+    assert stranger == Closed("survey_closed", None)
+    assert stranger.text == "Sorry, this survey is closed. Thank you for your interest."
+    # A session that started before the survey closed goes on to its end.
+    step = await _answer(interviews, "S1", "1")
+    assert step.outcome is Outcome.ANSWERED and step.live.view[0] == "months"
+    await world.set_closed(False)
+    reopened = await _open(interviews, "S4", phone="+254700000002")
+    assert isinstance(reopened, Step) and reopened.live.view[0] == "consent"
 
 
 async def test_a_new_number_starts_at_the_language_menu_and_each_turn_is_in_sql_first(

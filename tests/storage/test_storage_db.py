@@ -98,7 +98,7 @@ async def test_migrated_schema_matches_the_models(engine: AsyncEngine) -> None:
         tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
     assert tables == set(metadata.tables) | {"alembic_version"}
-    assert version == "0011"
+    assert version == "0012"
 
 
 async def test_upgrade_twice_is_harmless_and_works_inside_an_event_loop(
@@ -248,20 +248,29 @@ def test_the_public_surface_of_storage_is_deliberate() -> None:
         ],
         "storage.sessions": ["MemorySessionStore", "RedisSessionStore"],
         "storage.surveys": [
+            "Binding",
             "ImportedSurvey",
             "OtherOrganisationError",
+            "StoredVersion",
+            "SurveyStatus",
             "SurveySummary",
             "SurveyVersionConflict",
             "UssdCodeError",
+            "bind_address",
+            "bindings_of",
             "dialled_code",
             "find_survey",
             "import_survey",
             "list_surveys",
             "load_stored_form",
             "parse_ussd_code",
+            "response_counts",
+            "set_status",
             "stored_media",
             "survey_of",
+            "unbind_address",
             "unloadable_versions",
+            "versions_of",
         ],
         "storage.uploads": ["HOLD_FOR", "HeldUpload", "held_upload", "hold_upload", "take_upload"],
     }
