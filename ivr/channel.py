@@ -42,6 +42,7 @@ from ivr.render import (
     Sound,
     VoiceKeys,
     VoicePlan,
+    closed_plan,
     closing_plan,
     phrase_speech,
     read_entries,
@@ -234,8 +235,7 @@ class _Call:
             await self._no_survey()
             return
         self.survey = survey
-        language = closed.language or survey.default_language
-        await self._close(closing_plan(phrase_speech(closed.phrase, language), language))
+        await self._close(closed_plan(closed, survey))
 
     async def _close(self, plan: VoicePlan) -> None:
         for name in await self.channel.prompts.joined(self._files(plan)):

@@ -46,10 +46,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from interviews import Notice
+from interviews import Closed, Notice
 from survey_engine.events import InputKind, Prompt
 from survey_engine.inputs import Answer, Back, NoInput, Repeat, Resume
 from survey_engine.machine import Turn
+from survey_engine.model import Survey
 from survey_engine.phrases import FALLBACK_LANGUAGE, phrase
 from survey_engine.speech import (
     PromptKey,
@@ -67,6 +68,7 @@ __all__ = [
     "Sound",
     "VoiceKeys",
     "VoicePlan",
+    "closed_plan",
     "closing_plan",
     "phrase_speech",
     "read_entries",
@@ -507,6 +509,13 @@ def turn_plan(turn: Turn, notice: Notice | None, *, keys: VoiceKeys = VoiceKeys(
     language = turn.state.language or FALLBACK_LANGUAGE
     speech = ended.speech if ended else phrase_speech("system_error", language)
     return closing_plan(speech, language)
+
+
+def closed_plan(closed: Closed, survey: Survey) -> VoicePlan:
+    """What a caller hears when the interview cannot go on (`Closed`): its phrase, in
+    the survey's default language when the interview names none."""
+    language = closed.language or survey.default_language
+    return closing_plan(phrase_speech(closed.phrase, language), language)
 
 
 def read_entry(
