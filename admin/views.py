@@ -9,7 +9,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy import select
 
-from admin import respondents, surveys
+from admin import respondents, simulator, surveys
 from admin.auth import current_user, requires_admin, sign_in, sign_out
 from admin.keys import THROTTLE
 from service_tracker.keys import DATABASE
@@ -29,6 +29,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/audit", audit, name="audit")
     surveys.add_routes(app)  # and their audio (admin.audio)
     respondents.add_routes(app)
+    simulator.add_routes(app)
 
 
 @aiohttp_jinja2.template("login.html")

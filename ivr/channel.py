@@ -42,16 +42,18 @@ from ivr.render import (
     Sound,
     VoiceKeys,
     VoicePlan,
+    closed_plan,
     closing_plan,
     phrase_speech,
-    voice_plan,
+    read_entries,
+    read_entry,
+    turn_plan,
 )
-from survey_engine.events import InputKind, Prompt
-from survey_engine.inputs import Answer, Back, NoInput, Recording, Repeat, Resume
+from survey_engine.events import Prompt
+from survey_engine.inputs import Back, NoInput, Recording, Repeat, Resume
 from survey_engine.machine import Turn
 from survey_engine.model import Survey
 from survey_engine.phones import caller_phone, ivr_address, mask_phone
-from survey_engine.phrases import FALLBACK_LANGUAGE
 from survey_engine.ports import Channel, RecordingStore
 from survey_engine.speech import system_key
 
@@ -233,8 +235,7 @@ class _Call:
             await self._no_survey()
             return
         self.survey = survey
-        language = closed.language or survey.default_language
-        await self._close(closing_plan(phrase_speech(closed.phrase, language), language))
+        await self._close(closed_plan(closed, survey))
 
     async def _close(self, plan: VoicePlan) -> None:
         for name in await self.channel.prompts.joined(self._files(plan)):
@@ -243,14 +244,7 @@ class _Call:
 
     def _render(self, turn: Turn, notice: Notice | None) -> tuple[()]:
         # The call holds its plan; nothing of it needs to outlive the call.
-        prompt = turn.prompt
-        if prompt is not None:
-            self.plan = voice_plan(prompt, notice, keys=self.keys)
-        else:
-            ended = turn.ended
-            language = turn.state.language or FALLBACK_LANGUAGE
-            speech = ended.speech if ended else phrase_speech("system_error", language)
-            self.plan = closing_plan(speech, language)
+        self.plan = turn_plan(turn, notice, keys=self.keys)
         return ()
 
     # -- sounds --------------------------------------------------------------------
@@ -322,30 +316,14 @@ class _Call:
     def _read(
         self, plan: VoicePlan, collect: Collect, keys: str, timed_out: bool = False
     ) -> Resume:
-        """What the keys of one entry mean. Empty and timed out: nothing was pressed;
-        empty otherwise: the end key alone."""
-        if not keys:
-            if timed_out:
-                return NoInput()
-            ended_alone = plan.back is not None and plan.back == collect.terminator
-            return Back() if ended_alone else Answer("")
-        if keys[0] == plan.repeat:
-            return Repeat()
-        if keys == plan.back:
-            return Back()
-        if collect.kind is InputKind.DECIMAL:
-            keys = keys.replace(self.keys.decimal_point, ".")
-        elif collect.kind is InputKind.TIME:  # 9*30: the same key parts hour and minutes
-            keys = keys.replace(self.keys.decimal_point, ":", 1)
-        elif collect.kind is InputKind.DATETIME:  # 15062026*930: it parts date and time
-            keys = keys.replace(self.keys.decimal_point, " ", 1)
-        return Answer(keys)
+        return read_entry(plan, collect, keys, self.keys, timed_out=timed_out)
 
     async def _several(self, plan: VoicePlan, collect: Collect, names: list[str]) -> Resume:
         """Several choices, one entry each (its number, then `#`); `#` alone ends."""
         head, prompt_file = _split(names)
         first = await self._play(head, collect.escape_digits)
         chosen: list[str] = []
+        timed_out = False
         while len(chosen) < _MAX_ENTRIES:
             if first is None:
                 got = await self.agi.get_data(prompt_file, collect.timeout_ms)
@@ -357,16 +335,12 @@ class _Call:
                 entry, timed_out = first + got.digits, False
             first = None
             if not entry:
-                if chosen:
-                    break  # `#` alone, or silence, after at least one choice: done
-                return NoInput() if timed_out else Answer("")
-            if not chosen and entry[0] == plan.repeat:
-                return Repeat()
-            if not chosen and entry == plan.back:
-                return Back()
+                break  # `#` alone, or silence: done (nothing chosen: no answer)
             chosen.append(entry)
+            if len(chosen) == 1 and (entry[0] == plan.repeat or entry == plan.back):
+                break  # the first entry repeats the prompt or goes back
             prompt_file = ACK_SOUND
-        return Answer(" ".join(chosen))
+        return read_entries(plan, chosen, timed_out=timed_out)
 
     # -- voice ---------------------------------------------------------------------
 

@@ -46,9 +46,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from interviews import Notice
+from interviews import Closed, Notice
 from survey_engine.events import InputKind, Prompt
-from survey_engine.phrases import phrase
+from survey_engine.inputs import Answer, Back, NoInput, Repeat, Resume
+from survey_engine.machine import Turn
+from survey_engine.model import Survey
+from survey_engine.phrases import FALLBACK_LANGUAGE, phrase
 from survey_engine.speech import (
     PromptKey,
     Speech,
@@ -65,8 +68,12 @@ __all__ = [
     "Sound",
     "VoiceKeys",
     "VoicePlan",
+    "closed_plan",
     "closing_plan",
     "phrase_speech",
+    "read_entries",
+    "read_entry",
+    "turn_plan",
     "voice_plan",
 ]
 
@@ -491,3 +498,57 @@ def phrase_speech(phrase_key: str, language: str | None) -> Speech:
     """A system phrase without placeholders as speech: the closing of an interview the
     interviews layer names by phrase (`Closed`)."""
     return Speech(tuple(PromptKey(s.key) for s in _phrase_sounds(phrase_key, language)))
+
+
+def turn_plan(turn: Turn, notice: Notice | None, *, keys: VoiceKeys = VoiceKeys()) -> VoicePlan:
+    """What the caller hears after a turn: its prompt, or the closing when it ended."""
+    prompt = turn.prompt
+    if prompt is not None:
+        return voice_plan(prompt, notice, keys=keys)
+    ended = turn.ended
+    language = turn.state.language or FALLBACK_LANGUAGE
+    speech = ended.speech if ended else phrase_speech("system_error", language)
+    return closing_plan(speech, language)
+
+
+def closed_plan(closed: Closed, survey: Survey) -> VoicePlan:
+    """What a caller hears when the interview cannot go on (`Closed`): its phrase, in
+    the survey's default language when the interview names none."""
+    language = closed.language or survey.default_language
+    return closing_plan(phrase_speech(closed.phrase, language), language)
+
+
+def read_entry(
+    plan: VoicePlan, collect: Collect, pressed: str, keys: VoiceKeys, *, timed_out: bool = False
+) -> Resume:
+    """What the keys of one entry mean. Empty and timed out: nothing was pressed;
+    empty otherwise: the end key alone."""
+    if not pressed:
+        if timed_out:
+            return NoInput()
+        ended_alone = plan.back is not None and plan.back == collect.terminator
+        return Back() if ended_alone else Answer("")
+    if pressed[0] == plan.repeat:
+        return Repeat()
+    if pressed == plan.back:
+        return Back()
+    if collect.kind is InputKind.DECIMAL:
+        pressed = pressed.replace(keys.decimal_point, ".")
+    elif collect.kind is InputKind.TIME:  # 9*30: the same key parts hour and minutes
+        pressed = pressed.replace(keys.decimal_point, ":", 1)
+    elif collect.kind is InputKind.DATETIME:  # 15062026*930: it parts date and time
+        pressed = pressed.replace(keys.decimal_point, " ", 1)
+    return Answer(pressed)
+
+
+def read_entries(plan: VoicePlan, entries: list[str], *, timed_out: bool = False) -> Resume:
+    """What the entries of a "several choices" answer mean (one choice each, `#` alone
+    ending them): the first entry may instead be the repeat or the back key."""
+    if not entries:
+        return NoInput() if timed_out else Answer("")
+    first = entries[0]
+    if first[:1] == plan.repeat:
+        return Repeat()
+    if first == plan.back:
+        return Back()
+    return Answer(" ".join(entries))
