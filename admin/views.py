@@ -9,6 +9,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy import select
 
+from admin import results
 from admin.auth import current_user, requires_admin, sign_in, sign_out
 from admin.keys import THROTTLE
 from service_tracker.keys import DATABASE
@@ -26,6 +27,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/login", login, name="login_post")
     app.router.add_post("/logout", logout, name="logout")
     app.router.add_get("/audit", audit, name="audit")
+    results.add_routes(app)
 
 
 @aiohttp_jinja2.template("login.html")
