@@ -106,7 +106,7 @@ async def survey_results(request: web.Request) -> dict[str, object]:
         "labels": labels,
         "questions": questions,
         "question_labels": {q.name: _label(q.labels, language) for q in form.questions},
-        "choices": await filter_choices(engine, user.organisation_id, survey.survey_id),
+        "choices": await filter_choices(engine, user.organisation_id),
         "channels": CHANNELS,
         "statuses": STATUSES,
         "mask": mask_phone,

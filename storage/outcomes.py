@@ -418,9 +418,15 @@ async def outcomes(
             .subquery()
         )
         p = pivot.c
+        # One pass gives the counts and the months' histogram: grouped by the months of
+        # those in work too (a months answer left by someone not working is not a first
+        # job), then summed per group here; at most groups x distinct months rows.
+        working = (*mapping.wage, *mapping.self_employed) or ("",)
+        months = case((p.employment.in_(working), p.months_to_job)).label("months")
         rows = await conn.execute(
             select(
                 p.grp,
+                months,
                 func.count(),
                 func.count(p.employment),
                 _count_in(p.employment, mapping.wage),
@@ -429,7 +435,7 @@ async def outcomes(
                     case(
                         (
                             and_(
-                                p.employment.in_((*mapping.wage, *mapping.self_employed) or ("",)),
+                                p.employment.in_(working),
                                 p.related.in_(mapping.related_yes or ("",)),
                             ),
                             1,
@@ -439,28 +445,20 @@ async def outcomes(
                 ),
                 func.count(p.further_education),
                 _count_in(p.further_education, mapping.further_yes),
-            ).group_by(p.grp)
+            ).group_by(p.grp, months)
         )
-        for name, n, employment_n, wage, own, related, further_n, further in rows:
+        for name, month, n, employment_n, wage, own, related, further_n, further in rows:
             figures = groups[name]
-            figures.respondents = n
-            figures.employment_answered = employment_n
-            figures.wage, figures.self_employed = int(wage or 0), int(own or 0)
-            figures.related = int(related or 0)
-            figures.further_answered, figures.further = further_n, int(further or 0)
-        if mapping.months_to_job:
-            # Among those in work: a months answer left from before is not a first job.
-            working = (*mapping.wage, *mapping.self_employed) or ("",)
-            rows = await conn.execute(
-                select(p.grp, p.months_to_job, func.count())
-                .where(p.months_to_job.is_not(None), p.employment.in_(working))
-                .group_by(p.grp, p.months_to_job)
-            )
-            for name, months, count in rows:
-                whole = _whole_months(months)
-                if whole is not None:
-                    mine = groups[name].months
-                    mine[whole] = mine.get(whole, 0) + count
+            figures.respondents += n
+            figures.employment_answered += employment_n
+            figures.wage += int(wage or 0)
+            figures.self_employed += int(own or 0)
+            figures.related += int(related or 0)
+            figures.further_answered += further_n
+            figures.further += int(further or 0)
+            whole = _whole_months(month) if month is not None else None
+            if whole is not None:
+                figures.months[whole] = figures.months.get(whole, 0) + n
 
         if mapping.scales:
             rows = await conn.execute(

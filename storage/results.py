@@ -206,33 +206,23 @@ def _answers_from(
 
 
 async def filter_choices(
-    bind: AsyncEngine | AsyncConnection, organisation_id: int, survey_id: int
+    bind: AsyncEngine | AsyncConnection, organisation_id: int
 ) -> dict[str, list[str]]:
-    """The programmes, cohorts and genders of the survey's respondents, for the filter
-    menus."""
-    found: dict[str, list[str]] = {}
+    """The programmes, cohorts and genders of the organisation's roster, for the filter
+    menus: one pass over its respondents (the survey's own would cost a lookup each)."""
+    stmt = (
+        select(respondents.c.programme, respondents.c.cohort, respondents.c.gender)
+        .where(respondents.c.organisation_id == organisation_id)
+        .group_by(respondents.c.programme, respondents.c.cohort, respondents.c.gender)
+        .limit(5000)
+    )
+    found: dict[str, set[str]] = {"programme": set(), "cohort": set(), "gender": set()}
     async with connected(bind) as conn:
-        for name in ("programme", "cohort", "gender"):
-            column = respondents.c[name]
-            # Distinct respondents of the survey: an index scan, not a sort of answers.
-            stmt = (
-                select(column)
-                .where(
-                    respondents.c.organisation_id == organisation_id,
-                    column != "",
-                    select(responses.c.id)
-                    .where(
-                        responses.c.respondent_id == respondents.c.id,
-                        responses.c.survey_id == survey_id,
-                    )
-                    .exists(),
-                )
-                .group_by(column)
-                .order_by(column)
-                .limit(200)
-            )
-            found[name] = [row[0] for row in await conn.execute(stmt)]
-    return found
+        for programme, cohort, gender in await conn.execute(stmt):
+            found["programme"].add(programme)
+            found["cohort"].add(cohort)
+            found["gender"].add(gender)
+    return {name: sorted(v for v in values if v) for name, values in found.items()}
 
 
 @dataclass(slots=True)
