@@ -251,7 +251,8 @@ def groups(server_pid: int, db_name: str) -> list[procstat.Group]:
         procstat.Group(
             "pg", comm="postgres", keep=procstat.postgres_process_of(db_name), reaped=False
         ),
-        procstat.Group("client", roots=(os.getpid(),), reaped=False),
+        # This process alone: the server it started is its child, counted above.
+        procstat.Group("client", roots=(os.getpid(),), keep=lambda _: False, reaped=False),
     ]
 
 
