@@ -9,7 +9,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy import select
 
-from admin import respondents, simulator, surveys
+from admin import respondents, results, simulator, surveys
 from admin.auth import current_user, requires_admin, sign_in, sign_out
 from admin.keys import THROTTLE
 from service_tracker.keys import DATABASE
@@ -30,6 +30,7 @@ def add_routes(app: web.Application) -> None:
     surveys.add_routes(app)  # and their audio (admin.audio)
     respondents.add_routes(app)
     simulator.add_routes(app)
+    results.add_routes(app)
 
 
 @aiohttp_jinja2.template("login.html")

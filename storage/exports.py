@@ -18,16 +18,28 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.results import ResultFilter, WideResponse
 from storage.schema import answers, respondents, responses, survey_versions, surveys
+from survey_engine.model import QuestionType, Survey
 from survey_engine.ports import SurveyVersionRef
 
-__all__ = ["EXPORT_COLUMNS", "SurveyNotFound", "export_answers"]
+__all__ = [
+    "EXPORT_COLUMNS",
+    "WIDE_COLUMNS",
+    "SurveyNotFound",
+    "WideLayout",
+    "answer_rows",
+    "export_answers",
+    "safe_cell",
+    "wide_layout",
+]
 
 EXPORT_COLUMNS = (
     "respondent",  # E.164 phone number
@@ -72,6 +84,30 @@ async def export_answers(
     `export answers` command) exports any survey, and nothing for an unknown id.
     Ordered by response, then by the order the answers were first given."""
     survey_id = survey.survey_id if isinstance(survey, SurveyVersionRef) else survey
+    writer = csv.writer(out)
+    written = 0
+    rows = answer_rows(engine, survey_id, organisation_id=organisation_id)
+    async for batch in rows:
+        if not written:
+            writer.writerow(EXPORT_COLUMNS)
+        writer.writerows(batch)
+        written += len(batch)
+    if not written:
+        writer.writerow(EXPORT_COLUMNS)
+    return written
+
+
+async def answer_rows(
+    engine: AsyncEngine,
+    survey_id: int,
+    *,
+    organisation_id: int | None,
+    filters: ResultFilter | None = None,
+) -> AsyncIterator[list[tuple[object, ...]]]:
+    """The rows of the long export (`EXPORT_COLUMNS`, cells as `safe_cell` makes them) in
+    batches, read through a server-side cursor: memory holds one batch, whatever the
+    survey's size. Raises `SurveyNotFound` before the first batch when the survey is
+    not `organisation_id`'s; `filters` (the admin site's) needs an organisation."""
     stmt = (
         select(
             respondents.c.phone,
@@ -94,7 +130,10 @@ async def export_answers(
         .order_by(responses.c.id, answers.c.id)
         .execution_options(yield_per=_BATCH)
     )
-    written = 0
+    if filters is not None and organisation_id is not None:
+        stmt = stmt.where(*filters.conditions(organisation_id))
+        if filters.question:
+            stmt = stmt.where(answers.c.question == filters.question)
     async with engine.connect() as conn:
         if organisation_id is not None:
             owner = await conn.scalar(
@@ -102,13 +141,9 @@ async def export_answers(
             )
             if owner != organisation_id:
                 raise SurveyNotFound(f"no survey with id {survey_id}")
-        writer = csv.writer(out)
-        writer.writerow(EXPORT_COLUMNS)
         result = await conn.stream(stmt)
         async for batch in result.partitions():
-            writer.writerows(_csv_row(row) for row in batch)
-            written += len(batch)
-    return written
+            yield [_csv_row(row) for row in batch]
 
 
 def _csv_row(row: Sequence[Any]) -> tuple[object, ...]:
@@ -117,20 +152,20 @@ def _csv_row(row: Sequence[Any]) -> tuple[object, ...]:
     return (
         phone,
         question,
-        _cell(value),
+        safe_cell(value),
         channel,
         status,
         _iso_utc(answered_at),
         response_id,
         version,
         language or "",
-        _cell(programme),
-        _cell(cohort),
+        safe_cell(programme),
+        safe_cell(cohort),
         kind,
     )
 
 
-def _cell(value: str | None) -> str:
+def safe_cell(value: str | None) -> str:
     """`value`, with an apostrophe in front when a spreadsheet would take it for a
     formula; numbers (`-5`, `+254712345678`) stay numbers."""
     if not value:
@@ -142,3 +177,106 @@ def _cell(value: str | None) -> str:
 
 def _iso_utc(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+# -- the wide shape: one row per response, one column per question ---------------------
+
+WIDE_COLUMNS = (
+    "response_id",
+    "respondent",  # E.164 phone number (masked on the admin site unless asked for)
+    "programme",
+    "cohort",
+    "gender",
+    "survey_version",
+    "channel",  # the channel the response was last on
+    "response_status",
+    "language",
+    "started_at",
+    "ended_at",
+)
+_PASS = re.compile(r"^(.*)\[(\d+)\]$")  # `topic[2]`: a repeat's second pass
+
+
+@dataclass(frozen=True, slots=True)
+class WideLayout:
+    """The wide export's question columns and how to show each answer: choice names
+    become labels in `language` (the form's default where it has no such language);
+    a select_multiple's or rank's names are joined with "; "."""
+
+    questions: tuple[str, ...]
+    language: str | None
+    # version id -> question name -> choice name -> label
+    labels: Mapping[int, Mapping[str, Mapping[str, str]]]
+
+    def row(self, response: WideResponse, phone: str) -> tuple[object, ...]:
+        labels = self.labels.get(response.version_id, {})
+        cells = [
+            response.response_id,
+            phone,
+            safe_cell(response.programme),
+            safe_cell(response.cohort),
+            safe_cell(response.gender),
+            response.version,
+            response.channel,
+            response.status,
+            response.language or "",
+            _iso_utc(response.started_at),
+            _iso_utc(response.ended_at) if response.ended_at else "",
+        ]
+        for question in self.questions:
+            value = response.answers.get(question)
+            if value is None:
+                cells.append("")
+                continue
+            choices = labels.get(_base(question))
+            if choices:
+                value = "; ".join(choices.get(name, name) for name in value.split())
+            cells.append(safe_cell(value))
+        return tuple(cells)
+
+    @property
+    def header(self) -> tuple[str, ...]:
+        return (*WIDE_COLUMNS, *self.questions)
+
+
+def wide_layout(
+    forms: Mapping[int, Survey], answered: Iterable[str], language: str | None
+) -> WideLayout:
+    """The layout for a survey whose versions are `forms` (by version id) and whose
+    stored answers name `answered`: the questions in the newest form's order (older
+    versions' own after them, a repeat's passes in order), then anything answered that
+    no form names, so no stored answer is left out."""
+    order: dict[str, int] = {}
+    for _, form in sorted(forms.items(), reverse=True):
+        names = [q.name for q in form.questions if q.type is not QuestionType.NOTE]
+        for name in (*names, *(c.name for c in form.calculations)):
+            order.setdefault(name, len(order))
+    given = set(answered)
+    present = {name for name in order if name in given}
+    for name in given:
+        base = _base(name)
+        if base != name and base in order:
+            present.add(name)
+
+    def key(name: str) -> tuple[int, int, str]:
+        found = _PASS.match(name)
+        base, turn = (found.group(1), int(found.group(2))) if found else (name, 0)
+        return (order.get(base, len(order)), turn, name)
+
+    rest = sorted(given - present - set(order))
+    questions = (*sorted(present, key=key), *rest)
+    labels: dict[int, dict[str, dict[str, str]]] = {}
+    for version_id, form in forms.items():
+        codes = {lang.code for lang in form.languages}
+        code = language if language in codes else form.default_language
+        labels[version_id] = {
+            q.name: {c.name: c.labels.get(code) or c.name for c in q.choices}
+            for q in form.questions
+            if q.type.has_choices and q.choices
+        }
+    return WideLayout(tuple(questions), language, labels)
+
+
+def _base(question: str) -> str:
+    found = _PASS.match(question)
+    return found.group(1) if found else question

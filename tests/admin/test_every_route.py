@@ -10,8 +10,9 @@ from aiohttp import web
 from admin.app import ADMIN_PREFIX, PUBLIC_ROUTES
 from tests.admin.conftest import Site
 
-# Posts an analyst may make: reading and exporting need no admin, nor does signing out.
-ANALYST_MAY_POST = frozenset({"logout", "login_post"})
+# Posts an analyst may make: reading and exporting need no admin (an export's form
+# posts; only its full phone numbers need one), nor does signing out.
+ANALYST_MAY_POST = frozenset({"logout", "login_post", "survey_export_post"})
 _PARAMETER = re.compile(r"\{[^}]+\}")
 
 

@@ -200,7 +200,16 @@ def test_the_public_surface_of_storage_is_deliberate() -> None:
             "upgrade",
             "upgrade_connection",
         ],
-        "storage.exports": ["EXPORT_COLUMNS", "SurveyNotFound", "export_answers"],
+        "storage.exports": [
+            "EXPORT_COLUMNS",
+            "SurveyNotFound",
+            "WIDE_COLUMNS",
+            "WideLayout",
+            "answer_rows",
+            "export_answers",
+            "safe_cell",
+            "wide_layout",
+        ],
         "storage.organisations": [
             "DEFAULT_ORGANISATION",
             "OrganisationError",

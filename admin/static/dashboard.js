@@ -1,0 +1,92 @@
+// The dashboard's charts, drawn with the vendored Chart.js from the figures the page
+// carries as JSON (#dashboard-data). Hidden cells arrive as null and are not drawn.
+(function () {
+  "use strict";
+  var source = document.getElementById("dashboard-data");
+  if (!source || typeof Chart === "undefined") return;
+  var data = JSON.parse(source.textContent);
+  var colours = ["#0b6e4f", "#5fb49c", "#c9d6df", "#e8a87c", "#9a3412"];
+  var percent = { min: 0, max: 100, ticks: { callback: function (v) { return v + " %"; } } };
+  Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
+  Chart.defaults.maintainAspectRatio = false;
+
+  function withN(labels, n) {
+    return labels.map(function (label, i) { return label + " (n = " + n[i] + ")"; });
+  }
+  function tooltip(ctx) {
+    return ctx.dataset.label + ": " + (ctx.raw === null ? "hidden" : ctx.raw + " %");
+  }
+  var options = function (stacked, horizontal) {
+    return {
+      indexAxis: horizontal ? "y" : "x",
+      plugins: { tooltip: { callbacks: { label: tooltip } }, legend: { position: "bottom" } },
+      scales: horizontal
+        ? { x: Object.assign({ stacked: stacked }, percent), y: { stacked: stacked } }
+        : { y: Object.assign({ stacked: stacked }, percent), x: { stacked: stacked } },
+    };
+  };
+  var draw = {
+    employment: function (canvas) {
+      var d = data.employment;
+      return new Chart(canvas, {
+        type: "bar",
+        data: {
+          labels: withN(data.groups, d.n),
+          datasets: [
+            { label: "Wage employment", data: d.wage, backgroundColor: colours[0] },
+            { label: "Self-employment", data: d.self, backgroundColor: colours[1] },
+          ],
+        },
+        options: options(true, false),
+      });
+    },
+    first_job: function (canvas) {
+      var d = data.first_job;
+      return new Chart(canvas, {
+        type: "bar",
+        data: {
+          labels: withN(data.groups, d.n),
+          datasets: [
+            { label: "Within 3 months", data: d.within3, backgroundColor: colours[0] },
+            { label: "Within 6 months", data: d.within6, backgroundColor: colours[1] },
+          ],
+        },
+        options: options(false, false),
+      });
+    },
+    scales: function (canvas) {
+      var names = data.scales.length ? data.scales[0].choices.map(function (c) { return c.label; }) : [];
+      return new Chart(canvas, {
+        type: "bar",
+        data: {
+          labels: data.scales.map(function (s) { return s.label + " (n = " + s.n + ")"; }),
+          datasets: names.map(function (name, i) {
+            return {
+              label: name,
+              data: data.scales.map(function (s) { return s.choices[i] ? s.choices[i].percent : null; }),
+              backgroundColor: ["#9a3412", "#e8a87c", "#c9d6df", "#5fb49c", "#0b6e4f"][i % 5],
+            };
+          }),
+        },
+        options: options(true, true),
+      });
+    },
+    skills: function (canvas) {
+      var parts = [["improved", "Improved", colours[0]], ["unchanged", "Unchanged", colours[2]], ["worse", "Worse", colours[4]]];
+      return new Chart(canvas, {
+        type: "bar",
+        data: {
+          labels: data.skills.map(function (s) { return s.label + " (n = " + s.n + ")"; }),
+          datasets: parts.map(function (p) {
+            return { label: p[1], backgroundColor: p[2], data: data.skills.map(function (s) { return s[p[0]]; }) };
+          }),
+        },
+        options: options(true, true),
+      });
+    },
+  };
+  document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+    var make = draw[canvas.getAttribute("data-chart")];
+    if (make) make(canvas);
+  });
+})();
