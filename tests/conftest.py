@@ -156,3 +156,16 @@ def markdown_to_xlsx(md: str) -> bytes:
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
+
+
+@pytest.fixture
+def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id at its smallest cost: the admin tests make and check hundreds of
+    passwords, and what they test is who gets in, not how slow a guess is."""
+    from argon2 import PasswordHasher
+
+    import storage.accounts
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+    monkeypatch.setattr(storage.accounts, "_HASHER", cheap)
+    monkeypatch.setattr(storage.accounts, "_DUMMY_HASH", cheap.hash("not a password"))

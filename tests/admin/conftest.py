@@ -18,6 +18,11 @@ PASSWORD = "correct horse battery staple"
 _CSRF = re.compile(r'name="_csrf" value="([^"]+)"')
 
 
+@pytest.fixture(autouse=True)
+def _cheap_passwords(fast_password_hashing: None) -> None:
+    """Every test here signs in: see `fast_password_hashing`."""
+
+
 @pytest.fixture(params=["sql", pytest.param("redis", marks=pytest.mark.redis)])
 def session_backend(request: pytest.FixtureRequest) -> str | None:
     """Where sessions and failed sign-ins are kept: SQL without REDIS_URL, else Redis."""

@@ -37,6 +37,11 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or "var/screenshots")
 
 
+@pytest.fixture(autouse=True)
+def _cheap_passwords(fast_password_hashing: None) -> None:
+    """Every test here signs in: see `fast_password_hashing`."""
+
+
 @pytest.fixture(scope="session")
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
