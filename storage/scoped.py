@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.db import connected
@@ -122,6 +122,20 @@ def _is_id(*values: int) -> bool:
 
 
 _T = TypeVar("_T")
+_S = TypeVar("_S", bound=Select[Any])
+
+
+def _owned_responses(stmt: _S, organisation_id: int) -> _S:
+    """`stmt` (which reads `responses`) kept to responses whose survey and respondent
+    are both the organisation's."""
+    return (
+        stmt.join(surveys, surveys.c.id == responses.c.survey_id)
+        .join(respondents, respondents.c.id == responses.c.respondent_id)
+        .where(
+            surveys.c.organisation_id == organisation_id,
+            respondents.c.organisation_id == organisation_id,
+        )
+    )
 
 
 def _record(record: type[_T], row: Row[Any], /, **converted: Any) -> _T:
@@ -175,15 +189,11 @@ async def response_of(
             responses.c.updated_at,
             responses.c.ended_at,
         )
-        .join_from(responses, surveys, surveys.c.id == responses.c.survey_id)
-        .join(respondents, respondents.c.id == responses.c.respondent_id)
+        .select_from(responses)
         .join(survey_versions, survey_versions.c.id == responses.c.survey_version_id)
-        .where(
-            responses.c.id == response_id,
-            surveys.c.organisation_id == organisation_id,
-            respondents.c.organisation_id == organisation_id,
-        )
+        .where(responses.c.id == response_id)
     )
+    stmt = _owned_responses(stmt, organisation_id)
     async with connected(bind) as conn:
         row = (await conn.execute(stmt)).first()
         if row is None:
@@ -214,15 +224,9 @@ async def recording_of(
             answers.c.value,
         )
         .join_from(answers, responses, responses.c.id == answers.c.response_id)
-        .join(surveys, surveys.c.id == responses.c.survey_id)
-        .join(respondents, respondents.c.id == responses.c.respondent_id)
-        .where(
-            answers.c.id == answer_id,
-            answers.c.kind == AnswerKind.RECORDING.value,
-            surveys.c.organisation_id == organisation_id,
-            respondents.c.organisation_id == organisation_id,
-        )
+        .where(answers.c.id == answer_id, answers.c.kind == AnswerKind.RECORDING.value)
     )
+    stmt = _owned_responses(stmt, organisation_id)
     async with connected(bind) as conn:
         row = (await conn.execute(stmt)).first()
     if row is None:
