@@ -10,6 +10,18 @@
   Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
   Chart.defaults.maintainAspectRatio = false;
 
+  // A long statement on the side of a horizontal chart, in lines a phone has room for
+  // (Chart.js draws an array of strings as lines): never cut off.
+  function wrapped(label) {
+    var width = window.innerWidth < 600 ? 22 : 48;
+    var lines = [""];
+    label.split(" ").forEach(function (word) {
+      var last = lines[lines.length - 1];
+      if (last && (last + " " + word).length > width) lines.push(word);
+      else lines[lines.length - 1] = last ? last + " " + word : word;
+    });
+    return lines;
+  }
   function withN(labels, n) {
     return labels.map(function (label, i) { return label + " (n = " + n[i] + ")"; });
   }
@@ -59,7 +71,7 @@
       return new Chart(canvas, {
         type: "bar",
         data: {
-          labels: data.scales.map(function (s) { return s.label + " (n = " + s.n + ")"; }),
+          labels: data.scales.map(function (s) { return wrapped(s.label + " (n = " + s.n + ")"); }),
           datasets: names.map(function (name, i) {
             return {
               label: name,
@@ -76,7 +88,7 @@
       return new Chart(canvas, {
         type: "bar",
         data: {
-          labels: data.skills.map(function (s) { return s.label + " (n = " + s.n + ")"; }),
+          labels: data.skills.map(function (s) { return wrapped(s.label + " (n = " + s.n + ")"); }),
           datasets: parts.map(function (p) {
             return { label: p[1], backgroundColor: p[2], data: data.skills.map(function (s) { return s[p[0]]; }) };
           }),
