@@ -37,34 +37,31 @@
         : { y: Object.assign({ stacked: stacked }, percent), x: { stacked: stacked } },
     };
   };
+  // One bar per group (n beside its name), a series per [label, field] of `d`.
+  function groupBars(canvas, d, stacked, series) {
+    return new Chart(canvas, {
+      type: "bar",
+      data: {
+        labels: withN(data.groups, d.n),
+        datasets: series.map(function (s, i) {
+          return { label: s[0], data: d[s[1]], backgroundColor: colours[i] };
+        }),
+      },
+      options: options(stacked, false),
+    });
+  }
   var draw = {
     employment: function (canvas) {
-      var d = data.employment;
-      return new Chart(canvas, {
-        type: "bar",
-        data: {
-          labels: withN(data.groups, d.n),
-          datasets: [
-            { label: "Wage employment", data: d.wage, backgroundColor: colours[0] },
-            { label: "Self-employment", data: d.self, backgroundColor: colours[1] },
-          ],
-        },
-        options: options(true, false),
-      });
+      return groupBars(canvas, data.employment, true, [
+        ["Wage employment", "wage"],
+        ["Self-employment", "self"],
+      ]);
     },
     first_job: function (canvas) {
-      var d = data.first_job;
-      return new Chart(canvas, {
-        type: "bar",
-        data: {
-          labels: withN(data.groups, d.n),
-          datasets: [
-            { label: "Within 3 months", data: d.within3, backgroundColor: colours[0] },
-            { label: "Within 6 months", data: d.within6, backgroundColor: colours[1] },
-          ],
-        },
-        options: options(false, false),
-      });
+      return groupBars(canvas, data.first_job, false, [
+        ["Within 3 months", "within3"],
+        ["Within 6 months", "within6"],
+      ]);
     },
     scales: function (canvas) {
       var names = data.scales.length ? data.scales[0].choices.map(function (c) { return c.label; }) : [];
