@@ -14,7 +14,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from admin.auth import current_user
-from admin.selection import load_form, parse_filters, survey_or_404
+from admin.selection import load_form, parse_filters, survey_or_404, tests_left_out
 from service_tracker.keys import DATABASE
 from storage.outcomes import (
     DIMENSIONS,
@@ -23,6 +23,7 @@ from storage.outcomes import (
     GroupOutcomes,
     IndicatorMap,
     Outcomes,
+    OutcomesCache,
     Share,
     indicator_map,
     outcomes,
@@ -35,10 +36,12 @@ __all__ = ["add_routes"]
 
 # Version id -> its indicator map: a stored version never changes.
 _MAPS = web.AppKey("dashboard_indicator_maps", dict)
+_FIGURES = web.AppKey("dashboard_figures", OutcomesCache)
 
 
 def add_routes(app: web.Application) -> None:
     app[_MAPS] = {}
+    app[_FIGURES] = OutcomesCache()
     app.router.add_get("/dashboard", dashboard, name="dashboard")
 
 
@@ -59,8 +62,9 @@ async def dashboard(request: web.Request) -> dict[str, object]:
     form = await load_form(request, survey.version_id)
     mapping = await _mapping(request, survey.version_id, form)
     found = await outcomes(
-        engine, user.organisation_id, form, survey.survey_id, mapping, filters, dimension=dimension
-    )
+        engine, user.organisation_id, form, survey.survey_id, mapping, filters,
+        dimension=dimension, cache=request.app[_FIGURES],
+    )  # fmt: skip
     query = filters.query()
     query.pop("status", None)
     query.pop("question", None)
@@ -87,6 +91,9 @@ async def dashboard(request: web.Request) -> dict[str, object]:
         "hidden_reason": HIDDEN_REASON,
         "scope": _scope(survey.version, survey.versions, query, dimension),
         "chart_data": _chart_data(found, mapping, labels, choice_labels),
+        "tests_left_out": await tests_left_out(
+            engine, user.organisation_id, survey.survey_id, filters
+        ),
     }
 
 

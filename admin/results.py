@@ -30,7 +30,14 @@ from sqlalchemy import select
 
 from admin import dashboard
 from admin.auth import current_user
-from admin.selection import CHANNELS, STATUSES, load_form, parse_filters, survey_or_404
+from admin.selection import (
+    CHANNELS,
+    STATUSES,
+    load_form,
+    parse_filters,
+    survey_or_404,
+    tests_left_out,
+)
 from service_tracker.keys import DATABASE
 from storage.accounts import User, record
 from storage.exports import EXPORT_COLUMNS, WideLayout, answer_rows, wide_layout
@@ -110,6 +117,9 @@ async def survey_results(request: web.Request) -> dict[str, object]:
         "channels": CHANNELS,
         "statuses": STATUSES,
         "mask": mask_phone,
+        "tests_left_out": await tests_left_out(
+            engine, user.organisation_id, survey.survey_id, filters
+        ),
     }
 
 

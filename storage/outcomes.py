@@ -32,17 +32,20 @@ from __future__ import annotations
 
 import io
 import statistics
+import time
 import zipfile
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from openpyxl import load_workbook
-from sqlalchemy import ColumnElement, and_, case, func, literal, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import ColumnElement, String, and_, case, func, literal, select, union_all
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from storage.outcome_facts import Claimed, claim, recount
 from storage.results import ResultFilter
-from storage.schema import answers, respondents, responses
+from storage.schema import answers, outcome_facts, respondents, responses, surveys
 from survey_engine.events import ResponseStatus
 from survey_engine.model import QuestionType, Survey
 
@@ -53,6 +56,7 @@ __all__ = [
     "GroupOutcomes",
     "IndicatorMap",
     "Outcomes",
+    "OutcomesCache",
     "Share",
     "SkillChange",
     "indicator_map",
@@ -290,22 +294,32 @@ class GroupOutcomes:
     def within(self, months: int) -> Share:
         return Share(sum(k for m, k in self.months.items() if m <= months), self.months_n)
 
-    def add(self, other: GroupOutcomes) -> None:
+    def add(self, other: GroupOutcomes, sign: int = 1) -> None:
+        """Add `other`'s counts to these (`sign` -1: take them away; counts that come
+        to nothing are dropped, as a count would not show them)."""
         for name in (
             "invited", "completed", "refused", "respondents", "employment_answered",
             "wage", "self_employed", "related", "further_answered", "further",
         ):  # fmt: skip
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+            setattr(self, name, getattr(self, name) + sign * getattr(other, name))
         for month, count in other.months.items():
-            self.months[month] = self.months.get(month, 0) + count
+            self.months[month] = self.months.get(month, 0) + sign * count
+            if not self.months[month]:
+                del self.months[month]
         for question, counts in other.scales.items():
             mine = self.scales.setdefault(question, {})
             for choice, count in counts.items():
-                mine[choice] = mine.get(choice, 0) + count
+                mine[choice] = mine.get(choice, 0) + sign * count
+                if not mine[choice]:
+                    del mine[choice]
+            if not mine:
+                del self.scales[question]
         for question, figures in other.skills.items():
             mine_skill = self.skills.setdefault(question, [0, 0, 0, 0, 0])
             for i, value in enumerate(figures):
-                mine_skill[i] += value
+                mine_skill[i] += sign * value
+            if not any(mine_skill):
+                del self.skills[question]
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,186 +353,428 @@ async def outcomes(
     filters: ResultFilter | None = None,
     *,
     dimension: str = "programme",
+    cache: OutcomesCache | None = None,
 ) -> Outcomes:
     """The outcomes of `survey_id` (its versions share question names; `survey` is the
-    current one, for the scales' order) grouped by `dimension`."""
+    current one, for the scales' order) grouped by `dimension`.
+
+    Counted from `outcome_facts` (one row per graduate, brought up to date first), or,
+    when the filters choose responses by channel or date, from the responses and
+    answers themselves: a graduate's latest response within those dates is not the
+    one the facts hold. With a `cache`, figures already counted are kept while nothing
+    they were counted from has changed, and after a few graduates more they are
+    corrected by what those graduates count for, rather than counted again."""
     if dimension not in DIMENSIONS:
         raise ValueError(f"dimension is one of {', '.join(DIMENSIONS)}, not {dimension!r}")
     # The status filter means nothing here: outcomes are read from complete responses.
     filters = replace(filters or ResultFilter(), status=None, question=None)
-    conditions = [responses.c.survey_id == survey_id, *filters.conditions(organisation_id)]
-    group = respondents.c[dimension]
-    groups: dict[str, GroupOutcomes] = defaultdict(lambda: GroupOutcomes(""))
     orders = _orders(survey, mapping)
+    scope = _Scope(organisation_id, survey_id, filters, dimension)
+    if filters.channel or filters.since or filters.until:
+        async with engine.begin() as conn:
+            return _figures(scope, orders, *await _count_responses(conn, scope, mapping))
+    key = (scope, mapping, tuple(orders.items()))
+    async with engine.begin() as conn:
+        claimed = await claim(conn, survey_id, mapping)
+        before = await _version(conn, scope) if cache is not None else ()
+        known = cache.get(key, before) if cache is not None else None
+        if known is not None and not claimed.graduates:
+            return known
+        if known is not None and not claimed.rebuilt and len(claimed.graduates) <= _DELTA_MAX:
+            # A few graduates more: the figures known, less what those graduates counted
+            # for, plus what they count for now; the same statement counts both.
+            old = _figures(scope, orders, *await _count_facts(conn, scope, mapping, claimed))
+            await recount(conn, survey_id, mapping, claimed)
+            new = _figures(scope, orders, *await _count_facts(conn, scope, mapping, claimed))
+            after = await _version(conn, scope)
+            if after == (before[0] + 1, *before[1:]):  # nothing else changed meanwhile
+                found = _combined(known, old, new)
+                cache.put(key, after, found)  # type: ignore[union-attr]
+                return found
+        else:
+            await recount(conn, survey_id, mapping, claimed)
+        found = _figures(scope, orders, *await _count_facts(conn, scope, mapping))
+        if cache is not None:
+            cache.put(key, await _version(conn, scope), found)
+    return found
 
-    async with engine.connect() as conn:
-        # Response rate, over the roster.
-        per_respondent = (
-            select(
-                responses.c.respondent_id,
-                func.max(case((responses.c.status == _COMPLETE, 1), else_=0)).label("done"),
-                func.max(case((responses.c.status == _REFUSED, 1), else_=0)).label("refused"),
-            )
-            .join_from(responses, respondents, respondents.c.id == responses.c.respondent_id)
-            .where(*conditions)
-            .group_by(responses.c.respondent_id)
-            .subquery()
-        )
-        roster = [respondents.c.organisation_id == organisation_id, respondents.c.on_roster]
-        for name in ("programme", "cohort", "gender"):
-            value = getattr(filters, name)
-            if value:
-                roster.append(respondents.c[name] == value)
-        rows = await conn.execute(
-            select(
-                group,
-                func.count(),
-                func.coalesce(func.sum(per_respondent.c.done), 0),
-                func.coalesce(
-                    func.sum(case((per_respondent.c.done == 0, per_respondent.c.refused), else_=0)),
-                    0,
-                ),
-            )
-            .select_from(respondents)
-            .outerjoin(per_respondent, per_respondent.c.respondent_id == respondents.c.id)
-            .where(*roster)
-            .group_by(group)
-        )
-        for name, invited, completed, refused in rows:
-            figures = groups[name]
-            figures.invited, figures.completed, figures.refused = invited, completed, refused
 
-        # Each graduate's latest complete response: ids grow with time.
-        latest = (
-            select(func.max(responses.c.id).label("response_id"), group.label("grp"))
-            .join_from(responses, respondents, respondents.c.id == responses.c.respondent_id)
-            .where(*conditions, responses.c.status == _COMPLETE)
-            .group_by(responses.c.respondent_id, group)
-            .subquery()
-        )
-        pivot_columns = [latest.c.grp]
-        for key in ("employment", "months_to_job", "related", "further_education"):
-            question = getattr(mapping, key)
-            pivot_columns.append(
-                func.max(case((answers.c.question == question, answers.c.value))).label(key)
-                if question
-                else literal(None).label(key)
-            )
-        pivot = (
-            select(*pivot_columns)
-            .select_from(latest)
-            .outerjoin(
-                answers,
-                and_(
-                    answers.c.response_id == latest.c.response_id,
-                    answers.c.question.in_(mapping.questions or ("",)),
-                ),
-            )
-            .group_by(latest.c.response_id, latest.c.grp)
-            .subquery()
-        )
-        p = pivot.c
-        # One pass gives the counts and the months' histogram: grouped by the months of
-        # those in work too (a months answer left by someone not working is not a first
-        # job), then summed per group here; at most groups x distinct months rows.
-        working = (*mapping.wage, *mapping.self_employed) or ("",)
-        months = case((p.employment.in_(working), p.months_to_job)).label("months")
-        rows = await conn.execute(
-            select(
-                p.grp,
-                months,
-                func.count(),
-                func.count(p.employment),
-                _count_in(p.employment, mapping.wage),
-                _count_in(p.employment, mapping.self_employed),
-                func.sum(
-                    case(
-                        (
-                            and_(
-                                p.employment.in_(working),
-                                p.related.in_(mapping.related_yes or ("",)),
-                            ),
-                            1,
-                        ),
-                        else_=0,
-                    )
-                ),
-                func.count(p.further_education),
-                _count_in(p.further_education, mapping.further_yes),
-            ).group_by(p.grp, months)
-        )
-        for name, month, n, employment_n, wage, own, related, further_n, further in rows:
-            figures = groups[name]
-            figures.respondents += n
-            figures.employment_answered += employment_n
-            figures.wage += int(wage or 0)
-            figures.self_employed += int(own or 0)
-            figures.related += int(related or 0)
-            figures.further_answered += further_n
-            figures.further += int(further or 0)
-            whole = _whole_months(month) if month is not None else None
-            if whole is not None:
-                figures.months[whole] = figures.months.get(whole, 0) + n
-
-        if mapping.scales:
-            rows = await conn.execute(
-                select(latest.c.grp, answers.c.question, answers.c.value, func.count())
-                .join_from(latest, answers, answers.c.response_id == latest.c.response_id)
-                .where(answers.c.question.in_(mapping.scales))
-                .group_by(latest.c.grp, answers.c.question, answers.c.value)
-            )
-            for name, question, value, count in rows:
-                groups[name].scales.setdefault(question, {})[value] = count
-
-        if mapping.skills:
-            ends = (
-                select(
-                    responses.c.respondent_id,
-                    group.label("grp"),
-                    func.min(responses.c.id).label("first_id"),
-                    func.max(responses.c.id).label("last_id"),
-                )
-                .join_from(responses, respondents, respondents.c.id == responses.c.respondent_id)
-                .where(*conditions, responses.c.status == _COMPLETE)
-                .group_by(responses.c.respondent_id, group)
-                .having(func.count() > 1)
-                .subquery()
-            )
-            first, last = answers.alias("first"), answers.alias("last")
-            rows = await conn.execute(
-                select(ends.c.grp, first.c.question, first.c.value, last.c.value, func.count())
-                .select_from(ends)
-                .join(
-                    first,
-                    and_(
-                        first.c.response_id == ends.c.first_id,
-                        first.c.question.in_(mapping.skills),
-                    ),
-                )
-                .join(
-                    last,
-                    and_(last.c.response_id == ends.c.last_id, last.c.question == first.c.question),
-                )
-                .group_by(ends.c.grp, first.c.question, first.c.value, last.c.value)
-            )
-            for name, question, before, after, count in rows:
-                rank = orders.get(question)
-                start, end = _rank(before, rank), _rank(after, rank)
-                if start is None or end is None:
-                    continue
-                figures_ = groups[name].skills.setdefault(question, [0, 0, 0, 0, 0])
-                figures_[0] += count
-                figures_[1] += (end - start) * count
-                figures_[2 if end > start else 3 if end == start else 4] += count
-
-    overall = GroupOutcomes("All")
+def _figures(
+    scope: _Scope, orders: Mapping[str, tuple[str, ...]], groups: _Groups, pairs: _Pairs
+) -> Outcomes:
+    """The figures from what was counted: the skills' pairs ranked, the groups named and
+    summed into everyone's."""
+    for name, question, before, after, n in pairs:
+        rank = orders.get(question)
+        start, end = _rank(before, rank), _rank(after, rank)
+        if start is None or end is None:
+            continue
+        figures = groups[name].skills.setdefault(question, [0, 0, 0, 0, 0])
+        figures[0] += n
+        figures[1] += (end - start) * n
+        figures[2 if end > start else 3 if end == start else 4] += n
     named = []
     for name in sorted(groups, key=lambda g: (g in ("", None), str(g or ""))):
         figures = groups[name]
         figures.name = name or "(not given)"
-        overall.add(figures)
         named.append(figures)
-    return Outcomes(dimension, overall, tuple(named), orders)
+    return _summed(scope.dimension, named, orders)
+
+
+def _summed(
+    dimension: str, groups: Sequence[GroupOutcomes], orders: Mapping[str, tuple[str, ...]]
+) -> Outcomes:
+    overall = GroupOutcomes("All")
+    for figures in groups:
+        overall.add(figures)
+    return Outcomes(dimension, overall, tuple(groups), dict(orders))
+
+
+def _combined(known: Outcomes, old: Outcomes, new: Outcomes) -> Outcomes:
+    """`known` less `old` plus `new`, group by group, as new objects (`known` may be
+    in use elsewhere)."""
+    groups: dict[str, GroupOutcomes] = {}
+    for outcome, sign in ((known, 1), (old, -1), (new, 1)):
+        for group in outcome.groups:
+            groups.setdefault(group.name, GroupOutcomes(group.name)).add(group, sign)
+    order = [g.name for g in known.groups] + [
+        g.name for g in new.groups if g.name not in {k.name for k in known.groups}
+    ]
+    named = sorted(order, key=lambda n: (n == "(not given)", n))
+    return _summed(known.dimension, [groups[n] for n in named], known.scale_orders)
+
+
+class OutcomesCache:
+    """Figures already counted from the facts, kept while nothing they were counted
+    from has changed: the survey's facts (`surveys.outcomes_version`) and the
+    organisation's respondents (how many, and when one last changed). A view with no
+    new response since the last one is then a few small reads. Entries also expire
+    after `max_age` seconds: respondents written by processes whose clocks disagree
+    could leave the last change where it was, and this bounds how long that would go
+    unseen. One per process; callers must not change what it returns."""
+
+    def __init__(
+        self,
+        entries: int = 128,
+        max_age: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._entries: OrderedDict[Any, tuple[float, tuple[Any, ...], Outcomes]] = OrderedDict()
+        self._size, self._max_age, self._clock = entries, max_age, clock
+
+    def get(self, key: Any, version: tuple[Any, ...]) -> Outcomes | None:
+        found = self._entries.get(key)
+        if found is None or found[1] != version or self._clock() - found[0] > self._max_age:
+            return None
+        self._entries.move_to_end(key)
+        return found[2]
+
+    def put(self, key: Any, version: tuple[Any, ...], value: Outcomes) -> None:
+        self._entries[key] = (self._clock(), version, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+
+async def _version(conn: AsyncConnection, scope: _Scope) -> tuple[Any, ...]:
+    """What the figures of `scope` were counted from, as three small reads (the last
+    two on the index of respondents by organisation and change)."""
+    theirs = respondents.c.organisation_id == scope.organisation_id
+    row = (
+        await conn.execute(
+            select(
+                surveys.c.outcomes_version,
+                select(func.count()).where(theirs).scalar_subquery(),
+                select(func.max(respondents.c.updated_at)).where(theirs).scalar_subquery(),
+            ).where(surveys.c.id == scope.survey_id)
+        )
+    ).one()
+    return tuple(row)
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    organisation_id: int
+    survey_id: int
+    filters: ResultFilter
+    dimension: str
+
+    @property
+    def group(self) -> ColumnElement[str]:
+        return respondents.c[self.dimension]
+
+    def roster(self) -> list[ColumnElement[bool]]:
+        """The graduates on the roster the response rate is over."""
+        return [*self.filters.respondent_conditions(self.organisation_id), respondents.c.on_roster]
+
+
+# Each counting returns the skills' first-to-last pairs as counted, (group, skill,
+# first answer, latest answer, graduates): `outcomes` ranks them.
+_Pairs = list[tuple[Any, ...]]
+_Groups = dict[Any, GroupOutcomes]
+# Graduates counted afresh at once for which the figures known are corrected rather
+# than counted again: past this, counting everything is as quick.
+_DELTA_MAX = 500
+
+
+async def _count_facts(
+    conn: AsyncConnection, scope: _Scope, mapping: IndicatorMap, only: Claimed | None = None
+) -> tuple[_Groups, _Pairs]:
+    """Every figure in one statement: the organisation's respondents (within the
+    filters; with `only`, just those graduates) joined once with their facts, then each
+    kind of figure counted from that join, told apart by the first column."""
+    groups: _Groups = defaultdict(lambda: GroupOutcomes(""))
+    chosen = scope.filters.respondent_conditions(scope.organisation_id)
+    if only is not None:
+        chosen.append(respondents.c.id.in_(only.graduates))
+    f = outcome_facts
+    scales, skills = mapping.scales, mapping.skills
+    graduates = (
+        select(
+            scope.group.label("grp"),
+            respondents.c.on_roster,
+            func.coalesce(f.c.completes, 0).label("completes"),
+            func.coalesce(f.c.refused, False).label("refused"),
+            f.c.employment,
+            f.c.months_to_job,
+            f.c.related,
+            f.c.further_education,
+            *(f.c.latest_values[q].as_string().label(f"latest_{i}") for i, q in enumerate(scales)),
+            # Pairs only where there are two responses: most graduates skip the reads.
+            *(
+                case((f.c.completes > 1, f.c.latest_values[q].as_string())).label(f"last_{i}")
+                for i, q in enumerate(skills)
+            ),
+            *(
+                case((f.c.completes > 1, f.c.first_values[q].as_string())).label(f"first_{i}")
+                for i, q in enumerate(skills)
+            ),
+        )
+        .select_from(respondents)
+        .outerjoin(f, and_(f.c.respondent_id == respondents.c.id, f.c.survey_id == scope.survey_id))
+        .where(*chosen)
+        .cte("graduates")
+    )
+    g = graduates.c
+    nothing = literal(None, String)
+    zero = literal(0)
+    answered = g.completes > 0
+    latest = _latest_columns(graduates, mapping)
+    branches = [
+        select(
+            literal("roster"), g.grp, nothing, nothing, nothing, func.count(),
+            func.sum(case((answered, 1), else_=0)),
+            func.sum(case((and_(g.completes == 0, g.refused), 1), else_=0)),
+            zero, zero, zero, zero,
+        ).where(g.on_roster).group_by(g.grp),
+        select(literal("latest"), g.grp, latest[0], nothing, nothing, *latest[1:])
+        .where(answered)
+        .group_by(g.grp, latest[0]),
+        *(
+            select(
+                literal("scale"), g.grp, literal(q), g[f"latest_{i}"], nothing, func.count(),
+                zero, zero, zero, zero, zero, zero,
+            ).where(answered).group_by(g.grp, g[f"latest_{i}"])
+            for i, q in enumerate(scales)
+        ),
+        *(
+            select(
+                literal("skill"), g.grp, literal(q), g[f"first_{i}"], g[f"last_{i}"],
+                func.count(), zero, zero, zero, zero, zero, zero,
+            ).where(g.completes > 1).group_by(g.grp, g[f"first_{i}"], g[f"last_{i}"])
+            for i, q in enumerate(skills)
+        ),
+    ]  # fmt: skip
+    pairs: _Pairs = []
+    for kind, name, first, second, third, n, *rest in await conn.execute(union_all(*branches)):
+        if kind == "roster":
+            figures = groups[name]
+            figures.invited, figures.completed, figures.refused = n, int(rest[0]), int(rest[1])
+        elif kind == "latest":
+            _fold_latest(groups[name], first, n, *rest)
+        elif kind == "scale":
+            if second is not None:
+                groups[name].scales.setdefault(first, {})[second] = n
+        else:
+            pairs.append((name, first, second, third, n))
+    return groups, pairs
+
+
+async def _count_responses(
+    conn: AsyncConnection, scope: _Scope, mapping: IndicatorMap
+) -> tuple[_Groups, _Pairs]:
+    groups: _Groups = defaultdict(lambda: GroupOutcomes(""))
+    conditions = [
+        responses.c.survey_id == scope.survey_id,
+        *scope.filters.conditions(scope.organisation_id),
+    ]
+    group = scope.group
+    per_respondent = (
+        select(
+            responses.c.respondent_id,
+            func.max(case((responses.c.status == _COMPLETE, 1), else_=0)).label("done"),
+            func.max(case((responses.c.status == _REFUSED, 1), else_=0)).label("refused"),
+        )
+        .join_from(responses, respondents, respondents.c.id == responses.c.respondent_id)
+        .where(*conditions)
+        .group_by(responses.c.respondent_id)
+        .subquery()
+    )
+    await _tally_roster(conn, scope, per_respondent, groups)
+
+    # Each graduate's latest complete response: ids grow with time.
+    latest = (
+        select(func.max(responses.c.id).label("response_id"), group.label("grp"))
+        .join_from(responses, respondents, respondents.c.id == responses.c.respondent_id)
+        .where(*conditions, responses.c.status == _COMPLETE)
+        .group_by(responses.c.respondent_id, group)
+        .subquery()
+    )
+    pivot_columns = [latest.c.grp]
+    for key in ("employment", "months_to_job", "related", "further_education"):
+        question = getattr(mapping, key)
+        pivot_columns.append(
+            func.max(case((answers.c.question == question, answers.c.value))).label(key)
+            if question
+            else literal(None).label(key)
+        )
+    pivot = (
+        select(*pivot_columns)
+        .select_from(latest)
+        .outerjoin(
+            answers,
+            and_(
+                answers.c.response_id == latest.c.response_id,
+                answers.c.question.in_(mapping.questions or ("",)),
+            ),
+        )
+        .group_by(latest.c.response_id, latest.c.grp)
+        .subquery()
+    )
+    await _tally_latest(conn, pivot, mapping, groups)
+
+    if mapping.scales:
+        rows = await conn.execute(
+            select(latest.c.grp, answers.c.question, answers.c.value, func.count())
+            .join_from(latest, answers, answers.c.response_id == latest.c.response_id)
+            .where(answers.c.question.in_(mapping.scales))
+            .group_by(latest.c.grp, answers.c.question, answers.c.value)
+        )
+        for name, question, value, n in rows:
+            groups[name].scales.setdefault(question, {})[value] = n
+
+    if not mapping.skills:
+        return groups, []
+    ends = (
+        select(
+            responses.c.respondent_id,
+            group.label("grp"),
+            func.min(responses.c.id).label("first_id"),
+            func.max(responses.c.id).label("last_id"),
+        )
+        .join_from(responses, respondents, respondents.c.id == responses.c.respondent_id)
+        .where(*conditions, responses.c.status == _COMPLETE)
+        .group_by(responses.c.respondent_id, group)
+        .having(func.count() > 1)
+        .subquery()
+    )
+    first, last = answers.alias("first"), answers.alias("last")
+    rows = await conn.execute(
+        select(ends.c.grp, first.c.question, first.c.value, last.c.value, func.count())
+        .select_from(ends)
+        .join(
+            first,
+            and_(
+                first.c.response_id == ends.c.first_id,
+                first.c.question.in_(mapping.skills),
+            ),
+        )
+        .join(
+            last,
+            and_(last.c.response_id == ends.c.last_id, last.c.question == first.c.question),
+        )
+        .group_by(ends.c.grp, first.c.question, first.c.value, last.c.value)
+    )
+    return groups, [tuple(row) for row in rows]
+
+
+async def _tally_roster(
+    conn: AsyncConnection, scope: _Scope, per_respondent: Any, groups: dict[str, GroupOutcomes]
+) -> None:
+    """Invited, completed and refused per group: the roster outer-joined with a
+    (respondent_id, done, refused) per graduate who answered."""
+    p = per_respondent.c
+    rows = await conn.execute(
+        select(
+            scope.group,
+            func.count(),
+            func.coalesce(func.sum(p.done), 0),
+            func.coalesce(func.sum(case((p.done == 0, p.refused), else_=0)), 0),
+        )
+        .select_from(respondents)
+        .outerjoin(per_respondent, p.respondent_id == respondents.c.id)
+        .where(*scope.roster())
+        .group_by(scope.group)
+    )
+    for name, invited, completed, refused in rows:
+        figures = groups[name]
+        figures.invited, figures.completed, figures.refused = invited, completed, refused
+
+
+async def _tally_latest(
+    conn: AsyncConnection, graduates: Any, mapping: IndicatorMap, groups: dict[str, GroupOutcomes]
+) -> None:
+    """The figures of each graduate's latest complete response, from one row per
+    graduate (grp, employment, months_to_job, related, further_education)."""
+    columns = _latest_columns(graduates, mapping)
+    rows = await conn.execute(
+        select(graduates.c.grp, *columns).group_by(graduates.c.grp, columns[0])
+    )
+    for name, month, n, *rest in rows:
+        _fold_latest(groups[name], month, n, *rest)
+
+
+def _latest_columns(graduates: Any, mapping: IndicatorMap) -> list[ColumnElement[Any]]:
+    """The months (grouped by), then the counts, over one row per graduate. One pass
+    gives the counts and the months' histogram: grouped by the months of those in work
+    too (a months answer left by someone not working is not a first job), then summed
+    per group in `_fold_latest`; at most groups x distinct months rows."""
+    p = graduates.c
+    working = (*mapping.wage, *mapping.self_employed) or ("",)
+    related = and_(p.employment.in_(working), p.related.in_(mapping.related_yes or ("",)))
+    return [
+        case((p.employment.in_(working), p.months_to_job)).label("months"),
+        func.count(),
+        func.count(p.employment),
+        _count_in(p.employment, mapping.wage),
+        _count_in(p.employment, mapping.self_employed),
+        func.sum(case((related, 1), else_=0)),
+        func.count(p.further_education),
+        _count_in(p.further_education, mapping.further_yes),
+    ]
+
+
+def _fold_latest(
+    figures: GroupOutcomes,
+    month: object,
+    n: int,
+    employment_n: int,
+    wage: int | None,
+    own: int | None,
+    related: int | None,
+    further_n: int,
+    further: int | None,
+) -> None:
+    figures.respondents += n
+    figures.employment_answered += employment_n
+    figures.wage += int(wage or 0)
+    figures.self_employed += int(own or 0)
+    figures.related += int(related or 0)
+    figures.further_answered += further_n
+    figures.further += int(further or 0)
+    whole = _whole_months(month) if month is not None else None
+    if whole is not None:
+        figures.months[whole] = figures.months.get(whole, 0) + n
 
 
 def _count_in(column: ColumnElement[str], values: Iterable[str]) -> ColumnElement[int]:

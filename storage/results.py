@@ -8,7 +8,9 @@ organisation's.
 
 Filters (`ResultFilter`) mean the same on every page and export: the date range is
 the day a response was started (UTC), the channel the one the response was last on,
-and programme, cohort and gender those of the respondent's roster entry.
+and programme, cohort and gender those of the respondent's roster entry. Answers
+staff gave in the phone simulator (storage.simulated) are left out unless asked for
+(`tests`: "include" them, or "only" them).
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.db import connected
 from storage.schema import answers, respondents, responses, survey_versions
+from storage.simulated import not_simulated
 
 __all__ = [
+    "TESTS",
     "AnswerLine",
     "ResponseCounts",
     "ResultFilter",
@@ -32,10 +36,12 @@ __all__ = [
     "answers_page",
     "filter_choices",
     "response_counts",
+    "test_responses",
     "wide_responses",
 ]
 
 _BATCH = 1000
+TESTS = ("include", "only")  # what `ResultFilter.tests` may ask for
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +56,11 @@ class ResultFilter:
     programme: str | None = None
     cohort: str | None = None
     gender: str | None = None
+    tests: str | None = None  # the simulator's: None leaves them out, "include", "only"
 
     def conditions(self, organisation_id: int) -> list[ColumnElement[bool]]:
         """The WHERE conditions on `responses` joined with `respondents`."""
-        found: list[ColumnElement[bool]] = [respondents.c.organisation_id == organisation_id]
+        found = self.respondent_conditions(organisation_id)
         if self.channel:
             found.append(responses.c.channel == self.channel)
         if self.status:
@@ -62,12 +69,19 @@ class ResultFilter:
             found.append(responses.c.started_at >= _midnight(self.since))
         if self.until:
             found.append(responses.c.started_at < _midnight(self.until + dt.timedelta(days=1)))
-        if self.programme:
-            found.append(respondents.c.programme == self.programme)
-        if self.cohort:
-            found.append(respondents.c.cohort == self.cohort)
-        if self.gender:
-            found.append(respondents.c.gender == self.gender)
+        return found
+
+    def respondent_conditions(self, organisation_id: int) -> list[ColumnElement[bool]]:
+        """The conditions on `respondents` alone."""
+        found: list[ColumnElement[bool]] = [respondents.c.organisation_id == organisation_id]
+        for name in ("programme", "cohort", "gender"):
+            value = getattr(self, name)
+            if value:
+                found.append(respondents.c[name] == value)
+        if self.tests == "only":
+            found.append(~not_simulated())
+        elif self.tests != "include":
+            found.append(not_simulated())
         return found
 
     def query(self) -> dict[str, str]:
@@ -81,6 +95,7 @@ class ResultFilter:
             "programme": self.programme,
             "cohort": self.cohort,
             "gender": self.gender,
+            "tests": self.tests,
         }
         return {key: value for key, value in values.items() if value}
 
@@ -133,6 +148,23 @@ async def response_counts(
     async with connected(bind) as conn:
         rows = (await conn.execute(stmt)).all()
     return ResponseCounts({(row[0], row[1]): int(row[2]) for row in rows})
+
+
+async def test_responses(
+    bind: AsyncEngine | AsyncConnection, organisation_id: int, survey_id: int
+) -> int:
+    """How many responses to the survey staff gave in the phone simulator: the pages
+    say they are left out, and how to show them."""
+    testers = select(respondents.c.id).where(
+        respondents.c.organisation_id == organisation_id,
+        respondents.c.on_roster.is_(False),
+        ~not_simulated(),
+    )
+    stmt = select(func.count()).where(
+        responses.c.survey_id == survey_id, responses.c.respondent_id.in_(testers)
+    )
+    async with connected(bind) as conn:
+        return int(await conn.scalar(stmt) or 0)
 
 
 @dataclass(frozen=True, slots=True)

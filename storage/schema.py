@@ -31,6 +31,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -49,6 +50,7 @@ __all__ = [
     "EntryPointRow",
     "LoginThrottleRow",
     "OrganisationRow",
+    "OutcomeFactRow",
     "RespondentRow",
     "ResponseRow",
     "SurveyMediaRow",
@@ -65,6 +67,7 @@ __all__ = [
     "login_throttle",
     "metadata",
     "organisations",
+    "outcome_facts",
     "respondents",
     "responses",
     "survey_media",
@@ -113,6 +116,11 @@ metadata = MetaData(
 )
 
 _STATUSES = ", ".join(f"'{s.value}'" for s in ResponseStatus)
+# Complete and refused are final: what the dashboard counts (storage.outcome_facts).
+_UNCOUNTED = text(
+    f"NOT counted AND status IN ('{ResponseStatus.COMPLETE.value}', "
+    f"'{ResponseStatus.REFUSED.value}')"
+)
 _ANSWER_KINDS = ", ".join(f"'{k.value}'" for k in AnswerKind)
 _CALL_OUTCOMES = ", ".join(f"'{o.value}'" for o in CallOutcome)
 ROLES = ("admin", "analyst")  # admin: everything; analyst: read and export only
@@ -139,6 +147,12 @@ class SurveyRow(Base):
     created_at: Mapped[dt.datetime]
     # "published" or "closed" (migration 0012): a closed survey starts no new session.
     status: Mapped[str] = mapped_column(String(16), server_default="published")
+    # Which indicator map `outcome_facts` were extracted with (migration 0013): a new
+    # version that maps other questions makes the dashboard extract them afresh.
+    outcomes_mapping: Mapped[str | None] = mapped_column(Text)
+    # Bumped whenever `outcome_facts` of the survey change: figures counted at one
+    # version stay true until the next (storage.outcomes.OutcomesCache).
+    outcomes_version: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class SurveyVersionRow(Base):
@@ -197,6 +211,8 @@ class RespondentRow(Base):
         Index("ix_respondents_organisation_id_name", "organisation_id", "name", "id"),
         Index("ix_respondents_organisation_id_programme", "organisation_id", "programme"),
         Index("ix_respondents_organisation_id_cohort", "organisation_id", "cohort"),
+        # The dashboard's cache asks when the organisation's roster last changed.
+        Index("ix_respondents_organisation_id_updated_at", "organisation_id", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -229,6 +245,14 @@ class ResponseRow(Base):
         # A respondent's latest response, whose status the admin site's list shows and
         # filters by (migration 0011).
         Index("ix_responses_respondent_id_id", "respondent_id", "id"),
+        # Ended responses the dashboard has not yet counted into `outcome_facts`
+        # (migration 0013): a small index, emptied by every dashboard view.
+        Index(
+            "ix_responses_uncounted",
+            "survey_id",
+            postgresql_where=_UNCOUNTED,
+            sqlite_where=_UNCOUNTED,
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -246,9 +270,46 @@ class ResponseRow(Base):
     # A resume offer is on screen (migration 0002): the next key answers the offer.
     # Server default only: inserts on the direct asyncpg path leave the column out.
     resume_offered: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # Whether `outcome_facts` hold this ended response (migration 0013). False for every
+    # new row, whichever path wrote it; set by the dashboard's catch-up only once the
+    # response is complete or refused, which are final.
+    counted: Mapped[bool] = mapped_column(Boolean, server_default=false())
     started_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
     ended_at: Mapped[dt.datetime | None]
+
+
+class OutcomeFactRow(Base):
+    """One graduate's part in a survey's outcomes (migration 0013), kept by the dashboard
+    (`storage.outcome_facts`) so that it counts graduates, not a million answers: how
+    many complete responses they gave and whether they refused, and from their latest
+    complete response (and their first, for distance travelled) the answers that the
+    survey's indicator map names."""
+
+    __tablename__ = "outcome_facts"
+
+    survey_id: Mapped[int] = mapped_column(
+        ForeignKey("surveys.id", ondelete="CASCADE"), primary_key=True
+    )
+    respondent_id: Mapped[int] = mapped_column(
+        ForeignKey("respondents.id", ondelete="CASCADE"), primary_key=True
+    )
+    completes: Mapped[int] = mapped_column(Integer)
+    refused: Mapped[bool] = mapped_column(Boolean)
+    first_response_id: Mapped[int | None] = mapped_column(Integer)
+    latest_response_id: Mapped[int | None] = mapped_column(Integer)
+    employment: Mapped[str | None] = mapped_column(Text)
+    months_to_job: Mapped[str | None] = mapped_column(Text)
+    related: Mapped[str | None] = mapped_column(Text)
+    further_education: Mapped[str | None] = mapped_column(Text)
+    # {question: answer} of the scales and skills, latest; and of the skills, first
+    # (only for graduates with two complete responses or more).
+    latest_values: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON().with_variant(JSONB(), "postgresql")
+    )
+    first_values: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON().with_variant(JSONB(), "postgresql")
+    )
 
 
 class AnswerRow(Base):
@@ -398,6 +459,7 @@ entry_points = cast(Table, EntryPointRow.__table__)
 respondents = cast(Table, RespondentRow.__table__)
 responses = cast(Table, ResponseRow.__table__)
 answers = cast(Table, AnswerRow.__table__)
+outcome_facts = cast(Table, OutcomeFactRow.__table__)
 calls = cast(Table, CallRow.__table__)
 organisations = cast(Table, OrganisationRow.__table__)
 users = cast(Table, UserRow.__table__)

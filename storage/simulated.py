@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, false, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.outcome_facts import forget as forget_outcomes
 from storage.schema import answers, respondents, responses
 
 __all__ = [
@@ -120,6 +121,7 @@ async def prepare_test_respondent(
             )
         )
         forgotten = result.rowcount or 0
+        await forget_outcomes(conn, forget_survey_id, respondent_id)
         # Afresh means the language menu too: the number's language was learned from
         # the answers just forgotten.
         await conn.execute(

@@ -377,3 +377,26 @@ async def test_the_voice_page_without_javascript_lists_what_the_caller_hears(
     assert missing.status == 404
     escape = await site.client.get("/admin/simulator/audio/1/../system.choose_language")
     assert escape.status == 404
+
+
+async def test_the_simulators_answers_are_left_out_of_results_and_dashboard_until_asked_for(
+    site: Site, sample: int
+) -> None:
+    csrf = await _signed_in(site)
+    await _dial(site, csrf)
+    for typed in [*ENGLISH_WORKING, "More tools"]:
+        await _send(site, csrf, typed)
+
+    results = await (await site.client.get(f"/admin/results/{sample}")).text()
+    assert "1 response given in the phone simulator is left out" in results
+    assert "More tools" not in results
+    only = await (await site.client.get(f"/admin/results/{sample}?tests=only")).text()
+    assert "More tools" in only and "left out" not in only
+
+    dashboard = await (await site.client.get(f"/admin/dashboard?survey={sample}")).text()
+    assert "1 response given in the phone simulator is left out" in dashboard
+    assert "in work related to the training (n = 0)" in dashboard
+    tested = await (await site.client.get(f"/admin/dashboard?survey={sample}&tests=only")).text()
+    assert "in work related to the training (n = 1)" in tested
+    bad = await (await site.client.get(f"/admin/dashboard?survey={sample}&tests=all")).text()
+    assert "Simulator test answers can be include or only, not &#39;all&#39;." in bad
