@@ -248,7 +248,8 @@ async def _roster_change(dsn: str) -> None:
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(
-            "UPDATE respondents SET updated_at = $1 WHERE id = (SELECT min(id) FROM respondents)",
+            "UPDATE respondents SET updated_at = $1, grouped_at = $1 "
+            "WHERE id = (SELECT min(id) FROM respondents)",
             dt.datetime.now(dt.UTC),
         )
     finally:

@@ -13,7 +13,7 @@ The dashboard keeps the table itself, on each view, before it counts (`catch_up`
 - the facts hold the answers the survey's indicator map names; the map in force is
   kept on the survey (`outcomes_mapping`), and a new version that maps other questions
   makes the next view recompute every graduate's facts;
-- deleting a respondent deletes their facts (ON DELETE CASCADE), and forgetting a
+- deleting a respondent (storage.roster) calls `forget_respondent`, and forgetting a
   test number's responses (storage.simulated) calls `forget`;
 - every change to a survey's facts bumps `surveys.outcomes_version`, so figures
   counted at one version can be kept until the next (storage.outcomes.OutcomesCache).
@@ -38,7 +38,15 @@ from survey_engine.events import ResponseStatus
 if TYPE_CHECKING:
     from storage.outcomes import IndicatorMap
 
-__all__ = ["Claimed", "catch_up", "claim", "forget", "mapping_key", "recount"]
+__all__ = [
+    "Claimed",
+    "catch_up",
+    "claim",
+    "forget",
+    "forget_respondent",
+    "mapping_key",
+    "recount",
+]
 
 _COMPLETE = ResponseStatus.COMPLETE.value
 _REFUSED = ResponseStatus.REFUSED.value
@@ -137,11 +145,20 @@ async def forget(conn: AsyncConnection, survey_id: int, respondent_id: int) -> N
     await _changed(conn, survey_id)
 
 
-async def _changed(conn: AsyncConnection, survey_id: int) -> None:
+async def forget_respondent(
+    conn: AsyncConnection, organisation_id: int, respondent_id: int
+) -> None:
+    """The respondent is being deleted: their facts go, and every survey of the
+    organisation counts as changed (they were on its roster, if in no facts)."""
+    await conn.execute(delete(outcome_facts).where(outcome_facts.c.respondent_id == respondent_id))
+    await _changed(conn, surveys.c.organisation_id == organisation_id)
+
+
+async def _changed(conn: AsyncConnection, which: int | ColumnElement[bool]) -> None:
+    """Move the `outcomes_version` of a survey (its id) or of the surveys `which` selects."""
+    chosen = surveys.c.id == which if isinstance(which, int) else which
     await conn.execute(
-        update(surveys)
-        .where(surveys.c.id == survey_id)
-        .values(outcomes_version=surveys.c.outcomes_version + 1)
+        update(surveys).where(chosen).values(outcomes_version=surveys.c.outcomes_version + 1)
     )
 
 

@@ -446,12 +446,13 @@ def _combined(known: Outcomes, old: Outcomes, new: Outcomes) -> Outcomes:
 
 class OutcomesCache:
     """Figures already counted from the facts, kept while nothing they were counted
-    from has changed: the survey's facts (`surveys.outcomes_version`) and the
-    organisation's respondents (how many, and when one last changed). A view with no
-    new response since the last one is then a few small reads. Entries also expire
-    after `max_age` seconds: respondents written by processes whose clocks disagree
-    could leave the last change where it was, and this bounds how long that would go
-    unseen. One per process; callers must not change what it returns."""
+    from has changed: the survey's facts (`surveys.outcomes_version`, which deleting a
+    respondent moves on too) and the organisation's groups (when a respondent's place
+    in them last changed, `respondents.grouped_at`). A view with no new response since
+    the last one is then two small reads. Entries also expire after `max_age` seconds:
+    roster imports by processes whose clocks disagree could leave the last change where
+    it was, and this bounds how long that would go unseen. One per process; callers
+    must not change what it returns."""
 
     def __init__(
         self,
@@ -477,15 +478,14 @@ class OutcomesCache:
 
 
 async def _version(conn: AsyncConnection, scope: _Scope) -> tuple[Any, ...]:
-    """What the figures of `scope` were counted from, as three small reads (the last
-    two on the index of respondents by organisation and change)."""
+    """What the figures of `scope` were counted from, in one small read (the groups'
+    last change on the index of respondents by organisation and `grouped_at`)."""
     theirs = respondents.c.organisation_id == scope.organisation_id
     row = (
         await conn.execute(
             select(
                 surveys.c.outcomes_version,
-                select(func.count()).where(theirs).scalar_subquery(),
-                select(func.max(respondents.c.updated_at)).where(theirs).scalar_subquery(),
+                select(func.max(respondents.c.grouped_at)).where(theirs).scalar_subquery(),
             ).where(surveys.c.id == scope.survey_id)
         )
     ).one()

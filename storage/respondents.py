@@ -387,6 +387,7 @@ _UPDATE = (
         attributes=bindparam("b_attributes", type_=respondents.c.attributes.type),
         on_roster=True,
         updated_at=bindparam("b_now", type_=respondents.c.updated_at.type),
+        grouped_at=bindparam("b_now", type_=respondents.c.updated_at.type),
     )
 )
 
@@ -430,6 +431,7 @@ async def _store(
             "attributes": entry.attributes,
             "created_at": now,
             "updated_at": now,
+            "grouped_at": now,
         }
         for entry in entries
         if entry.phone not in existing

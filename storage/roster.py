@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, and_, delete, exists, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.db import connected
+from storage.outcome_facts import forget_respondent
 from storage.schema import answers, calls, respondents, responses, surveys
 from storage.scoped import StoredResponse, response_of
 from survey_engine.events import AnswerKind, ResponseStatus
@@ -307,6 +308,7 @@ async def delete_respondent(
             )
         )
     )
+    await forget_respondent(conn, organisation_id, respondent_id)
     await conn.execute(delete(respondents).where(respondents.c.id == respondent_id))
     return DeletedRespondent(
         responses=responded.rowcount,

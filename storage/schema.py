@@ -212,7 +212,7 @@ class RespondentRow(Base):
         Index("ix_respondents_organisation_id_programme", "organisation_id", "programme"),
         Index("ix_respondents_organisation_id_cohort", "organisation_id", "cohort"),
         # The dashboard's cache asks when the organisation's roster last changed.
-        Index("ix_respondents_organisation_id_updated_at", "organisation_id", "updated_at"),
+        Index("ix_respondents_organisation_id_grouped_at", "organisation_id", "grouped_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -232,6 +232,11 @@ class RespondentRow(Base):
     )
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
+    # When the respondent's place in the dashboard's groups last changed (migration
+    # 0013): on the roster or not, programme, cohort, gender, a test number. Written by
+    # the roster import and the simulator, not by a language chosen on a call; NULL for
+    # a number that dialled in, which is in no group until it answers.
+    grouped_at: Mapped[dt.datetime | None]
 
 
 class ResponseRow(Base):

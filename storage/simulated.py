@@ -96,6 +96,7 @@ async def prepare_test_respondent(
                     attributes={SIMULATOR_ATTRIBUTE: True, "created_by": by},
                     created_at=now,
                     updated_at=now,
+                    grouped_at=now,
                 )
                 .returning(respondents.c.id)
             )

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.outcome_facts import catch_up
 from storage.outcomes import Outcomes, OutcomesCache, indicator_map, outcomes
+from storage.respondents import import_respondents
 from storage.results import ResultFilter
 from storage.roster import delete_respondent
 from storage.schema import answers, outcome_facts, respondents, responses
@@ -174,13 +175,20 @@ async def test_the_cache_keeps_figures_until_a_response_a_roster_change_or_time_
     assert await view() is first  # nothing changed: the same figures, not counted again
     assert await view(ResultFilter(cohort="2025-A")) is not first  # another question
 
-    # A graduate moves programme (a roster import): counted afresh.
+    # A caller chooses a language (the respondent's row changes): the groups do not.
     async with engine.begin() as conn:
         await conn.execute(
             update(respondents)
             .where(respondents.c.id == tracer.respondent_ids["T1"])
-            .values(programme="Welding", updated_at=APRIL + dt.timedelta(days=1))
+            .values(language="sw", updated_at=dt.datetime.now(dt.UTC))
         )
+    assert await view() is first
+
+    # A graduate moves programme (a roster import): counted afresh.
+    moves = "phone,programme\n+254700000011,Welding\n"
+    await import_respondents(
+        engine, moves.encode(), filename="roster.csv", default_region="KE", organisation=1
+    )
     moved = await view()
     assert moved is not first
     assert next(g for g in moved.groups if g.name == "Welding").respondents == 7

@@ -9,8 +9,8 @@ their complete responses and refusal, and the indicator answers of their latest 
 first) complete response. The dashboard keeps it up to date itself
 (storage.outcome_facts): `responses.counted` says which ended responses it holds, and
 `surveys.outcomes_mapping` which questions it extracted, `surveys.outcomes_version`
-counts its changes (for the dashboard's cache, with an index on when each
-organisation's respondents last changed). Nothing is filled here: every
+counts its changes and `respondents.grouped_at` says when a respondent's place in the
+dashboard's groups last changed (both for the dashboard's cache). Nothing is filled here: every
 response stored before this revision is uncounted, so the first dashboard view of a
 survey counts them once.
 """
@@ -50,10 +50,14 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("outcomes_version", sa.Integer(), nullable=False, server_default="0")
         )
+    with op.batch_alter_table("respondents") as batch:
+        batch.add_column(sa.Column("grouped_at", sa.DateTime(timezone=True), nullable=True))
+    # Every respondent stored so far may be in a group: as of its last change.
+    op.execute("UPDATE respondents SET grouped_at = updated_at")
     op.create_index(
-        "ix_respondents_organisation_id_updated_at",
+        "ix_respondents_organisation_id_grouped_at",
         "respondents",
-        ["organisation_id", "updated_at"],
+        ["organisation_id", "grouped_at"],
     )
     op.create_table(
         "outcome_facts",
@@ -80,7 +84,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("outcome_facts")
-    op.drop_index("ix_respondents_organisation_id_updated_at", table_name="respondents")
+    op.drop_index("ix_respondents_organisation_id_grouped_at", table_name="respondents")
+    with op.batch_alter_table("respondents") as batch:
+        batch.drop_column("grouped_at")
     with op.batch_alter_table("surveys") as batch:
         batch.drop_column("outcomes_version")
         batch.drop_column("outcomes_mapping")
