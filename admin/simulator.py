@@ -363,7 +363,8 @@ async def voice_keys(request: web.Request) -> web.StreamResponse:
 async def voice_hang_up(request: web.Request) -> web.StreamResponse:
     session = await get_session(request)
     await _voice_end(request, session)
-    return _reply(request, "simulator_voice", {"sounds": [], "final": True})
+    ended = {"sounds": [], "warnings": [], "input": {"type": "none"}, "final": True}
+    return _reply(request, "simulator_voice", ended)
 
 
 def _render(turn: Turn, notice: Notice | None) -> tuple[dict[str, Any]]:

@@ -138,13 +138,13 @@
     }
     const warnings = document.getElementById("warnings");
     warnings.replaceChildren();
-    for (const text of data.warnings) {
+    for (const text of data.warnings || []) {
       const p = document.createElement("p");
       p.className = "warning";
       p.textContent = text;
       warnings.append(p);
     }
-    input = data.input;
+    input = data.input || { type: "none" };
     document.getElementById("call-state").textContent = data.final ? "Call ended." : "On the call.";
     document.getElementById("input-hint").textContent = data.final ? "" : describe(input);
     document.getElementById("spoken").hidden = input.type !== "record";

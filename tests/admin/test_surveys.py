@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 from aiohttp import FormData
+from sqlalchemy import update
 
+from storage.schema import survey_versions
 from tests.admin.conftest import Site
 from tests.conftest import markdown_to_xlsx
 
@@ -244,3 +246,19 @@ async def test_the_preview_pages_each_question_as_ussd_screens_and_lists_its_voi
     assert "no audio yet" in page and "Play in order" not in page  # nothing rendered
     swahili = await (await site.client.get(path + "/preview?language=sw")).text()
     assert "Ulisomea fani gani chuoni?" in swahili
+
+
+async def test_a_stored_version_that_no_longer_compiles_gets_a_page_saying_so(
+    site: Site, engine
+) -> None:
+    path = await sample_survey(site)
+    survey_id = int(path.rstrip("/").rsplit("/", 1)[1])
+    # As if a later release read the stored form differently: its source is unreadable.
+    async with engine.begin() as conn:
+        await conn.execute(update(survey_versions).values(source=b"not a workbook any more"))
+    for page in (path, f"/admin/results/{survey_id}", f"/admin/dashboard?survey={survey_id}"):
+        response = await site.client.get(page)
+        text = await response.text()
+        assert response.status == 409, page
+        assert "This survey version does not load" in text
+        assert "Upload a corrected version on the Surveys page" in text

@@ -34,7 +34,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or "var/screenshots")
+# Resolved now: a test may change the working folder (AUDIO_DIR defaults under it).
+SCREENSHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or "var/screenshots").resolve()
 
 
 @pytest.fixture(autouse=True)
