@@ -22,14 +22,13 @@ from typing import Any, cast
 import aiohttp_jinja2
 from aiohttp import web
 
-from admin.auth import current_user, requires_admin
+from admin.auth import audit, current_user, requires_admin
 from admin.survey_access import audio_library, compiled_survey, survey_or_404
 from audio.errors import AudioError
 from audio.library import AudioLibrary, PromptSource, write_atomically
 from audio.render import EngineChoice, coverage, render_survey, upload_recording
 from audio.tts import EspeakEngine, GttsEngine
 from service_tracker.keys import DATABASE
-from storage.accounts import record
 from storage.surveys import SurveySummary
 from survey_engine.model import Survey
 
@@ -201,7 +200,6 @@ async def audio_file(request: web.Request) -> web.StreamResponse:
 @requires_admin
 async def upload(request: web.Request) -> web.StreamResponse:
     summary = await survey_or_404(request)
-    user = current_user(request)
     form = await request.post()
     key, language = str(form.get("key", "")).strip(), str(form.get("language", "")).strip()
     field = form.get("file")
@@ -229,13 +227,12 @@ async def upload(request: web.Request) -> web.StreamResponse:
         log.warning("a recording for %s %s could not be stored: %s", key, language, error)
         return await _refused(request, summary, "The recording could not be stored.", key, language)
     async with request.config_dict[DATABASE].begin() as conn:
-        await record(
+        await audit(
+            request,
             conn,
-            user,
             "audio.upload",
             "survey",
             summary.survey_id,
-            address=request.remote or "",
             detail={
                 "form_id": summary.form_id,
                 "key": key,
@@ -279,13 +276,12 @@ async def render(request: web.Request) -> web.StreamResponse:
         {"state": "running", "done": 0, "total": 0, "started": started, "by": user.email}
     )
     async with request.config_dict[DATABASE].begin() as conn:
-        await record(
+        await audit(
+            request,
             conn,
-            user,
             "audio.render",
             "survey",
             summary.survey_id,
-            address=request.remote or "",
             detail={"form_id": summary.form_id, "engine": engine, "languages": languages},
         )
     choice = cast(EngineChoice, engine)

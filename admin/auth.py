@@ -14,21 +14,24 @@ import functools
 import hmac
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from aiohttp_session import Session, get_session, new_session
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service_tracker.keys import DATABASE
-from storage.accounts import User
+from storage.accounts import User, record
 from storage.schema import organisations, users
 
 __all__ = [
     "CSRF_FIELD",
     "SessionLimits",
+    "audit",
     "csrf_token",
     "current_user",
     "requires_admin",
@@ -63,6 +66,23 @@ def signed_in_user(request: web.Request) -> User | None:
 def current_user(request: web.Request) -> User:
     """The signed-in member of staff (the auth middleware has made sure there is one)."""
     return request[_USER]
+
+
+async def audit(
+    request: web.Request,
+    conn: AsyncConnection,
+    action: str,
+    object_kind: str = "",
+    object_id: object = "",
+    *,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    """A line of the audit log for what the signed-in member of staff did, from their
+    address, in `conn`'s transaction (stored with the action or not at all)."""
+    await record(
+        conn, current_user(request), action, object_kind, object_id,
+        address=request.remote or "", detail=detail,
+    )  # fmt: skip
 
 
 async def csrf_token(request: web.Request) -> str:

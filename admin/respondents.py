@@ -24,10 +24,10 @@ import aiohttp_jinja2
 from aiohttp import web
 from multidict import MultiMapping
 
-from admin.auth import current_user, requires_admin
+from admin.auth import audit, current_user, requires_admin
 from admin.masking import install_phone_filter
 from service_tracker.keys import DATABASE, RECORDINGS, RESPONSES, SETTINGS
-from storage.accounts import User, record
+from storage.accounts import User
 from storage.recordings import RECORDING_FORMAT
 from storage.respondents import RosterFileError, read_roster, store_roster
 from storage.roster import (
@@ -121,10 +121,14 @@ async def _roster_page(
     facets = await roster_facets(engine, user.organisation_id)
     if shown:
         async with engine.begin() as conn:
-            await record(
-                conn, user, "phone.unmask", "respondents", "", address=request.remote or "",
+            await audit(
+                request,
+                conn,
+                "phone.unmask",
+                "respondents",
+                "",
                 detail={"respondents": [row.id for row in found.rows]},
-            )  # fmt: skip
+            )
     query = {k: v for k, v in dataclasses.asdict(wanted).items() if v}
     if "text" in query:
         query["q"] = query.pop("text")
@@ -225,14 +229,20 @@ async def import_confirm(request: web.Request) -> web.Response:
         if not await take_upload(conn, token, **mine):
             return _import_error(request, _GONE, status=409)
         report = await store_roster(conn, parsed, organisation=user.organisation_id)
-        await record(
-            conn, user, "respondents.import", "roster", held.sha256[:16],
-            address=request.remote or "",
+        await audit(
+            request,
+            conn,
+            "respondents.import",
+            "roster",
+            held.sha256[:16],
             detail={
-                "file": held.filename, "sha256": held.sha256, "created": report.created,
-                "updated": report.updated, "rows_left_out": parsed.lines_with_errors,
+                "file": held.filename,
+                "sha256": held.sha256,
+                "created": report.created,
+                "updated": report.updated,
+                "rows_left_out": parsed.lines_with_errors,
             },
-        )  # fmt: skip
+        )
     return aiohttp_jinja2.render_template(
         "respondents_import.html",
         request,
@@ -362,9 +372,7 @@ async def _respondent_page(request: web.Request, shown: bool) -> web.Response:
     views, languages = await _response_views(request, entries, language)
     if shown:
         async with engine.begin() as conn:
-            await record(
-                conn, user, "phone.unmask", "respondent", person.id, address=request.remote or ""
-            )
+            await audit(request, conn, "phone.unmask", "respondent", person.id)
     return aiohttp_jinja2.render_template(
         "respondent.html",
         request,
@@ -443,9 +451,8 @@ async def delete(request: web.Request) -> web.StreamResponse:
         deleted = await delete_respondent(conn, user.organisation_id, respondent_id)
         if deleted is None:
             raise web.HTTPNotFound()
-        await record(
-            conn, user, "respondent.delete", "respondent", respondent_id,
-            address=request.remote or "",
+        await audit(
+ request, conn, "respondent.delete", "respondent", respondent_id,
             detail={
                 "responses": deleted.responses, "answers": deleted.answers,
                 "calls": deleted.calls, "recordings": len(deleted.recordings),

@@ -29,7 +29,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import select
 
 from admin import dashboard
-from admin.auth import current_user
+from admin.auth import audit, current_user
 from admin.selection import (
     CHANNELS,
     STATUSES,
@@ -39,7 +39,6 @@ from admin.selection import (
     tests_left_out,
 )
 from service_tracker.keys import DATABASE
-from storage.accounts import User, record
 from storage.exports import EXPORT_COLUMNS, WideLayout, answer_rows, wide_layout
 from storage.results import (
     ResultFilter,
@@ -177,9 +176,9 @@ async def export(request: web.Request) -> web.StreamResponse:
         **({"language": language} if shape == "wide" and language else {}),
     }
     async with engine.begin() as conn:
-        await _audit(conn, user, request, survey, "export", detail)
+        await audit(request, conn, "export", "survey", survey.survey_id, detail=detail)
         if unmasked:
-            await _audit(conn, user, request, survey, "export.unmasked", detail)
+            await audit(request, conn, "export.unmasked", "survey", survey.survey_id, detail=detail)
 
     phone: Callable[[str], str] = (lambda p: p) if unmasked else mask_phone
     header: tuple[str, ...]
@@ -201,19 +200,6 @@ async def export(request: web.Request) -> web.StreamResponse:
     if fmt == "csv":
         return await _stream_csv(request, name, header, rows)
     return await _stream_xlsx(request, name, header, rows)
-
-
-async def _audit(
-    conn: Any,
-    user: User,
-    request: web.Request,
-    survey: SurveySummary,
-    action: str,
-    detail: Mapping[str, Any],
-) -> None:
-    await record(
-        conn, user, action, "survey", survey.survey_id, address=request.remote or "", detail=detail
-    )
 
 
 async def _masked_long(

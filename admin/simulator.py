@@ -34,7 +34,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from aiohttp_session import Session, get_session
 
-from admin.auth import current_user, requires_admin
+from admin.auth import audit, current_user, requires_admin
 from audio.catalogue import catalogue
 from audio.library import AudioLibrary
 from interviews import Closed, Interviews, Live, Notice, Step
@@ -50,7 +50,6 @@ from ivr.render import (
     turn_plan,
 )
 from service_tracker.keys import DATABASE, IVR_INTERVIEWS, SETTINGS
-from storage.accounts import record
 from storage.simulated import NotATestNumber, prepare_test_respondent
 from storage.surveys import SurveySummary, list_surveys, parse_ussd_code
 from survey_engine.inputs import Answer, Back, NoInput, Repeat, Resume
@@ -156,13 +155,12 @@ async def _test_number(
             )
         except NotATestNumber as error:
             return _refuse(request, route, str(error), status=409)
-        await record(
+        await audit(
+            request,
             conn,
-            user,
             "simulator.start",
             "survey",
             survey.survey_id,
-            address=request.remote or "",
             detail={
                 "mode": mode,
                 "address": address,

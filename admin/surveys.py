@@ -19,13 +19,12 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from admin import audio
-from admin.auth import current_user, requires_admin
+from admin.auth import audit, current_user, requires_admin
 from admin.survey_access import audio_library, compiled_survey, survey_or_404
 from audio.catalogue import catalogue
 from audio.library import AudioLibrary, IndexEntry
 from ivr.render import Collect, Record, voice_plan
 from service_tracker.keys import DATABASE, RESPONSES, SETTINGS
-from storage.accounts import User, record
 from storage.surveys import (
     ImportedSurvey,
     SurveyStatus,
@@ -106,14 +105,13 @@ async def upload(request: web.Request) -> web.StreamResponse:
     if problem:
         return await _upload_refused(request, problem)
 
-    async def audit(conn: Any, imported: ImportedSurvey) -> None:
-        await record(
+    async def audited(conn: Any, imported: ImportedSurvey) -> None:
+        await audit(
+            request,
             conn,
-            user,
             "survey.upload",
             "survey",
             imported.survey_id,
-            address=request.remote or "",
             detail={
                 "form_id": imported.form_id,
                 "version": imported.version,
@@ -132,7 +130,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
             skip_unaskable=form.get("skip_unaskable") == "on",
             media=media,
             organisation=user.organisation_id,
-            audit=audit,
+            audit=audited,
         )
     except SurveyLoadError as error:
         return await _upload_refused(
@@ -219,7 +217,7 @@ async def bind(request: web.Request) -> web.StreamResponse:
                 roster_only=roster_only,
                 default_region=request.config_dict[SETTINGS].default_phone_region,
             )
-            await _audit(request, conn, user, "survey.bind", summary, channel, stored, roster_only)
+            await _audit(request, conn, "survey.bind", summary, channel, stored, roster_only)
     except ValueError as error:  # not a code or number, or another organisation's
         return await _survey_refused(request, summary, _sentence(str(error)))
     request.config_dict[RESPONSES].forget_surveys()
@@ -229,12 +227,11 @@ async def bind(request: web.Request) -> web.StreamResponse:
 @requires_admin
 async def unbind(request: web.Request) -> web.StreamResponse:
     summary = await survey_or_404(request)
-    user = current_user(request)
     form = await request.post()
     channel, address = str(form.get("channel", "")), str(form.get("address", ""))
     async with request.config_dict[DATABASE].begin() as conn:
         if await unbind_address(conn, summary.survey_id, channel, address):
-            await _audit(request, conn, user, "survey.unbind", summary, channel, address)
+            await _audit(request, conn, "survey.unbind", summary, channel, address)
     request.config_dict[RESPONSES].forget_surveys()
     raise _back_to(request, summary, "unbound")
 
@@ -242,20 +239,18 @@ async def unbind(request: web.Request) -> web.StreamResponse:
 @requires_admin
 async def change_status(request: web.Request) -> web.StreamResponse:
     summary = await survey_or_404(request)
-    user = current_user(request)
     action = str((await request.post()).get("action", ""))
     statuses = {"publish": SurveyStatus.PUBLISHED, "close": SurveyStatus.CLOSED}
     if action not in statuses:
         raise web.HTTPBadRequest(text="action: 'publish' or 'close'")
     async with request.config_dict[DATABASE].begin() as conn:
         if await set_status(conn, summary.survey_id, statuses[action]):
-            await record(
+            await audit(
+                request,
                 conn,
-                user,
                 f"survey.{action}",
                 "survey",
                 summary.survey_id,
-                address=request.remote or "",
                 detail={"form_id": summary.form_id},
             )
     request.config_dict[RESPONSES].forget_surveys()
@@ -265,7 +260,6 @@ async def change_status(request: web.Request) -> web.StreamResponse:
 async def _audit(
     request: web.Request,
     conn: Any,
-    user: User,
     action: str,
     summary: SurveySummary,
     channel: str,
@@ -275,9 +269,7 @@ async def _audit(
     detail: dict[str, Any] = {"form_id": summary.form_id, "channel": channel, "address": address}
     if roster_only is not None:
         detail["roster_only"] = roster_only
-    await record(
-        conn, user, action, "survey", summary.survey_id, address=request.remote or "", detail=detail
-    )
+    await audit(request, conn, action, "survey", summary.survey_id, detail=detail)
 
 
 def _back_to(request: web.Request, summary: SurveySummary, done: str) -> web.HTTPSeeOther:
