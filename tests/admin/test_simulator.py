@@ -3,8 +3,6 @@ IVR's interviews, answering as a test number that results can tell apart."""
 
 from __future__ import annotations
 
-import io
-import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from storage.schema import answers, audit_log, respondents, responses
 from storage.simulated import not_simulated
 from storage.surveys import import_survey
 from tests.admin.conftest import PASSWORD, Site
+from tests.audio.sounds import silent_wav
 from tests.conftest import markdown_to_xlsx
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "graduate_tracer.xlsx"
@@ -278,22 +277,12 @@ async def voice_site(
     for key in ("system.choose_language", "consent.label", "consent.choice.yes"):
         path = library.recording_file("graduate_tracer", "en", key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(_silence())
+        path.write_bytes(silent_wav())
         index[key] = IndexEntry(library.relative("en", path), PromptSource.RECORDED, key)
     library.save_index("graduate_tracer", "en", index)
     settings = Settings(database_url=database_url, audio_dir=str(tmp_path))
     client = await aiohttp_client(create_app(settings))
     yield Site(client, admin, admin, admin), library
-
-
-def _silence() -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as file:
-        file.setnchannels(1)
-        file.setsampwidth(2)
-        file.setframerate(8000)
-        file.writeframes(b"\0\0" * 800)
-    return out.getvalue()
 
 
 async def _keys(site: Site, csrf: str, keys: str = "", **extra: str) -> dict:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -92,3 +93,15 @@ def silent_mp3(path: Path, seconds: int) -> bytes:
 def loudness(wav: bytes) -> float:
     frames, rate = soundfile.read(io.BytesIO(wav), dtype="float64")
     return float(pyloudnorm.Meter(rate).integrated_loudness(frames))
+
+
+def silent_wav(seconds: float = 0.1) -> bytes:
+    """Silence as an 8 kHz 16-bit mono WAV: a prompt recording where only its being
+    there matters."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as file:
+        file.setnchannels(1)
+        file.setsampwidth(2)
+        file.setframerate(8000)
+        file.writeframes(b"\0\0" * int(8000 * seconds))
+    return out.getvalue()

@@ -5,8 +5,6 @@ until asked for)."""
 
 from __future__ import annotations
 
-import io
-import wave
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ from audio.library import AudioLibrary, IndexEntry, PromptSource
 from storage.db import create_engine
 from storage.schema import answers, respondents, responses
 from storage.surveys import import_survey
+from tests.audio.sounds import silent_wav
 from tests.browser.conftest import Browsing
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "graduate_tracer.xlsx"
@@ -103,17 +102,6 @@ async def test_an_officer_completes_the_sample_survey_on_the_simulators_keypad(
     assert stored["suggestion"] == "More tools"
 
 
-def _silence() -> bytes:
-    """A tenth of a second of 8 kHz silence, as a prompt recording."""
-    out = io.BytesIO()
-    with wave.open(out, "wb") as file:
-        file.setnchannels(1)
-        file.setsampwidth(2)
-        file.setframerate(8000)
-        file.writeframes(b"\0\0" * 800)
-    return out.getvalue()
-
-
 @pytest.fixture
 def audio_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AudioLibrary:
     """AUDIO_DIR's default (var/audio) under a folder of the test's own, with the
@@ -124,7 +112,7 @@ def audio_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AudioLibrary:
     for key in ("system.choose_language", "consent.label"):
         path = library.recording_file("graduate_tracer", "en", key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(_silence())
+        path.write_bytes(silent_wav())
         index[key] = IndexEntry(library.relative("en", path), PromptSource.RECORDED, key)
     library.save_index("graduate_tracer", "en", index)
     return library

@@ -34,6 +34,30 @@ def _form():
     return load_stored_form(SAMPLE.read_bytes(), "graduate_tracer")
 
 
+async def _answers_again(
+    engine: AsyncEngine, tracer: Tracer, who: str, given: tuple[tuple[str, str], ...]
+) -> None:
+    """`who` completes the survey once more, 90 days after April, answering `given`."""
+    later = APRIL + dt.timedelta(days=90)
+    async with engine.begin() as conn:
+        inserted = await conn.execute(
+            responses.insert()
+            .values(respondent_id=tracer.respondent_ids[who], survey_id=tracer.survey_id,
+                    survey_version_id=tracer.version_id, channel="ussd", status="complete",
+                    language="en", started_at=later, updated_at=later, ended_at=later)
+            .returning(responses.c.id)
+        )  # fmt: skip
+        response_id = inserted.scalar_one()
+        await conn.execute(
+            answers.insert(),
+            [
+                {"response_id": response_id, "question": question, "value": value,
+                 "channel": "ussd", "answered_at": later, "updated_at": later}
+                for question, value in given
+            ],
+        )  # fmt: skip
+
+
 async def _both(
     engine: AsyncEngine, tracer: Tracer, filters: ResultFilter | None = None, **kwargs
 ) -> tuple[Outcomes, Outcomes]:
@@ -69,24 +93,10 @@ async def test_a_response_that_ends_after_a_view_is_counted_at_the_next(
     welding = next(g for g in before.groups if g.name == "Welding")
     assert (welding.respondents, welding.wage) == (6, 3)
     # W1 answers a third time, now out of work; T3 finishes the response it began.
+    await _answers_again(
+        engine, tracer, "W1", (("employed", "not_working"), ("skill_confidence", "5"))
+    )
     async with engine.begin() as conn:
-        later = APRIL + dt.timedelta(days=90)
-        inserted = await conn.execute(
-            responses.insert()
-            .values(respondent_id=tracer.respondent_ids["W1"], survey_id=tracer.survey_id,
-                    survey_version_id=tracer.version_id, channel="ussd", status="complete",
-                    language="en", started_at=later, updated_at=later, ended_at=later)
-            .returning(responses.c.id)
-        )  # fmt: skip
-        third = inserted.scalar_one()
-        await conn.execute(
-            answers.insert(),
-            [
-                {"response_id": third, "question": q, "value": v, "channel": "ussd",
-                 "answered_at": later, "updated_at": later}
-                for q, v in (("employed", "not_working"), ("skill_confidence", "5"))
-            ],
-        )  # fmt: skip
         await conn.execute(
             update(responses)
             .where(
@@ -234,25 +244,18 @@ async def test_a_few_graduates_more_correct_the_known_figures_as_a_full_count_wo
         await outcomes(engine, 1, form, tracer.survey_id, mapping, filters,
                        dimension=dimension, cache=cache)  # fmt: skip
     # W1 answers a third time (a new latest, a new skill pair); T3 finishes.
+    await _answers_again(
+        engine,
+        tracer,
+        "W1",
+        (
+            ("employed", "self"),
+            ("months_to_job", "9"),
+            ("satisfied", "disagree"),
+            ("skill_confidence", "1"),
+        ),
+    )
     async with engine.begin() as conn:
-        later = APRIL + dt.timedelta(days=90)
-        inserted = await conn.execute(
-            responses.insert()
-            .values(respondent_id=tracer.respondent_ids["W1"], survey_id=tracer.survey_id,
-                    survey_version_id=tracer.version_id, channel="ussd", status="complete",
-                    language="en", started_at=later, updated_at=later, ended_at=later)
-            .returning(responses.c.id)
-        )  # fmt: skip
-        third = inserted.scalar_one()
-        await conn.execute(
-            answers.insert(),
-            [
-                {"response_id": third, "question": q, "value": v,
-                 "channel": "ussd", "answered_at": later, "updated_at": later}
-                for q, v in (("employed", "self"), ("months_to_job", "9"),
-                             ("satisfied", "disagree"), ("skill_confidence", "1"))
-            ],
-        )  # fmt: skip
         await conn.execute(
             update(responses)
             .where(responses.c.respondent_id == tracer.respondent_ids["T3"])
