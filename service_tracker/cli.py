@@ -35,6 +35,7 @@ from service_tracker.call_cli import add_call_command
 from service_tracker.commands import no_survey, read_input, run_with_engine
 from service_tracker.config import ConfigError, Settings
 from service_tracker.logs import configure_logging
+from service_tracker.study_cli import add_study_commands
 from service_tracker.users_cli import add_users_commands
 from storage.accounts import create_user
 from storage.db import ping, schema_is_current, upgrade
@@ -152,6 +153,7 @@ def _parser() -> argparse.ArgumentParser:
     add_audio_commands(commands)
     add_call_command(commands)
     add_users_commands(commands)
+    add_study_commands(commands)
     return parser
 
 

@@ -48,11 +48,14 @@ __all__ = [
     "Base",
     "CallRow",
     "EntryPointRow",
+    "InvitationRow",
     "LoginThrottleRow",
     "OrganisationRow",
     "OutcomeFactRow",
     "RespondentRow",
     "ResponseRow",
+    "StudyRow",
+    "StudyWaveRow",
     "SurveyMediaRow",
     "SurveyRow",
     "SurveyVersionRow",
@@ -64,12 +67,15 @@ __all__ = [
     "audit_log",
     "calls",
     "entry_points",
+    "invitations",
     "login_throttle",
     "metadata",
     "organisations",
     "outcome_facts",
     "respondents",
     "responses",
+    "studies",
+    "study_waves",
     "survey_media",
     "survey_versions",
     "surveys",
@@ -213,6 +219,12 @@ class RespondentRow(Base):
         Index("ix_respondents_organisation_id_cohort", "organisation_id", "cohort"),
         # The dashboard's cache asks when the organisation's roster last changed.
         Index("ix_respondents_organisation_id_grouped_at", "organisation_id", "grouped_at"),
+        # Who is due for a wave: a range of completion dates (migration 0014).
+        Index(
+            "ix_respondents_organisation_id_completion_date",
+            "organisation_id",
+            "completion_date",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -237,6 +249,8 @@ class RespondentRow(Base):
     # the roster import and the simulator, not by a language chosen on a call; NULL for
     # a number that dialled in, which is in no group until it answers.
     grouped_at: Mapped[dt.datetime | None]
+    # Asked never to be contacted again (migration 0014): STOP by SMS, or 9 on a call.
+    opted_out_at: Mapped[dt.datetime | None]
 
 
 class ResponseRow(Base):
@@ -365,6 +379,74 @@ class CallRow(Base):
     error: Mapped[str | None] = mapped_column(Text)  # what went wrong on our side
 
 
+class StudyRow(Base):
+    """A tracer study (migration 0014), as its file says it (waves.study): which survey
+    and cohorts, the channels in order, contact hours and retries. `source` keeps the
+    file as imported."""
+
+    __tablename__ = "studies"
+    __table_args__ = (UniqueConstraint("organisation_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"))
+    cohorts: Mapped[list[str]] = mapped_column(JSON)  # empty: every cohort
+    channels: Mapped[list[str]] = mapped_column(JSON)  # "sms", "ivr", in order
+    fallback_after_s: Mapped[int] = mapped_column(Integer)
+    contact_start_min: Mapped[int] = mapped_column(Integer)  # minutes after midnight
+    contact_end_min: Mapped[int] = mapped_column(Integer)
+    retries_s: Mapped[list[int]] = mapped_column(JSON)  # waits between attempts
+    attempts: Mapped[int] = mapped_column(Integer)
+    wave_window_s: Mapped[int] = mapped_column(Integer)
+    airtime_currency: Mapped[str | None] = mapped_column(String(3))
+    airtime_amount: Mapped[str | None] = mapped_column(String(16))  # a decimal, as written
+    source: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+
+class StudyWaveRow(Base):
+    """One wave of a study: `offset_months` then `offset_days` after each graduate's
+    completion date (migration 0014). Kept by name when the study file is imported
+    again, so its invitations stay its own."""
+
+    __tablename__ = "study_waves"
+    __table_args__ = (UniqueConstraint("study_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(255))
+    offset_months: Mapped[int] = mapped_column(Integer)
+    offset_days: Mapped[int] = mapped_column(Integer)
+
+
+class InvitationRow(Base):
+    """One attempt to reach a graduate for a wave (migration 0014), recorded before it
+    is sent under its own key (respondent, wave, attempt): a worker killed mid-batch
+    sends it at most once, and a restarted one finds what is left."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        UniqueConstraint("respondent_id", "wave_id", "attempt"),
+        Index("ix_invitations_wave_id_status", "wave_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    wave_id: Mapped[int] = mapped_column(ForeignKey("study_waves.id", ondelete="CASCADE"))
+    respondent_id: Mapped[int] = mapped_column(ForeignKey("respondents.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)  # 1, 2, ... across the channels
+    channel: Mapped[str] = mapped_column(String(8))  # "sms", "ivr"
+    status: Mapped[str] = mapped_column(String(16))  # pending, sent, delivered, failed ...
+    created_at: Mapped[dt.datetime]
+    send_after: Mapped[dt.datetime]  # not before: retries and contact hours
+    sent_at: Mapped[dt.datetime | None]
+    provider_ref: Mapped[str | None] = mapped_column(String(255))  # the gateway's message id
+    error: Mapped[str | None] = mapped_column(Text)
+
+
 class OrganisationRow(Base):
     """A training agency or project: its staff see only its own surveys and graduates."""
 
@@ -465,6 +547,9 @@ respondents = cast(Table, RespondentRow.__table__)
 responses = cast(Table, ResponseRow.__table__)
 answers = cast(Table, AnswerRow.__table__)
 outcome_facts = cast(Table, OutcomeFactRow.__table__)
+studies = cast(Table, StudyRow.__table__)
+study_waves = cast(Table, StudyWaveRow.__table__)
+invitations = cast(Table, InvitationRow.__table__)
 calls = cast(Table, CallRow.__table__)
 organisations = cast(Table, OrganisationRow.__table__)
 users = cast(Table, UserRow.__table__)

@@ -1,0 +1,111 @@
+"""`service-tracker study import STUDY.toml` and `service-tracker study status STUDY`:
+a tracer study kept as a file (under version control), and where each of its waves
+stands.
+
+Exit status: 0 done; 1 refused (every reason on standard error, each with its key).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any
+
+from service_tracker.commands import run_with_engine
+from service_tracker.config import Settings
+from storage.organisations import OrganisationError, organisation_for_import
+from storage.studies import StoredStudy, StudyError, find_study, store_study, study_status
+from waves.study import StudyFileError, read_study
+
+__all__ = ["add_study_commands"]
+
+
+def add_study_commands(commands: Any) -> None:
+    """Add `study import` and `study status` to the command line's subcommands."""
+    study = commands.add_parser("study", help="tracer studies: waves and invitations")
+    actions = study.add_subparsers(metavar="ACTION")
+    imported = actions.add_parser("import", help="create or update a study from its file")
+    imported.add_argument("file", type=Path, help="the study file (TOML)")
+    _organisation(imported)
+    imported.set_defaults(run=_import)
+    status = actions.add_parser("status", help="per wave: due, invited, reached, completed...")
+    status.add_argument("study", help="the study's name")
+    _organisation(status)
+    status.add_argument(
+        "--today", type=dt.date.fromisoformat, help="the day to report on (default: today, UTC)"
+    )
+    status.set_defaults(run=_status)
+
+
+def _organisation(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--organisation",
+        metavar="NAME",
+        help="the organisation the study belongs to; without it: the only organisation",
+    )
+
+
+def _import(settings: Settings, args: argparse.Namespace) -> int:
+    path: Path = args.file
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"{path}: cannot be read: {error}", file=sys.stderr)
+        return 1
+    try:
+        plan = read_study(text)
+    except StudyFileError as error:
+        for problem in error.problems:
+            print(f"{path.name}: {problem}", file=sys.stderr)
+        return 1
+
+    async def work(engine: Any) -> StoredStudy:
+        return await store_study(engine, plan, text, organisation=args.organisation)
+
+    try:
+        stored = run_with_engine(settings, work)
+    except (StudyError, OrganisationError) as error:
+        print(f"{path.name}: {error}", file=sys.stderr)
+        return 1
+    waves = ", ".join(f"{w.name} (+{w.offset})" for w in stored.waves)
+    print(
+        f"study '{stored.name}' {'created' if stored.created else 'updated'} in "
+        f"{stored.organisation}: survey {stored.form_id}, waves {waves}"
+    )
+    return 0
+
+
+def _status(settings: Settings, args: argparse.Namespace) -> int:
+    today = args.today or dt.datetime.now(dt.UTC).date()
+
+    async def work(engine: Any) -> tuple[StoredStudy, list[Any]] | str:
+        async with engine.connect() as conn:
+            organisation_id, _ = await organisation_for_import(
+                conn, args.organisation, dt.datetime.now(dt.UTC)
+            )
+            await conn.rollback()  # never make an organisation to report on
+        found = await find_study(engine, organisation_id, args.study)
+        if found is None:
+            return f"there is no study '{args.study}'"
+        return found, await study_status(engine, found, today)
+
+    try:
+        result = run_with_engine(settings, work)
+    except OrganisationError as error:
+        print(f"study status: {error}", file=sys.stderr)
+        return 1
+    if isinstance(result, str):
+        print(f"study status: {result}", file=sys.stderr)
+        return 1
+    stored, waves = result
+    print(f"study '{stored.name}' ({stored.organisation}), survey {stored.form_id}, on {today}")
+    columns = ("graduates", "opened", "due", "missed", "invited", "reached", "completed",
+               "refused", "opted_out")  # fmt: skip
+    width = max([len(w.name) for w in waves] + [4])
+    print(f"{'wave':<{width}}  {'offset':>6}  " + "  ".join(f"{c:>9}" for c in columns))
+    for wave in waves:
+        cells = "  ".join(f"{getattr(wave, c):>9}" for c in columns)
+        print(f"{wave.name:<{width}}  {'+' + str(wave.offset):>6}  {cells}")
+    return 0

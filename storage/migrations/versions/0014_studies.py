@@ -1,0 +1,112 @@
+"""Tracer studies, their waves, and the invitations the worker sends.
+
+Revision ID: 0014
+Revises: 0013
+Create Date: 2026-12-01
+
+A study (`service-tracker study import STUDY.toml`) names a survey, cohorts, waves at
+offsets from each graduate's completion date, and how to reach people. An invitation
+is one attempt for a graduate and a wave, recorded before it is sent under its own key
+(respondent, wave, attempt). Respondents gain `opted_out_at`, and an index by
+completion date: who is due for a wave is a range of completion dates.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0014"
+down_revision: str | Sequence[str] | None = "0013"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def _when(name: str, nullable: bool = False) -> sa.Column:
+    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "studies",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column(
+            "organisation_id", sa.Integer(),
+            sa.ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False,
+        ),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column(
+            "survey_id", sa.Integer(), sa.ForeignKey("surveys.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("cohorts", sa.JSON(), nullable=False),
+        sa.Column("channels", sa.JSON(), nullable=False),
+        sa.Column("fallback_after_s", sa.Integer(), nullable=False),
+        sa.Column("contact_start_min", sa.Integer(), nullable=False),
+        sa.Column("contact_end_min", sa.Integer(), nullable=False),
+        sa.Column("retries_s", sa.JSON(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("wave_window_s", sa.Integer(), nullable=False),
+        sa.Column("airtime_currency", sa.String(length=3), nullable=True),
+        sa.Column("airtime_amount", sa.String(length=16), nullable=True),
+        sa.Column("source", sa.Text(), nullable=False),
+        _when("created_at"),
+        _when("updated_at"),
+        sa.UniqueConstraint("organisation_id", "name"),
+    )  # fmt: skip
+    op.create_table(
+        "study_waves",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column(
+            "study_id", sa.Integer(), sa.ForeignKey("studies.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("offset_months", sa.Integer(), nullable=False),
+        sa.Column("offset_days", sa.Integer(), nullable=False),
+        sa.UniqueConstraint("study_id", "name"),
+    )  # fmt: skip
+    op.create_table(
+        "invitations",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column(
+            "study_id", sa.Integer(), sa.ForeignKey("studies.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column(
+            "wave_id", sa.Integer(), sa.ForeignKey("study_waves.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column(
+            "respondent_id", sa.Integer(),
+            sa.ForeignKey("respondents.id", ondelete="CASCADE"), nullable=False,
+        ),
+        sa.Column("attempt", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(length=8), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        _when("created_at"),
+        _when("send_after"),
+        _when("sent_at", nullable=True),
+        sa.Column("provider_ref", sa.String(length=255), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.UniqueConstraint("respondent_id", "wave_id", "attempt"),
+    )  # fmt: skip
+    op.create_index("ix_invitations_wave_id_status", "invitations", ["wave_id", "status"])
+    with op.batch_alter_table("respondents") as batch:
+        batch.add_column(_when("opted_out_at", nullable=True))
+    op.create_index(
+        "ix_respondents_organisation_id_completion_date",
+        "respondents",
+        ["organisation_id", "completion_date"],
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_respondents_organisation_id_completion_date", table_name="respondents")
+    with op.batch_alter_table("respondents") as batch:
+        batch.drop_column("opted_out_at")
+    op.drop_index("ix_invitations_wave_id_status", table_name="invitations")
+    op.drop_table("invitations")
+    op.drop_table("study_waves")
+    op.drop_table("studies")

@@ -1,0 +1,363 @@
+"""Tracer studies in SQL: storing a study file's plan, and who is due for which wave.
+
+Who is due is a question for SQL, never a loop over the roster in Python. A wave at
+offset O is due for a graduate from `O.after(completion_date)` until `wave_window`
+later; since `O.after` never decreases as the date grows, the graduates whose wave is
+open on a day are those whose completion date lies in one range, computed here per
+wave and day (`Offset.latest_start`), so each wave is a range scan of the index on
+(organisation_id, completion_date) and an anti-join with `invitations`:
+
+    due(conn, study, today)  the (respondent, wave) pairs open today with no invitation
+    study_status(bind, study, today)  per wave: due, missed, invited, reached,
+                             completed, refused, opted out
+
+    StudyError(ValueError)   the survey is not the organisation's, or a wave that has
+                             invitations was left out of the file
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import case, delete, exists, func, literal, select, union_all, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from storage.db import connected
+from storage.organisations import organisation_for_import
+from storage.schema import (
+    invitations,
+    organisations,
+    respondents,
+    responses,
+    studies,
+    study_waves,
+    surveys,
+)
+from survey_engine.events import ResponseStatus
+from waves.study import Offset, StudyPlan, Wave
+
+__all__ = [
+    "Due",
+    "StoredStudy",
+    "StudyError",
+    "StudyWave",
+    "WaveStatus",
+    "due",
+    "find_study",
+    "store_study",
+    "study_status",
+]
+
+
+class StudyError(ValueError):
+    """The study cannot be stored as its file says: the reason, for the operator."""
+
+
+@dataclass(frozen=True, slots=True)
+class StudyWave:
+    id: int
+    name: str
+    offset: Offset
+
+
+@dataclass(frozen=True, slots=True)
+class StoredStudy:
+    id: int
+    name: str
+    organisation_id: int
+    organisation: str
+    survey_id: int
+    form_id: str
+    cohorts: tuple[str, ...]
+    waves: tuple[StudyWave, ...]
+    wave_window: dt.timedelta
+    created: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    respondent_id: int
+    wave_id: int
+
+
+async def store_study(
+    engine: AsyncEngine,
+    plan: StudyPlan,
+    source: str,
+    *,
+    organisation: int | str | None = None,
+    now: dt.datetime | None = None,
+) -> StoredStudy:
+    """Create the study, or update the organisation's study of that name. Waves are
+    kept by name (their invitations stay theirs); a wave left out of the file is
+    deleted, unless it has invitations (`StudyError`)."""
+    now = now or dt.datetime.now(dt.UTC)
+    async with engine.begin() as conn:
+        organisation_id, _ = await organisation_for_import(conn, organisation, now)
+        survey_id = await _survey(conn, organisation_id, plan.survey)
+        values = {
+            "survey_id": survey_id,
+            "cohorts": list(plan.cohorts),
+            "channels": list(plan.channels),
+            "fallback_after_s": int(plan.fallback_after.total_seconds()),
+            "contact_start_min": plan.contact_start.hour * 60 + plan.contact_start.minute,
+            "contact_end_min": plan.contact_end.hour * 60 + plan.contact_end.minute,
+            "retries_s": [int(wait.total_seconds()) for wait in plan.retries],
+            "attempts": plan.attempts,
+            "wave_window_s": int(plan.wave_window.total_seconds()),
+            "airtime_currency": plan.airtime.currency if plan.airtime else None,
+            "airtime_amount": str(plan.airtime.amount) if plan.airtime else None,
+            "source": source,
+            "updated_at": now,
+        }
+        study_id = await conn.scalar(
+            select(studies.c.id).where(
+                studies.c.organisation_id == organisation_id, studies.c.name == plan.name
+            )
+        )
+        created = study_id is None
+        if study_id is None:
+            study_id = await conn.scalar(
+                studies.insert()
+                .values(organisation_id=organisation_id, name=plan.name, created_at=now, **values)
+                .returning(studies.c.id)
+            )
+        else:
+            await conn.execute(update(studies).where(studies.c.id == study_id).values(**values))
+        await _store_waves(conn, study_id, plan.waves)
+        return await _stored(conn, study_id, created=created)
+
+
+async def find_study(
+    bind: AsyncEngine | AsyncConnection, organisation_id: int, name: str
+) -> StoredStudy | None:
+    """The organisation's study of that name, or None."""
+    async with connected(bind) as conn:
+        row = (
+            await conn.execute(
+                select(studies.c.id, studies.c.organisation_id).where(
+                    studies.c.organisation_id == organisation_id, studies.c.name == name
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        return await _stored(conn, row.id)
+
+
+async def due(
+    conn: AsyncConnection, study: StoredStudy, today: dt.date, *, limit: int | None = None
+) -> list[Due]:
+    """The graduates on the roster, in the study's cohorts and not opted out, whose
+    wave is open `today` and who have no invitation for it yet: one statement, a range
+    of completion dates per wave."""
+    window_days = math.ceil(study.wave_window / dt.timedelta(days=1))
+    parts = []
+    for wave in study.waves:
+        last = wave.offset.latest_start(today)  # opened on or before today
+        closed = wave.offset.latest_start(today - dt.timedelta(days=window_days))
+        conditions = [
+            respondents.c.organisation_id == study.organisation_id,
+            respondents.c.completion_date > closed,
+            respondents.c.completion_date <= last,
+            respondents.c.on_roster,
+            respondents.c.opted_out_at.is_(None),
+            ~exists().where(
+                invitations.c.respondent_id == respondents.c.id,
+                invitations.c.wave_id == wave.id,
+            ),
+        ]
+        if study.cohorts:
+            conditions.append(respondents.c.cohort.in_(study.cohorts))
+        parts.append(
+            select(
+                respondents.c.id.label("respondent_id"), literal(wave.id).label("wave_id")
+            ).where(*conditions)
+        )
+    if not parts:
+        return []
+    stmt = union_all(*parts).subquery()
+    query = select(stmt.c.respondent_id, stmt.c.wave_id).order_by(
+        stmt.c.wave_id, stmt.c.respondent_id
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return [Due(row.respondent_id, row.wave_id) for row in await conn.execute(query)]
+
+
+async def _survey(conn: AsyncConnection, organisation_id: int, wanted: str) -> int:
+    by = (
+        surveys.c.id == int(wanted)
+        if wanted.isdigit() and len(wanted) < 10
+        else surveys.c.form_id == wanted
+    )
+    found = await conn.scalar(
+        select(surveys.c.id).where(by, surveys.c.organisation_id == organisation_id)
+    )
+    if found is None:
+        raise StudyError(
+            f"survey: the organisation has no survey '{wanted}' (import it first with "
+            "`service-tracker survey import`)"
+        )
+    return found
+
+
+async def _store_waves(conn: AsyncConnection, study_id: int, waves: Sequence[Wave]) -> None:
+    existing = {
+        row.name: row.id
+        for row in await conn.execute(
+            select(study_waves.c.id, study_waves.c.name).where(study_waves.c.study_id == study_id)
+        )
+    }
+    gone = [wave_id for name, wave_id in existing.items() if name not in {w.name for w in waves}]
+    if gone:
+        used = (
+            await conn.execute(
+                select(study_waves.c.name, func.count())
+                .join_from(study_waves, invitations, invitations.c.wave_id == study_waves.c.id)
+                .where(study_waves.c.id.in_(gone))
+                .group_by(study_waves.c.name)
+            )
+        ).all()
+        if used:
+            names = ", ".join(f"'{name}' ({n} invitations)" for name, n in used)
+            raise StudyError(f"waves: {names} cannot be left out: keep it in the file")
+        await conn.execute(delete(study_waves).where(study_waves.c.id.in_(gone)))
+    for position, wave in enumerate(waves):
+        values = {
+            "position": position,
+            "offset_months": wave.offset.months,
+            "offset_days": wave.offset.days,
+        }
+        if wave.name in existing:
+            await conn.execute(
+                update(study_waves).where(study_waves.c.id == existing[wave.name]).values(**values)
+            )
+        else:
+            await conn.execute(
+                study_waves.insert().values(study_id=study_id, name=wave.name, **values)
+            )
+
+
+async def _stored(conn: AsyncConnection, study_id: int, *, created: bool = False) -> StoredStudy:
+    row = (
+        await conn.execute(
+            select(studies, surveys.c.form_id, organisations.c.name.label("organisation"))
+            .join_from(studies, surveys, surveys.c.id == studies.c.survey_id)
+            .join(organisations, organisations.c.id == studies.c.organisation_id)
+            .where(studies.c.id == study_id)
+        )
+    ).one()
+    waves = tuple(
+        StudyWave(w.id, w.name, Offset(w.offset_months, w.offset_days))
+        for w in await conn.execute(
+            select(study_waves)
+            .where(study_waves.c.study_id == study_id)
+            .order_by(study_waves.c.position)
+        )
+    )
+    return StoredStudy(
+        id=row.id,
+        name=row.name,
+        organisation_id=row.organisation_id,
+        organisation=row.organisation,
+        survey_id=row.survey_id,
+        form_id=row.form_id,
+        cohorts=tuple(row.cohorts),
+        waves=waves,
+        wave_window=dt.timedelta(seconds=row.wave_window_s),
+        created=created,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WaveStatus:
+    """Where a wave stands on a day, in graduates of the study's roster and cohorts."""
+
+    name: str
+    offset: Offset
+    graduates: int  # with a completion date
+    opened: int  # the wave's day has come
+    due: int  # open today and not yet invited
+    missed: int  # the window closed before any invitation
+    invited: int
+    reached: int  # an invitation was delivered (or a call answered)
+    completed: int  # answered after being invited, on any channel
+    refused: int
+    opted_out: int
+
+
+async def study_status(
+    bind: AsyncEngine | AsyncConnection, study: StoredStudy, today: dt.date
+) -> list[WaveStatus]:
+    """Per wave: who was invited, reached, completed, refused or opted out, and who
+    is due or was missed. One statement per wave, over ranges of completion dates."""
+    window_days = math.ceil(study.wave_window / dt.timedelta(days=1))
+    found = []
+    async with connected(bind) as conn:
+        for wave in study.waves:
+            last = wave.offset.latest_start(today)
+            closed = wave.offset.latest_start(today - dt.timedelta(days=window_days))
+            first = (
+                select(
+                    invitations.c.respondent_id,
+                    func.min(invitations.c.created_at).label("at"),
+                    func.max(case((invitations.c.status.in_(_REACHED), 1), else_=0)).label(
+                        "reached"
+                    ),
+                )
+                .where(invitations.c.wave_id == wave.id)
+                .group_by(invitations.c.respondent_id)
+                .subquery()
+            )
+
+            def answered(status: str, first: Any = first) -> Any:
+                return exists().where(
+                    responses.c.respondent_id == respondents.c.id,
+                    responses.c.survey_id == study.survey_id,
+                    responses.c.status == status,
+                    responses.c.started_at >= first.c.at,
+                )
+
+            opened = respondents.c.completion_date <= last
+            invited = first.c.respondent_id.is_not(None)
+            free = respondents.c.opted_out_at.is_(None)
+            scope = [
+                respondents.c.organisation_id == study.organisation_id,
+                respondents.c.on_roster,
+                respondents.c.completion_date.is_not(None),
+            ]
+            if study.cohorts:
+                scope.append(respondents.c.cohort.in_(study.cohorts))
+            row = (
+                await conn.execute(
+                    select(
+                        func.count(),
+                        _count(opened),
+                        _count(opened & (respondents.c.completion_date > closed) & ~invited & free),
+                        _count((respondents.c.completion_date <= closed) & ~invited),
+                        _count(invited),
+                        _count(invited & (first.c.reached == 1)),
+                        _count(invited & answered(ResponseStatus.COMPLETE.value)),
+                        _count(invited & answered(ResponseStatus.REFUSED.value)),
+                        _count(~free),
+                    )
+                    .select_from(respondents)
+                    .outerjoin(first, first.c.respondent_id == respondents.c.id)
+                    .where(*scope)
+                )
+            ).one()
+            found.append(WaveStatus(wave.name, wave.offset, *(int(n or 0) for n in row)))
+    return found
+
+
+# Invitation statuses that mean the graduate was reached.
+_REACHED = ("delivered", "answered")
+
+
+def _count(condition: Any) -> Any:
+    return func.sum(case((condition, 1), else_=0))

@@ -1,0 +1,196 @@
+"""A study stored from its file, and who is due for which wave as a clock moves across
+months: end-of-month and leap-year completion dates, the wave window, cohorts, opt-out
+and invitations already made. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.schema import invitations, respondents, responses, study_waves
+from storage.studies import (
+    StoredStudy,
+    StudyError,
+    due,
+    find_study,
+    store_study,
+    study_status,
+)
+from storage.surveys import import_survey
+from tests.admin.tracer_data import SAMPLE
+from waves.study import read_study
+
+NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+STUDY = """
+name = "tracer-2026"
+survey = "graduate_tracer"
+cohorts = ["2026-A"]
+waves = [
+  { name = "completion", offset = "0d" },
+  { name = "1 month", offset = "1m" },
+  { name = "12 months", offset = "12m" },
+]
+wave_window = "10d"
+"""
+# who: completion date, cohort
+GRADUATES = {
+    "jan31": (dt.date(2027, 1, 31), "2026-A"),
+    "feb29": (dt.date(2028, 2, 29), "2026-A"),
+    "mar01": (dt.date(2027, 3, 1), "2026-A"),
+    "other": (dt.date(2027, 1, 31), "2026-B"),  # not the study's cohort
+    "none": (None, "2026-A"),  # no completion date: never due
+}
+
+
+@pytest.fixture
+async def study(engine: AsyncEngine) -> tuple[StoredStudy, dict[str, int]]:
+    await import_survey(
+        engine, SAMPLE.read_bytes(), filename=SAMPLE.name, ussd_code=None,
+        roster_only=False, organisation="Kenya TVET",
+    )  # fmt: skip
+    stored = await store_study(engine, read_study(STUDY), STUDY, organisation="Kenya TVET")
+    ids = {}
+    async with engine.begin() as conn:
+        for n, (who, (completed, cohort)) in enumerate(GRADUATES.items()):
+            ids[who] = await conn.scalar(
+                respondents.insert()
+                .values(organisation_id=stored.organisation_id, phone=f"+25470000{n:04d}",
+                        name=who, cohort=cohort, completion_date=completed, on_roster=True,
+                        attributes={}, created_at=NOW, updated_at=NOW)
+                .returning(respondents.c.id)
+            )  # fmt: skip
+    return stored, ids
+
+
+async def _due_on(engine: AsyncEngine, stored: StoredStudy, ids: dict[str, int], day: dt.date):
+    names = {v: k for k, v in ids.items()}
+    waves = {w.id: w.name for w in stored.waves}
+    async with engine.connect() as conn:
+        found = await due(conn, stored, day)
+    return sorted((names[d.respondent_id], waves[d.wave_id]) for d in found)
+
+
+async def test_who_is_due_as_the_clock_moves_across_months(
+    engine: AsyncEngine, study: tuple[StoredStudy, dict[str, int]]
+) -> None:
+    stored, ids = study
+    calendar = {
+        dt.date(2027, 1, 30): [],
+        dt.date(2027, 1, 31): [("jan31", "completion")],
+        dt.date(2027, 2, 9): [("jan31", "completion")],  # the 10-day window's last day
+        dt.date(2027, 2, 10): [],  # closed
+        # 31 January + 1 month is 28 February (2027 is not a leap year).
+        dt.date(2027, 2, 27): [],
+        dt.date(2027, 2, 28): [("jan31", "1 month")],
+        dt.date(2027, 3, 1): [("jan31", "1 month"), ("mar01", "completion")],
+        dt.date(2027, 3, 9): [("jan31", "1 month"), ("mar01", "completion")],
+        dt.date(2027, 3, 10): [("mar01", "completion")],  # 28 Feb's window has closed
+        dt.date(2027, 3, 11): [],
+        dt.date(2027, 4, 1): [("mar01", "1 month")],
+        # 29 February 2028 (a leap year): its 1-month wave is 29 March, and its 12-month
+        # wave is 28 February 2029.
+        dt.date(2028, 2, 29): [("feb29", "completion")],
+        dt.date(2028, 3, 29): [("feb29", "1 month")],
+        dt.date(2028, 1, 31): [("jan31", "12 months")],
+        dt.date(2029, 2, 27): [],
+        dt.date(2029, 2, 28): [("feb29", "12 months")],
+    }
+    for day, expected in calendar.items():
+        assert await _due_on(engine, stored, ids, day) == expected, day
+
+
+async def test_an_invitation_or_an_opt_out_takes_a_graduate_out_of_the_due_set(
+    engine: AsyncEngine, study: tuple[StoredStudy, dict[str, int]]
+) -> None:
+    stored, ids = study
+    day = dt.date(2027, 3, 1)
+    completion, month = stored.waves[0].id, stored.waves[1].id
+    async with engine.begin() as conn:
+        await conn.execute(
+            invitations.insert().values(
+                study_id=stored.id, wave_id=month, respondent_id=ids["jan31"], attempt=1,
+                channel="sms", status="sent", created_at=NOW, send_after=NOW,
+            )
+        )  # fmt: skip
+    assert await _due_on(engine, stored, ids, day) == [("mar01", "completion")]
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(respondents).where(respondents.c.id == ids["mar01"]).values(opted_out_at=NOW)
+        )
+    assert await _due_on(engine, stored, ids, day) == []
+    assert completion  # the other wave was never touched
+
+
+async def test_importing_the_file_again_keeps_the_waves_and_their_invitations(
+    engine: AsyncEngine, study: tuple[StoredStudy, dict[str, int]]
+) -> None:
+    stored, ids = study
+    month = stored.waves[1]
+    async with engine.begin() as conn:
+        await conn.execute(
+            invitations.insert().values(
+                study_id=stored.id, wave_id=month.id, respondent_id=ids["jan31"], attempt=1,
+                channel="sms", status="sent", created_at=NOW, send_after=NOW,
+            )
+        )  # fmt: skip
+    edited = STUDY.replace('"1 month", offset = "1m"', '"1 month", offset = "5w"')
+    again = await store_study(engine, read_study(edited), edited, organisation="Kenya TVET")
+    assert again.id == stored.id and not again.created
+    assert again.waves[1].id == month.id and str(again.waves[1].offset) == "5w"
+    assert await find_study(engine, stored.organisation_id, "tracer-2026") == again
+
+    dropped = STUDY.replace('  { name = "1 month", offset = "1m" },\n', "")
+    with pytest.raises(StudyError, match="'1 month' \\(1 invitations\\) cannot be left out"):
+        await store_study(engine, read_study(dropped), dropped, organisation="Kenya TVET")
+    async with engine.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(study_waves)) == 3
+
+
+async def test_a_survey_of_another_organisation_is_not_found(engine: AsyncEngine) -> None:
+    await import_survey(
+        engine, SAMPLE.read_bytes(), filename=SAMPLE.name, ussd_code=None,
+        roster_only=False, organisation="Lebanon VTC",
+    )  # fmt: skip
+    with pytest.raises(StudyError, match="the organisation has no survey 'graduate_tracer'"):
+        await store_study(engine, read_study(STUDY), STUDY, organisation="Kenya TVET")
+
+
+async def test_the_status_counts_each_wave_as_the_worker_and_the_graduates_left_it(
+    engine: AsyncEngine, study: tuple[StoredStudy, dict[str, int]]
+) -> None:
+    stored, ids = study
+    month = stored.waves[1]
+    invited_at = dt.datetime(2027, 2, 28, 9, tzinfo=dt.UTC)
+    async with engine.begin() as conn:
+        for attempt, status in ((1, "failed"), (2, "delivered")):
+            await conn.execute(
+                invitations.insert().values(
+                    study_id=stored.id, wave_id=month.id, respondent_id=ids["jan31"],
+                    attempt=attempt, channel="sms", status=status, created_at=invited_at,
+                    send_after=invited_at,
+                )
+            )  # fmt: skip
+        # Invited by SMS, answered by a call (another channel still counts).
+        await conn.execute(
+            responses.insert().values(
+                respondent_id=ids["jan31"], survey_id=stored.survey_id,
+                survey_version_id=1, channel="ivr", status="complete", language="en",
+                started_at=invited_at + dt.timedelta(hours=3),
+                updated_at=invited_at + dt.timedelta(hours=3),
+            )
+        )  # fmt: skip
+        await conn.execute(
+            update(respondents).where(respondents.c.id == ids["feb29"]).values(opted_out_at=NOW)
+        )
+    by_name = {s.name: s for s in await study_status(engine, stored, dt.date(2027, 3, 12))}
+    completion = by_name["completion"]
+    # jan31, feb29 and mar01 have completion dates (cohort 2026-A); "none" has none.
+    assert (completion.graduates, completion.opened, completion.due) == (3, 2, 0)
+    assert (completion.missed, completion.invited, completion.opted_out) == (2, 0, 1)
+    one_month = by_name["1 month"]
+    assert (one_month.opened, one_month.invited, one_month.reached) == (1, 1, 1)
+    assert (one_month.completed, one_month.refused, one_month.missed) == (1, 0, 0)
+    assert by_name["12 months"].opened == 0
