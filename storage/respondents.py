@@ -36,6 +36,7 @@ import io
 import os
 import re
 import zipfile
+import zoneinfo
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
@@ -48,7 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.organisations import organisation_for_import
 from storage.schema import respondents
-from survey_engine.phones import PhoneNumberError, normalize_phone
+from survey_engine.phones import PhoneNumberError, normalize_phone, time_zone_of
 
 __all__ = [
     "ParsedRoster",
@@ -61,8 +62,10 @@ __all__ = [
 ]
 
 _TEXT_COLUMNS = ("name", "programme", "cohort", "gender")
-_UPDATED_FIELDS = ("name", "language", "programme", "cohort", "gender", "completion_date")
-_KNOWN = frozenset(("phone", "language", "completion_date", *_TEXT_COLUMNS))
+_UPDATED_FIELDS = (
+    "name", "language", "programme", "cohort", "gender", "completion_date", "time_zone",
+)  # fmt: skip
+_KNOWN = frozenset(("phone", "language", "completion_date", "time_zone", *_TEXT_COLUMNS))
 _LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # Rows per SELECT ... WHERE phone IN (...): well under SQLite's parameter limit.
@@ -308,6 +311,8 @@ def _entry(
                 values["language"] = _language(cell)
             elif name == "completion_date":
                 values["completion_date"] = _date(cell)
+            elif name == "time_zone":
+                values["time_zone"] = _zone(cell)
             elif name in _TEXT_COLUMNS:
                 values[name] = _limited(name, cell)
             elif (text := _text(cell)) != "":
@@ -317,6 +322,9 @@ def _entry(
     if problems:
         errors.extend(problems)
         return None
+    if not values.get("time_zone"):
+        # Where the number's country has one zone, that is where the graduate lives.
+        values["time_zone"] = time_zone_of(phone)
     return _Entry(line, phone, values, attributes)
 
 
@@ -343,6 +351,18 @@ def _language(cell: Any) -> str | None:
             f"'{_text(cell)}' is not a language code: use 2 or 3 letters such as en, fr, ar, sw"
         )
     return text
+
+
+def _zone(cell: Any) -> str | None:
+    text = _text(cell)
+    if not text:
+        return None
+    try:
+        return zoneinfo.ZoneInfo(text).key
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"'{text}' is not a time zone: use its IANA name, such as Africa/Nairobi"
+        ) from None
 
 
 def _date(cell: Any) -> dt.date | None:
@@ -384,6 +404,7 @@ _UPDATE = (
         completion_date=func.coalesce(
             bindparam("b_completion_date", type_=Date()), respondents.c.completion_date
         ),
+        time_zone=func.coalesce(bindparam("b_time_zone", type_=String()), respondents.c.time_zone),
         attributes=bindparam("b_attributes", type_=respondents.c.attributes.type),
         on_roster=True,
         updated_at=bindparam("b_now", type_=respondents.c.updated_at.type),
@@ -427,6 +448,7 @@ async def _store(
             "cohort": entry.values.get("cohort") or "",
             "gender": entry.values.get("gender") or "",
             "completion_date": entry.values.get("completion_date"),
+            "time_zone": entry.values.get("time_zone"),
             "on_roster": True,
             "attributes": entry.attributes,
             "created_at": now,

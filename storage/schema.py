@@ -219,12 +219,14 @@ class RespondentRow(Base):
         Index("ix_respondents_organisation_id_cohort", "organisation_id", "cohort"),
         # The dashboard's cache asks when the organisation's roster last changed.
         Index("ix_respondents_organisation_id_grouped_at", "organisation_id", "grouped_at"),
-        # Who is due for a wave: a range of completion dates (migration 0014).
+        # Who is due for a wave: a range of completion dates (migration 0014), and the
+        # time zones in use, whose days begin at different hours.
         Index(
             "ix_respondents_organisation_id_completion_date",
             "organisation_id",
             "completion_date",
         ),
+        Index("ix_respondents_organisation_id_time_zone", "organisation_id", "time_zone"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -251,6 +253,10 @@ class RespondentRow(Base):
     grouped_at: Mapped[dt.datetime | None]
     # Asked never to be contacted again (migration 0014): STOP by SMS, or 9 on a call.
     opted_out_at: Mapped[dt.datetime | None]
+    # Where the graduate lives (migration 0014), an IANA name: from the roster's
+    # time_zone column, else from the number when its country has one zone. A study
+    # may set it by programme instead.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
 
 
 class ResponseRow(Base):
@@ -399,6 +405,7 @@ class StudyRow(Base):
     retries_s: Mapped[list[int]] = mapped_column(JSON)  # waits between attempts
     attempts: Mapped[int] = mapped_column(Integer)
     wave_window_s: Mapped[int] = mapped_column(Integer)
+    time_zones: Mapped[dict[str, str]] = mapped_column(JSON)  # programme -> IANA zone
     airtime_currency: Mapped[str | None] = mapped_column(String(3))
     airtime_amount: Mapped[str | None] = mapped_column(String(16))  # a decimal, as written
     source: Mapped[str] = mapped_column(Text)

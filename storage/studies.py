@@ -7,7 +7,8 @@ open on a day are those whose completion date lies in one range, computed here p
 wave and day (`Offset.latest_start`), so each wave is a range scan of the index on
 (organisation_id, completion_date) and an anti-join with `invitations`:
 
-    due(conn, study, today)  the (respondent, wave) pairs open today with no invitation
+    due(conn, study, now)    the (respondent, wave) pairs open where they live, with no
+                             invitation yet
     study_status(bind, study, today)  per wave: due, missed, invited, reached,
                              completed, refused, opted out
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +43,7 @@ from survey_engine.events import ResponseStatus
 from waves.study import Offset, StudyPlan, Wave
 
 __all__ = [
+    "UTC_ZONE",
     "Due",
     "StoredStudy",
     "StudyError",
@@ -50,7 +53,10 @@ __all__ = [
     "find_study",
     "store_study",
     "study_status",
+    "zone_of",
 ]
+
+UTC_ZONE = "UTC"  # where a graduate whose zone nobody knows is taken to live
 
 
 class StudyError(ValueError):
@@ -75,6 +81,7 @@ class StoredStudy:
     cohorts: tuple[str, ...]
     waves: tuple[StudyWave, ...]
     wave_window: dt.timedelta
+    time_zones: tuple[tuple[str, str], ...] = ()  # programme -> zone
     created: bool = False
 
 
@@ -109,6 +116,7 @@ async def store_study(
             "retries_s": [int(wait.total_seconds()) for wait in plan.retries],
             "attempts": plan.attempts,
             "wave_window_s": int(plan.wave_window.total_seconds()),
+            "time_zones": dict(plan.time_zones),
             "airtime_currency": plan.airtime.currency if plan.airtime else None,
             "airtime_amount": str(plan.airtime.amount) if plan.airtime else None,
             "source": source,
@@ -150,34 +158,37 @@ async def find_study(
 
 
 async def due(
-    conn: AsyncConnection, study: StoredStudy, today: dt.date, *, limit: int | None = None
+    conn: AsyncConnection, study: StoredStudy, now: dt.datetime, *, limit: int | None = None
 ) -> list[Due]:
     """The graduates on the roster, in the study's cohorts and not opted out, whose
-    wave is open `today` and who have no invitation for it yet: one statement, a range
-    of completion dates per wave."""
+    wave is open on the day it is `now` where they live, and who have no invitation
+    for it yet: one statement, per wave and local day a range of completion dates."""
     window_days = math.ceil(study.wave_window / dt.timedelta(days=1))
+    zone = zone_of(study)
     parts = []
-    for wave in study.waves:
-        last = wave.offset.latest_start(today)  # opened on or before today
-        closed = wave.offset.latest_start(today - dt.timedelta(days=window_days))
-        conditions = [
-            respondents.c.organisation_id == study.organisation_id,
-            respondents.c.completion_date > closed,
-            respondents.c.completion_date <= last,
-            respondents.c.on_roster,
-            respondents.c.opted_out_at.is_(None),
-            ~exists().where(
-                invitations.c.respondent_id == respondents.c.id,
-                invitations.c.wave_id == wave.id,
-            ),
-        ]
-        if study.cohorts:
-            conditions.append(respondents.c.cohort.in_(study.cohorts))
-        parts.append(
-            select(
-                respondents.c.id.label("respondent_id"), literal(wave.id).label("wave_id")
-            ).where(*conditions)
-        )
+    for today, zones in (await _days(conn, study, now)).items():
+        for wave in study.waves:
+            last = wave.offset.latest_start(today)  # opened on or before today
+            closed = wave.offset.latest_start(today - dt.timedelta(days=window_days))
+            conditions = [
+                respondents.c.organisation_id == study.organisation_id,
+                respondents.c.completion_date > closed,
+                respondents.c.completion_date <= last,
+                respondents.c.on_roster,
+                respondents.c.opted_out_at.is_(None),
+                zone.in_(zones),
+                ~exists().where(
+                    invitations.c.respondent_id == respondents.c.id,
+                    invitations.c.wave_id == wave.id,
+                ),
+            ]
+            if study.cohorts:
+                conditions.append(respondents.c.cohort.in_(study.cohorts))
+            parts.append(
+                select(
+                    respondents.c.id.label("respondent_id"), literal(wave.id).label("wave_id")
+                ).where(*conditions)
+            )
     if not parts:
         return []
     stmt = union_all(*parts).subquery()
@@ -187,6 +198,39 @@ async def due(
     if limit is not None:
         query = query.limit(limit)
     return [Due(row.respondent_id, row.wave_id) for row in await conn.execute(query)]
+
+
+def zone_of(study: StoredStudy) -> Any:
+    """Where each graduate lives, in SQL: their programme's zone in the study, else
+    their own (from the roster or the number), else UTC."""
+    own = func.coalesce(respondents.c.time_zone, literal(UTC_ZONE))
+    if not study.time_zones:
+        return own
+    return case(
+        *((respondents.c.programme == programme, literal(z)) for programme, z in study.time_zones),
+        else_=own,
+    )
+
+
+async def _days(
+    conn: AsyncConnection, study: StoredStudy, now: dt.datetime
+) -> dict[dt.date, list[str]]:
+    """The zones the study's graduates live in, by the day it is there at `now` (two
+    days at most, around midnight UTC)."""
+    stored = await conn.scalars(
+        select(respondents.c.time_zone)
+        .where(respondents.c.organisation_id == study.organisation_id)
+        .distinct()
+    )
+    names = {name or UTC_ZONE for name in stored} | {z for _, z in study.time_zones}
+    days: dict[dt.date, list[str]] = {}
+    for name in sorted(names):
+        try:
+            local = now.astimezone(zoneinfo.ZoneInfo(name)).date()
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            continue  # never stored: the import checks zones
+        days.setdefault(local, []).append(name)
+    return days
 
 
 async def _survey(conn: AsyncConnection, organisation_id: int, wanted: str) -> int:
@@ -270,6 +314,7 @@ async def _stored(conn: AsyncConnection, study_id: int, *, created: bool = False
         cohorts=tuple(row.cohorts),
         waves=waves,
         wave_window=dt.timedelta(seconds=row.wave_window_s),
+        time_zones=tuple(sorted((row.time_zones or {}).items())),
         created=created,
     )
 

@@ -17,6 +17,7 @@ import re
 from functools import lru_cache
 
 import phonenumbers
+import phonenumbers.timezone
 
 __all__ = [
     "PhoneNumberError",
@@ -26,6 +27,7 @@ __all__ = [
     "mask_phones_in",
     "normalize_phone",
     "read_delivered_phone",
+    "time_zone_of",
 ]
 
 # Digits of the national number kept in an unlisted range: enough to name an operator's
@@ -156,3 +158,17 @@ def mask_phones_in(text: str) -> str:
 
 def _mask_match(match: re.Match[str]) -> str:
     return mask_phone(match.group().replace(" ", "").replace("-", ""))
+
+
+def time_zone_of(e164: str) -> str | None:
+    """The IANA time zone of a number when its country (or area) has exactly one, as
+    phonenumbers knows it: `Africa/Nairobi` for +254...; None for a country of several
+    zones (Australia, most mobile numbers of the US) or an unknown one."""
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return None
+    zones = phonenumbers.timezone.time_zones_for_number(parsed)
+    if len(zones) != 1 or zones[0] == phonenumbers.timezone.UNKNOWN_TIMEZONE:
+        return None
+    return zones[0]

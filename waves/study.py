@@ -17,6 +17,7 @@ channels in order, when people may be contacted and how often.
     attempts = 3                          # per channel and wave
     wave_window = "30d"                   # how long after its offset a wave may be sent
     airtime = { amount = "KES 20" }       # optional thank-you on completion
+    time_zones = { Welding = "Africa/Nairobi" }  # by programme; else the number's zone
 
 Two kinds of length, as people write them: a wave's *offset* is calendar time (`0d`,
 `2w`, `3m` months, `1y`), added as a calendar adds it (31 January + 1 month is the last
@@ -32,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tomllib
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -57,7 +59,7 @@ _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _AMOUNT = re.compile(r"^\s*([A-Z]{3})\s+(\d+(?:\.\d{1,2})?)\s*$")
 _KEYS = {
     "name", "survey", "cohorts", "waves", "channels", "fallback_after", "contact_hours",
-    "retries", "attempts", "wave_window", "airtime",
+    "retries", "attempts", "wave_window", "airtime", "time_zones",
 }  # fmt: skip
 
 
@@ -140,6 +142,8 @@ class StudyPlan:
     attempts: int
     wave_window: dt.timedelta
     airtime: Airtime | None = None
+    # programme -> IANA zone, where a programme's graduates live; else the number's.
+    time_zones: tuple[tuple[str, str], ...] = ()
 
 
 def read_study(text: str) -> StudyPlan:
@@ -174,6 +178,7 @@ def read_study(text: str) -> StudyPlan:
     if wave_window <= dt.timedelta(0):
         problems.append("wave_window: must be longer than nothing")
     airtime = _airtime(data.get("airtime"), problems)
+    time_zones = _time_zones(data.get("time_zones", {}), problems)
     if problems:
         raise StudyFileError(problems)
     return StudyPlan(
@@ -189,6 +194,7 @@ def read_study(text: str) -> StudyPlan:
         attempts=attempts,
         wave_window=wave_window,
         airtime=airtime,
+        time_zones=time_zones,
     )
 
 
@@ -314,6 +320,24 @@ def _contact_hours(value: Any, problems: list[str]) -> tuple[dt.time, dt.time]:
             return dt.time(h1, m1), end
     problems.append(f'contact_hours: from and to on one day, such as "08:00-19:00", not {value!r}')
     return dt.time(0), dt.time(0)
+
+
+def _time_zones(value: Any, problems: list[str]) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict):
+        problems.append(
+            'time_zones: a table of programme = zone, such as { Welding = "Africa/Nairobi" }'
+        )
+        return ()
+    found = []
+    for programme, zone in value.items():
+        try:
+            found.append((programme, zoneinfo.ZoneInfo(str(zone)).key))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            problems.append(
+                f"time_zones.{programme}: {zone!r} is not a time zone: use its IANA name, "
+                "such as Africa/Nairobi"
+            )
+    return tuple(found)
 
 
 def _airtime(value: Any, problems: list[str]) -> Airtime | None:

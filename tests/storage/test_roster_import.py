@@ -190,3 +190,28 @@ async def test_a_file_that_is_not_a_roster_is_refused(
 ) -> None:
     with pytest.raises(RosterFileError, match=message):
         await import_respondents(engine, data, filename=filename, default_region=None)
+
+
+async def test_where_a_graduate_lives_comes_from_the_roster_else_from_the_number(
+    engine: AsyncEngine,
+) -> None:
+    roster = (
+        "phone,name,time_zone\n"
+        "+254712300481,Wanjiru,\n"  # Kenya has one zone
+        "+9613123456,Rami,Asia/Beirut\n"
+        "+61412345678,Chloe,\n"  # Australia has several: nobody guesses
+        "+254712300482,Otieno,Nairobi\n"  # not an IANA name
+    )
+    report = await import_respondents(
+        engine, roster.encode(), filename="r.csv", default_region="KE"
+    )
+    assert report.created == 3
+    assert [(e.line, e.column) for e in report.errors] == [(5, "time_zone")]
+    assert "is not a time zone: use its IANA name, such as Africa/Nairobi" in str(
+        report.errors[0].message
+    )
+    async with engine.connect() as conn:
+        zones = dict(
+            (await conn.execute(select(respondents.c.name, respondents.c.time_zone))).all()
+        )
+    assert zones == {"Wanjiru": "Africa/Nairobi", "Rami": "Asia/Beirut", "Chloe": None}

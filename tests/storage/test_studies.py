@@ -24,6 +24,7 @@ from tests.admin.tracer_data import SAMPLE
 from waves.study import read_study
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+NOON = dt.time(12)
 STUDY = """
 name = "tracer-2026"
 survey = "graduate_tracer"
@@ -65,11 +66,15 @@ async def study(engine: AsyncEngine) -> tuple[StoredStudy, dict[str, int]]:
     return stored, ids
 
 
-async def _due_on(engine: AsyncEngine, stored: StoredStudy, ids: dict[str, int], day: dt.date):
+async def _due_on(
+    engine: AsyncEngine, stored: StoredStudy, ids: dict[str, int], day: dt.date | dt.datetime
+):
+    """Who is due at noon UTC of `day` (or at a given moment)."""
     names = {v: k for k, v in ids.items()}
     waves = {w.id: w.name for w in stored.waves}
+    now = day if isinstance(day, dt.datetime) else dt.datetime.combine(day, NOON, dt.UTC)
     async with engine.connect() as conn:
-        found = await due(conn, stored, day)
+        found = await due(conn, stored, now)
     return sorted((names[d.respondent_id], waves[d.wave_id]) for d in found)
 
 
@@ -194,3 +199,49 @@ async def test_the_status_counts_each_wave_as_the_worker_and_the_graduates_left_
     assert (one_month.opened, one_month.invited, one_month.reached) == (1, 1, 1)
     assert (one_month.completed, one_month.refused, one_month.missed) == (1, 0, 0)
     assert by_name["12 months"].opened == 0
+
+
+async def test_a_wave_opens_on_its_day_where_the_graduate_lives(
+    engine: AsyncEngine, study: tuple[StoredStudy, dict[str, int]]
+) -> None:
+    stored, ids = study
+    async with engine.begin() as conn:
+        # jan31 lives on Kiritimati (UTC+14), mar01... moves nowhere; "other" joins the
+        # study's cohort and lives in Pago Pago (UTC-11).
+        await conn.execute(
+            update(respondents)
+            .where(respondents.c.id == ids["jan31"])
+            .values(time_zone="Pacific/Kiritimati")
+        )
+        await conn.execute(
+            update(respondents)
+            .where(respondents.c.id == ids["other"])
+            .values(time_zone="Pacific/Pago_Pago", cohort="2026-A")
+        )
+    # 30 January, 10:00 UTC: already 31 January on Kiritimati, still 29 January in
+    # Pago Pago; both finished on 31 January.
+    assert await _due_on(engine, stored, ids, dt.datetime(2027, 1, 30, 10, tzinfo=dt.UTC)) == [
+        ("jan31", "completion")
+    ]
+    # 31 January, 10:00 UTC: Pago Pago is at 23:00 on 30 January.
+    assert await _due_on(engine, stored, ids, dt.datetime(2027, 1, 31, 10, tzinfo=dt.UTC)) == [
+        ("jan31", "completion")
+    ]
+    # 31 January, 11:00 UTC: midnight in Pago Pago.
+    assert await _due_on(engine, stored, ids, dt.datetime(2027, 1, 31, 11, tzinfo=dt.UTC)) == [
+        ("jan31", "completion"), ("other", "completion"),
+    ]  # fmt: skip
+
+    # A study that says where a programme's graduates live overrides the number's zone.
+    zoned = STUDY + 'time_zones = { Tailoring = "Pacific/Kiritimati" }\n'
+    again = await store_study(engine, read_study(zoned), zoned, organisation="Kenya TVET")
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(respondents)
+            .where(respondents.c.id == ids["other"])
+            .values(programme="Tailoring")
+        )
+    assert await _due_on(engine, again, ids, dt.datetime(2027, 1, 30, 10, tzinfo=dt.UTC)) == [
+        ("jan31", "completion"),
+        ("other", "completion"),
+    ]

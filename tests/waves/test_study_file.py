@@ -44,6 +44,7 @@ def test_the_designs_example_reads_as_written() -> None:
     )  # fmt: skip
     assert plan.attempts == 3 and plan.wave_window == dt.timedelta(days=30)
     assert plan.airtime == Airtime("KES", Decimal("20"))
+    assert plan.time_zones == ()
 
 
 def test_a_short_file_takes_the_defaults() -> None:
@@ -69,6 +70,7 @@ retries = "10m soon"
 attempts = 0
 wave_window = "30"
 airtime = { amount = "20 shillings" }
+time_zones = { Welding = "Nairobi" }
 """
         )
     problems = refused.value.problems
@@ -84,6 +86,7 @@ airtime = { amount = "20 shillings" }
         "attempts: from 1 to 10, not 0",
         "wave_window: a length such as 30s, 10m (minutes), 2h, 1d or 2w, not '30'",
         'airtime: { amount = "KES 20" }',
+        "time_zones.Welding: 'Nairobi' is not a time zone: use its IANA name",
     ]
     for start in expected:
         assert any(p.startswith(start) for p in problems), (start, problems)

@@ -7,8 +7,10 @@ Create Date: 2026-12-01
 A study (`service-tracker study import STUDY.toml`) names a survey, cohorts, waves at
 offsets from each graduate's completion date, and how to reach people. An invitation
 is one attempt for a graduate and a wave, recorded before it is sent under its own key
-(respondent, wave, attempt). Respondents gain `opted_out_at`, and an index by
-completion date: who is due for a wave is a range of completion dates.
+(respondent, wave, attempt). Respondents gain `opted_out_at` and `time_zone`, and
+indexes by completion date and zone: who is due for a wave is a range of completion
+dates, on the day it is where they live. Respondents stored before this revision have
+no zone until the roster is imported again (a study's programme zones, else UTC).
 """
 
 from collections.abc import Sequence
@@ -47,6 +49,7 @@ def upgrade() -> None:
         sa.Column("retries_s", sa.JSON(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("wave_window_s", sa.Integer(), nullable=False),
+        sa.Column("time_zones", sa.JSON(), nullable=False),
         sa.Column("airtime_currency", sa.String(length=3), nullable=True),
         sa.Column("airtime_amount", sa.String(length=16), nullable=True),
         sa.Column("source", sa.Text(), nullable=False),
@@ -95,16 +98,22 @@ def upgrade() -> None:
     op.create_index("ix_invitations_wave_id_status", "invitations", ["wave_id", "status"])
     with op.batch_alter_table("respondents") as batch:
         batch.add_column(_when("opted_out_at", nullable=True))
+        batch.add_column(sa.Column("time_zone", sa.String(length=64), nullable=True))
     op.create_index(
         "ix_respondents_organisation_id_completion_date",
         "respondents",
         ["organisation_id", "completion_date"],
     )
+    op.create_index(
+        "ix_respondents_organisation_id_time_zone", "respondents", ["organisation_id", "time_zone"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_respondents_organisation_id_time_zone", table_name="respondents")
     op.drop_index("ix_respondents_organisation_id_completion_date", table_name="respondents")
     with op.batch_alter_table("respondents") as batch:
+        batch.drop_column("time_zone")
         batch.drop_column("opted_out_at")
     op.drop_index("ix_invitations_wave_id_status", table_name="invitations")
     op.drop_table("invitations")
