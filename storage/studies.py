@@ -9,6 +9,7 @@ wave and day (`Offset.latest_start`), so each wave is a range scan of the index 
 
     due(conn, study, now)    the (respondent, wave) pairs open where they live, with no
                              invitation yet
+    enqueue(conn, study, now)  a first invitation recorded for each, never twice
     study_status(bind, study, today)  per wave: due, missed, invited, reached,
                              completed, refused, opted out
 
@@ -26,11 +27,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import case, delete, exists, func, literal, select, union_all, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.db import connected
 from storage.organisations import organisation_for_import
 from storage.schema import (
+    UtcDateTime,
     invitations,
     organisations,
     respondents,
@@ -43,6 +46,7 @@ from survey_engine.events import ResponseStatus
 from waves.study import Offset, StudyPlan, Wave
 
 __all__ = [
+    "PENDING",
     "UTC_ZONE",
     "Due",
     "StoredStudy",
@@ -50,6 +54,7 @@ __all__ = [
     "StudyWave",
     "WaveStatus",
     "due",
+    "enqueue",
     "find_study",
     "store_study",
     "study_status",
@@ -57,6 +62,7 @@ __all__ = [
 ]
 
 UTC_ZONE = "UTC"  # where a graduate whose zone nobody knows is taken to live
+PENDING = "pending"  # an invitation recorded, not yet sent
 
 
 class StudyError(ValueError):
@@ -81,6 +87,7 @@ class StoredStudy:
     cohorts: tuple[str, ...]
     waves: tuple[StudyWave, ...]
     wave_window: dt.timedelta
+    channels: tuple[str, ...] = ("sms",)
     time_zones: tuple[tuple[str, str], ...] = ()  # programme -> zone
     created: bool = False
 
@@ -163,6 +170,54 @@ async def due(
     """The graduates on the roster, in the study's cohorts and not opted out, whose
     wave is open on the day it is `now` where they live, and who have no invitation
     for it yet: one statement, per wave and local day a range of completion dates."""
+    query = await _due_query(conn, study, now)
+    if query is None:
+        return []
+    if limit is not None:
+        query = query.limit(limit)
+    return [Due(row.respondent_id, row.wave_id) for row in await conn.execute(query)]
+
+
+async def enqueue(
+    conn: AsyncConnection, study: StoredStudy, now: dt.datetime, *, limit: int | None = None
+) -> int:
+    """Record a first invitation (on the study's first channel, pending, to be sent
+    from `now`) for each graduate due: one INSERT ... SELECT, which skips a pair
+    another worker has just recorded (ON CONFLICT DO NOTHING), so none is recorded
+    twice. How many were recorded."""
+    query = await _due_query(conn, study, now)
+    if query is None:
+        return 0
+    if limit is not None:
+        query = query.limit(limit)
+    chosen = query.subquery()
+    rows = select(
+        literal(study.id),
+        chosen.c.wave_id,
+        chosen.c.respondent_id,
+        literal(1),
+        literal(study.channels[0]),
+        literal(PENDING),
+        literal(now, UtcDateTime()),
+        literal(now, UtcDateTime()),
+    ).where(chosen.c.wave_id > 0)  # SQLite: INSERT ... SELECT ... WHERE ... ON CONFLICT
+    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
+        invitations
+    )
+    stmt = insert.from_select(
+        ["study_id", "wave_id", "respondent_id", "attempt", "channel", "status",
+         "created_at", "send_after"],
+        rows,
+    ).on_conflict_do_nothing(
+        index_elements=[invitations.c.respondent_id, invitations.c.wave_id, invitations.c.attempt]
+    )  # fmt: skip
+    result = await conn.execute(stmt)
+    return max(result.rowcount or 0, 0)
+
+
+async def _due_query(conn: AsyncConnection, study: StoredStudy, now: dt.datetime) -> Any:
+    """The due pairs as a SELECT (respondent_id, wave_id), in a stable order; None when
+    the study has no wave or nobody lives anywhere."""
     window_days = math.ceil(study.wave_window / dt.timedelta(days=1))
     zone = zone_of(study)
     parts = []
@@ -190,14 +245,11 @@ async def due(
                 ).where(*conditions)
             )
     if not parts:
-        return []
+        return None
     stmt = union_all(*parts).subquery()
-    query = select(stmt.c.respondent_id, stmt.c.wave_id).order_by(
+    return select(stmt.c.respondent_id, stmt.c.wave_id).order_by(
         stmt.c.wave_id, stmt.c.respondent_id
     )
-    if limit is not None:
-        query = query.limit(limit)
-    return [Due(row.respondent_id, row.wave_id) for row in await conn.execute(query)]
 
 
 def zone_of(study: StoredStudy) -> Any:
@@ -314,6 +366,7 @@ async def _stored(conn: AsyncConnection, study_id: int, *, created: bool = False
         cohorts=tuple(row.cohorts),
         waves=waves,
         wave_window=dt.timedelta(seconds=row.wave_window_s),
+        channels=tuple(row.channels),
         time_zones=tuple(sorted((row.time_zones or {}).items())),
         created=created,
     )

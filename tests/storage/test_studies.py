@@ -4,6 +4,7 @@ and invitations already made. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import pytest
@@ -15,6 +16,7 @@ from storage.studies import (
     StoredStudy,
     StudyError,
     due,
+    enqueue,
     find_study,
     store_study,
     study_status,
@@ -245,3 +247,58 @@ async def test_a_wave_opens_on_its_day_where_the_graduate_lives(
         ("jan31", "completion"),
         ("other", "completion"),
     ]
+
+
+async def test_enqueue_records_one_first_invitation_per_graduate_and_wave_once(
+    engine: AsyncEngine, study: tuple[StoredStudy, dict[str, int]]
+) -> None:
+    stored, ids = study
+    now = dt.datetime(2027, 3, 1, 9, tzinfo=dt.UTC)
+    async with engine.begin() as conn:
+        assert await enqueue(conn, stored, now) == 2  # jan31's 1 month, mar01's completion
+    async with engine.begin() as conn:
+        assert await enqueue(conn, stored, now) == 0  # recorded already: nothing twice
+        rows = (
+            await conn.execute(
+                select(invitations.c.respondent_id, invitations.c.attempt,
+                       invitations.c.channel, invitations.c.status, invitations.c.send_after)
+                .order_by(invitations.c.respondent_id)
+            )
+        ).all()  # fmt: skip
+    assert [tuple(r) for r in rows] == [
+        (ids["jan31"], 1, "sms", "pending", now), (ids["mar01"], 1, "sms", "pending", now),
+    ]  # fmt: skip
+    assert await _due_on(engine, stored, ids, now) == []
+
+
+async def test_two_workers_enqueueing_at_once_record_each_invitation_once(
+    engine: AsyncEngine, study: tuple[StoredStudy, dict[str, int]]
+) -> None:
+    stored, _ = study
+    completed = dt.date(2027, 3, 1)
+    async with engine.begin() as conn:
+        await conn.execute(
+            respondents.insert(),
+            [
+                {"organisation_id": stored.organisation_id, "phone": f"+2547110{n:05d}",
+                 "name": f"G{n}", "cohort": "2026-A", "completion_date": completed,
+                 "on_roster": True, "attributes": {}, "created_at": NOW, "updated_at": NOW}
+                for n in range(300)
+            ],
+        )  # fmt: skip
+    now = dt.datetime(2027, 3, 1, 9, tzinfo=dt.UTC)
+
+    async def worker() -> int:
+        async with engine.begin() as conn:
+            return await enqueue(conn, stored, now)
+
+    first, second = await asyncio.gather(worker(), worker())
+    assert first + second == 302  # the 300, jan31's 1 month and mar01's completion
+    async with engine.connect() as conn:
+        total = await conn.scalar(select(func.count()).select_from(invitations))
+        pairs = await conn.scalar(
+            select(func.count()).select_from(
+                select(invitations.c.respondent_id, invitations.c.wave_id).distinct().subquery()
+            )
+        )
+    assert total == pairs == 302
