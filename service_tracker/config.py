@@ -77,6 +77,13 @@ class Settings:
     admin_session_idle_minutes: int = 30
     admin_session_hours: int = 12
     admin_max_upload_mb: int = 20
+    # SMS (and airtime) through Africa's Talking's SDK: unset username or key, no SMS.
+    # `sandbox` is the sandbox's username. The base URL replaces the SDK's own (a
+    # staging server, or the tests' stand-in). The key: repr leaves it out.
+    africastalking_username: str | None = None
+    africastalking_api_key: str | None = field(default=None, repr=False)
+    africastalking_sender_id: str | None = None
+    africastalking_base_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -123,6 +130,10 @@ class Settings:
             ),
             admin_session_hours=_number(env, "ADMIN_SESSION_HOURS", 12, int, 1, 24 * 30),
             admin_max_upload_mb=_number(env, "ADMIN_MAX_UPLOAD_MB", 20, int, 1, 500),
+            africastalking_username=(env.get("AFRICASTALKING_USERNAME") or "").strip() or None,
+            africastalking_api_key=(env.get("AFRICASTALKING_API_KEY") or "").strip() or None,
+            africastalking_sender_id=(env.get("AFRICASTALKING_SENDER_ID") or "").strip() or None,
+            africastalking_base_url=_base_url(env.get("AFRICASTALKING_BASE_URL")),
         )
 
     def missing_for_calls(self) -> list[str]:
@@ -249,3 +260,15 @@ def _level(raw: str) -> str:
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"LOG_LEVEL={raw!r}: expected DEBUG, INFO, WARNING or ERROR")
     return level
+
+
+def _base_url(raw: str | None) -> str | None:
+    text = (raw or "").strip().rstrip("/")
+    if not text:
+        return None
+    if not (text.startswith("https://") or text.startswith("http://")) or " " in text:
+        raise ConfigError(
+            f"AFRICASTALKING_BASE_URL must be an http(s) URL such as "
+            f"https://api.sandbox.africastalking.com, not {raw!r}"
+        )
+    return text
