@@ -89,6 +89,10 @@ class StoredStudy:
     wave_window: dt.timedelta
     channels: tuple[str, ...] = ("sms",)
     time_zones: tuple[tuple[str, str], ...] = ()  # programme -> zone
+    contact_start: dt.time = dt.time(8)  # in the graduate's zone
+    contact_end: dt.time = dt.time(19)
+    retries: tuple[dt.timedelta, ...] = (dt.timedelta(minutes=10),)
+    attempts: int = 3  # per channel and wave
     created: bool = False
 
 
@@ -145,6 +149,13 @@ async def store_study(
             await conn.execute(update(studies).where(studies.c.id == study_id).values(**values))
         await _store_waves(conn, study_id, plan.waves)
         return await _stored(conn, study_id, created=created)
+
+
+async def all_studies(bind: AsyncEngine | AsyncConnection) -> list[StoredStudy]:
+    """Every organisation's studies, for the worker."""
+    async with connected(bind) as conn:
+        ids = list(await conn.scalars(select(studies.c.id).order_by(studies.c.id)))
+        return [await _stored(conn, study_id) for study_id in ids]
 
 
 async def find_study(
@@ -368,6 +379,10 @@ async def _stored(conn: AsyncConnection, study_id: int, *, created: bool = False
         wave_window=dt.timedelta(seconds=row.wave_window_s),
         channels=tuple(row.channels),
         time_zones=tuple(sorted((row.time_zones or {}).items())),
+        contact_start=_time(row.contact_start_min),
+        contact_end=_time(row.contact_end_min),
+        retries=tuple(dt.timedelta(seconds=s) for s in row.retries_s),
+        attempts=row.attempts,
         created=created,
     )
 
@@ -459,3 +474,7 @@ _REACHED = ("delivered", "answered")
 
 def _count(condition: Any) -> Any:
     return func.sum(case((condition, 1), else_=0))
+
+
+def _time(minutes: int) -> dt.time:
+    return dt.time(23, 59, 59) if minutes >= 24 * 60 - 1 else dt.time(minutes // 60, minutes % 60)

@@ -1,0 +1,146 @@
+"""One pass of the worker: record the invitations that are due, then send the SMS ones
+whose time has come, within contact hours, and record what came of each.
+
+    report = await tick(engine, sms, now)
+
+- Every study's due graduates get a first invitation (`storage.studies.enqueue`,
+  never twice).
+- Ready SMS invitations are read oldest first. One outside the graduate's contact
+  hours waits for the next window on their clock; one whose graduate opted out meanwhile
+  is cancelled; one for a survey without a USSD code to dial fails, saying so.
+- The rest go in chunks: each chunk is claimed (committed) before its requests leave
+  and its results recorded (committed) as they come back, so a worker killed mid-batch
+  never sends a claimed invitation again and leaves the unclaimed ones pending for the
+  next pass. A refusal the gateway may lift (its server failing, no answer) is retried
+  after the study's next wait, within contact hours, while attempts remain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.invitations import (
+    Outgoing,
+    cancel,
+    claim,
+    postpone,
+    ready,
+    record_failed,
+    record_sent,
+    retry,
+    ussd_codes,
+)
+from storage.studies import UTC_ZONE, StoredStudy, all_studies, enqueue
+from waves.schedule import next_contact
+from waves.sms import AfricasTalkingSms, SmsError
+from waves.texts import sms_text
+
+__all__ = ["Tick", "tick"]
+
+_log = logging.getLogger("service_tracker.worker")
+CHUNK = 200  # invitations claimed, sent and recorded together
+
+
+@dataclass(slots=True)
+class Tick:
+    """What one pass did."""
+
+    enqueued: int = 0
+    sent: int = 0
+    failed: int = 0
+    retrying: int = 0
+    postponed: int = 0
+    cancelled: int = 0
+
+
+async def tick(
+    engine: AsyncEngine,
+    sms: AfricasTalkingSms | None,
+    now: dt.datetime,
+    *,
+    batch: int = 10_000,
+) -> Tick:
+    """One pass at `now` (injected: tests move it across months)."""
+    report = Tick()
+    studies = {study.id: study for study in await all_studies(engine)}
+    for study in studies.values():
+        async with engine.begin() as conn:
+            report.enqueued += await enqueue(conn, study, now, limit=batch)
+    if sms is None:
+        return report  # SMS invitations wait until an account is configured
+    async with engine.begin() as conn:
+        waiting = await ready(conn, now, channel="sms", limit=batch)
+        codes = await ussd_codes(conn, list({s.survey_id for s in studies.values()}))
+        moves, stopped, goes, no_code = [], [], [], []
+        for item in waiting:
+            study = studies[item.study_id]
+            when = next_contact(now, _zone(study, item), study.contact_start, study.contact_end)
+            if item.opted_out:
+                stopped.append(item.id)
+            elif when > now:
+                moves.append((item.id, when))
+            elif study.survey_id not in codes:
+                no_code.append(item)
+            else:
+                goes.append(item)
+        await postpone(conn, moves)
+        await cancel(conn, stopped, "opted out")
+        await record_failed(
+            conn, [(i.id, "the survey has no USSD code for the SMS to name") for i in no_code]
+        )
+    report.postponed, report.cancelled, report.failed = len(moves), len(stopped), len(no_code)
+    for start in range(0, len(goes), CHUNK):
+        await _send_chunk(engine, sms, goes[start : start + CHUNK], studies, codes, now, report)
+    return report
+
+
+async def _send_chunk(
+    engine: AsyncEngine,
+    sms: AfricasTalkingSms,
+    chunk: list[Outgoing],
+    studies: dict[int, StoredStudy],
+    codes: dict[int, str],
+    now: dt.datetime,
+    report: Tick,
+) -> None:
+    async with engine.begin() as conn:
+        mine = await claim(conn, [item.id for item in chunk], now)
+    chunk = [item for item in chunk if item.id in mine]  # another worker took the rest
+    if not chunk:
+        return
+    texts = []
+    for item in chunk:
+        kind = "invitation" if item.attempt == 1 else "reminder"
+        code = codes[studies[item.study_id].survey_id]
+        texts.append((item.phone, sms_text(kind, item.language, name=item.name, code=code).text))
+    results = await sms.send_each(texts)
+    sent, failed = [], []
+    async with engine.begin() as conn:
+        for item, result in zip(chunk, results, strict=True):
+            if not isinstance(result, SmsError) and result.accepted:
+                sent.append((item.id, result.message_id))
+                continue
+            why = str(result) if isinstance(result, SmsError) else result.status
+            failed.append((item.id, why))
+            if result.retryable and item.attempt < studies[item.study_id].attempts:
+                study = studies[item.study_id]
+                wait = study.retries[min(item.attempt - 1, len(study.retries) - 1)]
+                at = next_contact(now + wait, _zone(study, item), study.contact_start,
+                                  study.contact_end)  # fmt: skip
+                await retry(conn, item, at, now)
+                report.retrying += 1
+        await record_sent(conn, sent)
+        await record_failed(conn, failed)
+    report.sent += len(sent)
+    report.failed += len(failed)
+    if failed:
+        _log.warning("%d SMS invitations were not sent: %s", len(failed), failed[0][1])
+
+
+def _zone(study: StoredStudy, item: Outgoing) -> str:
+    """The graduate's zone as the study sees it: their programme's, else their own."""
+    return dict(study.time_zones).get(item.programme) or item.time_zone or UTC_ZONE
