@@ -1,6 +1,7 @@
 """`service-tracker study import STUDY.toml` and `service-tracker study status STUDY`:
 a tracer study kept as a file (under version control), and where each of its waves
-stands.
+stands. `service-tracker worker [--once]`: the process that records who is due and
+sends the invitations (waves.worker), one pass every `--interval` seconds.
 
 Exit status: 0 done; 1 refused (every reason on standard error, each with its key).
 """
@@ -8,7 +9,10 @@ Exit status: 0 done; 1 refused (every reason on standard error, each with its ke
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import datetime as dt
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +21,9 @@ from service_tracker.commands import run_with_engine
 from service_tracker.config import Settings
 from storage.organisations import OrganisationError, organisation_for_import
 from storage.studies import StoredStudy, StudyError, find_study, store_study, study_status
+from waves.sms import AfricasTalkingSms
 from waves.study import StudyFileError, read_study
+from waves.worker import tick
 
 __all__ = ["add_study_commands"]
 
@@ -37,6 +43,13 @@ def add_study_commands(commands: Any) -> None:
         "--today", type=dt.date.fromisoformat, help="the day to report on (default: today, UTC)"
     )
     status.set_defaults(run=_status)
+
+    worker = commands.add_parser("worker", help="record who is due and send the invitations")
+    worker.add_argument("--once", action="store_true", help="one pass, then exit (for cron)")
+    worker.add_argument(
+        "--interval", type=float, default=60.0, help="seconds between passes (default 60)"
+    )
+    worker.set_defaults(run=_worker)
 
 
 def _organisation(parser: argparse.ArgumentParser) -> None:
@@ -108,4 +121,34 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     for wave in waves:
         cells = "  ".join(f"{getattr(wave, c):>9}" for c in columns)
         print(f"{wave.name:<{width}}  {'+' + str(wave.offset):>6}  {cells}")
+    return 0
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    if args.interval <= 0:
+        print("--interval must be more than 0 seconds", file=sys.stderr)
+        return 2
+    sms = AfricasTalkingSms.from_settings(settings)
+    log = logging.getLogger("service_tracker.worker")
+    if sms is None:
+        log.warning(
+            "AFRICASTALKING_USERNAME and AFRICASTALKING_API_KEY are not set: invitations "
+            "are recorded, and no SMS is sent"
+        )
+
+    async def work(engine: Any) -> None:
+        while True:
+            report = await tick(engine, sms, dt.datetime.now(dt.UTC))
+            log.info(
+                "worker pass: %d recorded, %d sent, %d failed (%d to retry), %d waiting "
+                "for contact hours, %d cancelled",
+                report.enqueued, report.sent, report.failed, report.retrying,
+                report.postponed, report.cancelled,
+            )  # fmt: skip
+            if args.once:
+                return
+            await asyncio.sleep(args.interval)
+
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the loop, not in error
+        run_with_engine(settings, work)
     return 0

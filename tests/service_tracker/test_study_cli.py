@@ -3,10 +3,12 @@ as an operator runs them."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from service_tracker.cli import main
 from tests.ussd.phones import TRACER_XLSX
+from tests.waves.at_standin import AtStandin
 from tests.waves.test_study_file import DESIGN_EXAMPLE
 
 
@@ -57,3 +59,35 @@ def test_a_broken_study_file_is_refused_with_every_problem(cli_database: Path, c
     assert "the organisation has no survey 'nope'" in capsys.readouterr().err
     assert main(["study", "status", "nothing"]) == 1
     assert "there is no study 'nothing'" in capsys.readouterr().err
+
+
+def test_one_worker_pass_sends_the_due_invitations_through_the_gateway(
+    cli_database: Path, monkeypatch, capfd
+) -> None:
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    assert main(["survey", "import", str(TRACER_XLSX), "--ussd-code", "*384*123#"]) == 0
+    roster = cli_database / "roster.csv"
+    # UTC: the graduate's day is the worker's day, whatever the hour.
+    roster.write_text(
+        f"phone,name,language,completion_date,time_zone\n+254712300481,Wanjiru,sw,{today},UTC\n"
+    )
+    assert main(["respondents", "import", str(roster)]) == 0
+    study = cli_database / "study.toml"
+    study.write_text(
+        'name = "now"\nsurvey = "graduate_tracer"\ncontact_hours = "00:00-24:00"\n'
+        'waves = [{ name = "completion", offset = "0d" }]\n'
+    )
+    assert main(["study", "import", str(study)]) == 0
+    with AtStandin(username="sandbox", api_key="k") as standin:
+        monkeypatch.setenv("AFRICASTALKING_USERNAME", "sandbox")
+        monkeypatch.setenv("AFRICASTALKING_API_KEY", "k")
+        monkeypatch.setenv("AFRICASTALKING_BASE_URL", standin.url)
+        capfd.readouterr()
+        assert main(["worker", "--once"]) == 0
+        assert main(["worker", "--once"]) == 0  # a second pass sends nothing more
+    assert [(s.to, s.message.split(",")[0]) for s in standin.sent] == [
+        (["+254712300481"], "Habari Wanjiru")
+    ]
+    logged = capfd.readouterr().err
+    assert "worker pass: 1 recorded, 1 sent, 0 failed" in logged
+    assert "worker pass: 0 recorded, 0 sent" in logged
