@@ -37,6 +37,7 @@ from storage.responses import SqlResponseStore
 from storage.sessions import MemorySessionStore, RedisSessionStore
 from ussd.channel import UssdChannel
 from ussd.routes import DEFAULT_REGION, USSD_CHANNEL, add_routes
+from waves.routes import add_sms_routes
 
 # A load balancer waits a few seconds for /healthz: a probe that has not answered
 # within this is a failure, so a hung Redis or database gives 503, not a hang.
@@ -60,6 +61,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_agi)
     app.router.add_get("/healthz", healthz)
     add_routes(app)
+    add_sms_routes(app)
     mount_admin(
         app,
         AdminConfig(

@@ -20,7 +20,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 __all__ = ["GATEWAY_PATH_PREFIXES", "gateway_token_middleware"]
 
-GATEWAY_PATH_PREFIXES: tuple[str, ...] = ("/ussd/",)
+GATEWAY_PATH_PREFIXES: tuple[str, ...] = ("/ussd/", "/sms/")
 
 log = logging.getLogger("service_tracker.gateway")
 

@@ -29,8 +29,10 @@ __all__ = [
     "Outgoing",
     "cancel",
     "claim",
+    "opt_out",
     "postpone",
     "ready",
+    "record_delivery",
     "record_failed",
     "record_sent",
     "retry",
@@ -174,3 +176,38 @@ async def ussd_codes(conn: AsyncConnection, survey_ids: Sequence[int]) -> dict[i
     for survey_id, address in rows:
         found.setdefault(survey_id, address)
     return found
+
+
+async def record_delivery(
+    conn: AsyncConnection, message_id: str, status: str, reason: str, at: dt.datetime
+) -> bool:
+    """A delivery report for the invitation the gateway gave `message_id`: its status
+    (and why it failed) kept; False when no invitation has that id."""
+    result = await conn.execute(
+        update(invitations)
+        .where(invitations.c.provider_ref == message_id)
+        .values(
+            delivery_status=status[:16],
+            delivery_at=at,
+            error=reason[:1000] if reason else invitations.c.error,
+        )
+    )
+    return bool(result.rowcount)
+
+
+async def opt_out(conn: AsyncConnection, phone: str, at: dt.datetime) -> int:
+    """The number asked never to be contacted again: every organisation's respondent of
+    that number is opted out and their waiting invitations cancelled. How many
+    respondents."""
+    theirs = select(respondents.c.id).where(respondents.c.phone == phone)
+    result = await conn.execute(
+        update(respondents)
+        .where(respondents.c.phone == phone, respondents.c.opted_out_at.is_(None))
+        .values(opted_out_at=at, updated_at=at)
+    )
+    await conn.execute(
+        update(invitations)
+        .where(invitations.c.respondent_id.in_(theirs), invitations.c.status == PENDING)
+        .values(status=CANCELLED, error="opted out")
+    )
+    return result.rowcount or 0

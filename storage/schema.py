@@ -438,6 +438,8 @@ class InvitationRow(Base):
     __table_args__ = (
         UniqueConstraint("respondent_id", "wave_id", "attempt"),
         Index("ix_invitations_wave_id_status", "wave_id", "status"),
+        # A delivery report names the message id the gateway gave.
+        Index("ix_invitations_provider_ref", "provider_ref"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -452,6 +454,9 @@ class InvitationRow(Base):
     sent_at: Mapped[dt.datetime | None]
     provider_ref: Mapped[str | None] = mapped_column(String(255))  # the gateway's message id
     error: Mapped[str | None] = mapped_column(Text)
+    # The gateway's last delivery report: Success, Failed, Rejected, Buffered ...
+    delivery_status: Mapped[str | None] = mapped_column(String(16))
+    delivery_at: Mapped[dt.datetime | None]
 
 
 class OrganisationRow(Base):

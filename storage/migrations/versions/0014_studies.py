@@ -93,9 +93,12 @@ def upgrade() -> None:
         _when("sent_at", nullable=True),
         sa.Column("provider_ref", sa.String(length=255), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("delivery_status", sa.String(length=16), nullable=True),
+        _when("delivery_at", nullable=True),
         sa.UniqueConstraint("respondent_id", "wave_id", "attempt"),
     )  # fmt: skip
     op.create_index("ix_invitations_wave_id_status", "invitations", ["wave_id", "status"])
+    op.create_index("ix_invitations_provider_ref", "invitations", ["provider_ref"])
     with op.batch_alter_table("respondents") as batch:
         batch.add_column(_when("opted_out_at", nullable=True))
         batch.add_column(sa.Column("time_zone", sa.String(length=64), nullable=True))
@@ -115,6 +118,7 @@ def downgrade() -> None:
     with op.batch_alter_table("respondents") as batch:
         batch.drop_column("time_zone")
         batch.drop_column("opted_out_at")
+    op.drop_index("ix_invitations_provider_ref", table_name="invitations")
     op.drop_index("ix_invitations_wave_id_status", table_name="invitations")
     op.drop_table("invitations")
     op.drop_table("study_waves")
