@@ -20,7 +20,14 @@ from typing import Any
 from service_tracker.commands import run_with_engine
 from service_tracker.config import Settings
 from storage.organisations import OrganisationError, organisation_for_import
-from storage.studies import StoredStudy, StudyError, find_study, store_study, study_status
+from storage.studies import (
+    StoredStudy,
+    StudyError,
+    find_study,
+    match_waves,
+    store_study,
+    study_status,
+)
 from waves.sms import AfricasTalkingSms
 from waves.study import StudyFileError, read_study
 from waves.worker import tick
@@ -102,6 +109,8 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
         found = await find_study(engine, organisation_id, args.study)
         if found is None:
             return f"there is no study '{args.study}'"
+        async with engine.begin() as conn:
+            await match_waves(conn, [found])  # responses the worker has not yet matched
         return found, await study_status(engine, found, today)
 
     try:

@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.schema import UtcDateTime, entry_points, invitations, respondents
-from storage.studies import PENDING
+from storage.studies import PENDING, answered
 
 __all__ = [
     "FAILED",
@@ -28,6 +28,7 @@ __all__ = [
     "SENT",
     "Outgoing",
     "cancel",
+    "cancel_answered",
     "claim",
     "opt_out",
     "postpone",
@@ -209,5 +210,19 @@ async def opt_out(conn: AsyncConnection, phone: str, at: dt.datetime) -> int:
         update(invitations)
         .where(invitations.c.respondent_id.in_(theirs), invitations.c.status == PENDING)
         .values(status=CANCELLED, error="opted out")
+    )
+    return result.rowcount or 0
+
+
+async def cancel_answered(conn: AsyncConnection) -> int:
+    """Waiting invitations (retries, reminders) of graduates who have since answered
+    that wave, on any channel: cancelled. How many."""
+    result = await conn.execute(
+        update(invitations)
+        .where(
+            invitations.c.status == PENDING,
+            answered(invitations.c.wave_id, invitations.c.respondent_id),
+        )
+        .values(status=CANCELLED, error="answered")
     )
     return result.rowcount or 0

@@ -123,6 +123,10 @@ metadata = MetaData(
 
 _STATUSES = ", ".join(f"'{s.value}'" for s in ResponseStatus)
 # Complete and refused are final: what the dashboard counts (storage.outcome_facts).
+_WAVE_UNCHECKED = text(
+    f"NOT wave_checked AND status IN ('{ResponseStatus.COMPLETE.value}', "
+    f"'{ResponseStatus.REFUSED.value}')"
+)
 _UNCOUNTED = text(
     f"NOT counted AND status IN ('{ResponseStatus.COMPLETE.value}', "
     f"'{ResponseStatus.REFUSED.value}')"
@@ -278,6 +282,13 @@ class ResponseRow(Base):
             postgresql_where=_UNCOUNTED,
             sqlite_where=_UNCOUNTED,
         ),
+        # Ended responses the worker has not yet matched to a wave (migration 0014).
+        Index(
+            "ix_responses_wave_unchecked",
+            "survey_id",
+            postgresql_where=_WAVE_UNCHECKED,
+            sqlite_where=_WAVE_UNCHECKED,
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -299,6 +310,12 @@ class ResponseRow(Base):
     # new row, whichever path wrote it; set by the dashboard's catch-up only once the
     # response is complete or refused, which are final.
     counted: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # The study wave this response answers (migration 0014), found by the worker from
+    # when it started, where the graduate lives; `wave_checked` once it has looked.
+    wave_id: Mapped[int | None] = mapped_column(
+        ForeignKey("study_waves.id", ondelete="SET NULL"), index=True
+    )
+    wave_checked: Mapped[bool] = mapped_column(Boolean, server_default=false())
     started_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
     ended_at: Mapped[dt.datetime | None]

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, delete, exists, func, literal, select, union_all, update
+from sqlalchemy import bindparam, case, delete, exists, func, literal, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -46,6 +46,7 @@ from survey_engine.events import ResponseStatus
 from waves.study import Offset, StudyPlan, Wave
 
 __all__ = [
+    "FINAL_STATUSES",
     "PENDING",
     "UTC_ZONE",
     "Due",
@@ -53,9 +54,12 @@ __all__ = [
     "StudyError",
     "StudyWave",
     "WaveStatus",
+    "all_studies",
+    "answered",
     "due",
     "enqueue",
     "find_study",
+    "match_waves",
     "store_study",
     "study_status",
     "zone_of",
@@ -63,6 +67,7 @@ __all__ = [
 
 UTC_ZONE = "UTC"  # where a graduate whose zone nobody knows is taken to live
 PENDING = "pending"  # an invitation recorded, not yet sent
+FINAL_STATUSES = (ResponseStatus.COMPLETE.value, ResponseStatus.REFUSED.value)
 
 
 class StudyError(ValueError):
@@ -247,6 +252,8 @@ async def _due_query(conn: AsyncConnection, study: StoredStudy, now: dt.datetime
                     invitations.c.respondent_id == respondents.c.id,
                     invitations.c.wave_id == wave.id,
                 ),
+                # Answered already (by dialling in before any invitation): never invited.
+                ~answered(wave.id, respondents.c.id),
             ]
             if study.cohorts:
                 conditions.append(respondents.c.cohort.in_(study.cohorts))
@@ -399,8 +406,8 @@ class WaveStatus:
     missed: int  # the window closed before any invitation
     invited: int
     reached: int  # an invitation was delivered (or a call answered)
-    completed: int  # answered after being invited, on any channel
-    refused: int
+    completed: int  # a complete response in the wave's window, on any channel
+    refused: int  # refused in the window, and never completed
     opted_out: int
 
 
@@ -418,27 +425,25 @@ async def study_status(
             first = (
                 select(
                     invitations.c.respondent_id,
-                    func.min(invitations.c.created_at).label("at"),
-                    func.max(case((invitations.c.status.in_(_REACHED), 1), else_=0)).label(
-                        "reached"
-                    ),
+                    func.max(case((_reached(), 1), else_=0)).label("reached"),
                 )
                 .where(invitations.c.wave_id == wave.id)
                 .group_by(invitations.c.respondent_id)
                 .subquery()
             )
 
-            def answered(status: str, first: Any = first) -> Any:
+            def gave(status: str, wave_id: int = wave.id) -> Any:
                 return exists().where(
                     responses.c.respondent_id == respondents.c.id,
-                    responses.c.survey_id == study.survey_id,
+                    responses.c.wave_id == wave_id,
                     responses.c.status == status,
-                    responses.c.started_at >= first.c.at,
                 )
 
             opened = respondents.c.completion_date <= last
             invited = first.c.respondent_id.is_not(None)
             free = respondents.c.opted_out_at.is_(None)
+            done = answered(wave.id, respondents.c.id)
+            completed = gave(ResponseStatus.COMPLETE.value)
             scope = [
                 respondents.c.organisation_id == study.organisation_id,
                 respondents.c.on_roster,
@@ -446,17 +451,18 @@ async def study_status(
             ]
             if study.cohorts:
                 scope.append(respondents.c.cohort.in_(study.cohorts))
+            open_now = opened & (respondents.c.completion_date > closed)
             row = (
                 await conn.execute(
                     select(
                         func.count(),
                         _count(opened),
-                        _count(opened & (respondents.c.completion_date > closed) & ~invited & free),
-                        _count((respondents.c.completion_date <= closed) & ~invited),
+                        _count(open_now & ~invited & free & ~done),
+                        _count((respondents.c.completion_date <= closed) & ~invited & ~done),
                         _count(invited),
                         _count(invited & (first.c.reached == 1)),
-                        _count(invited & answered(ResponseStatus.COMPLETE.value)),
-                        _count(invited & answered(ResponseStatus.REFUSED.value)),
+                        _count(completed),
+                        _count(gave(ResponseStatus.REFUSED.value) & ~completed),
                         _count(~free),
                     )
                     .select_from(respondents)
@@ -468,8 +474,10 @@ async def study_status(
     return found
 
 
-# Invitation statuses that mean the graduate was reached.
-_REACHED = ("delivered", "answered")
+def _reached() -> Any:
+    """An invitation that reached the graduate: an SMS the network delivered (the
+    gateway's report), or a call answered."""
+    return (invitations.c.delivery_status == "Success") | (invitations.c.status == "answered")
 
 
 def _count(condition: Any) -> Any:
@@ -478,3 +486,71 @@ def _count(condition: Any) -> Any:
 
 def _time(minutes: int) -> dt.time:
     return dt.time(23, 59, 59) if minutes >= 24 * 60 - 1 else dt.time(minutes // 60, minutes % 60)
+
+
+async def match_waves(
+    conn: AsyncConnection, studies_: Sequence[StoredStudy], *, limit: int = 5_000
+) -> int:
+    """Match the complete and refused responses not yet looked at to the wave they
+    answer: the wave of a study of their survey whose window held the day they
+    started, where the graduate lives. A response outside every window answers no
+    wave. How many were looked at."""
+    by_survey: dict[int, list[StoredStudy]] = {}
+    for study in studies_:
+        by_survey.setdefault(study.survey_id, []).append(study)
+    if not by_survey:
+        return 0
+    rows = (
+        await conn.execute(
+            select(
+                responses.c.id,
+                responses.c.survey_id,
+                responses.c.started_at,
+                respondents.c.completion_date,
+                respondents.c.programme,
+                respondents.c.time_zone,
+            )
+            .join_from(responses, respondents, respondents.c.id == responses.c.respondent_id)
+            .where(
+                ~responses.c.wave_checked,
+                responses.c.status.in_(FINAL_STATUSES),
+                responses.c.survey_id.in_(list(by_survey)),
+            )
+            .order_by(responses.c.id)
+            .limit(limit)
+        )
+    ).all()
+    matched = []
+    for row in rows:
+        found = None
+        for study in by_survey[row.survey_id]:
+            if row.completion_date is None:
+                break
+            zone = dict(study.time_zones).get(row.programme) or row.time_zone or UTC_ZONE
+            try:
+                day = row.started_at.astimezone(zoneinfo.ZoneInfo(zone)).date()
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                day = row.started_at.date()
+            window = math.ceil(study.wave_window / dt.timedelta(days=1))
+            for wave in study.waves:
+                opened = wave.offset.after(row.completion_date)
+                if opened <= day < opened + dt.timedelta(days=window):
+                    found = wave.id  # the latest wave open that day
+        matched.append({"b_id": row.id, "b_wave": found})
+    if matched:
+        await conn.execute(
+            update(responses)
+            .where(responses.c.id == bindparam("b_id"))
+            .values(wave_id=bindparam("b_wave"), wave_checked=True),
+            matched,
+        )
+    return len(matched)
+
+
+def answered(wave_id: Any, respondent_id: Any) -> Any:
+    """SQL: the respondent gave a complete or refused response to that wave."""
+    return exists().where(
+        responses.c.respondent_id == respondent_id,
+        responses.c.wave_id == wave_id,
+        responses.c.status.in_(FINAL_STATUSES),
+    )

@@ -3,6 +3,9 @@ whose time has come, within contact hours, and record what came of each.
 
     report = await tick(engine, sms, now)
 
+- Ended responses are matched to the wave they answer (`storage.studies.match_waves`):
+  a graduate who answered a wave, on any channel, is not invited to it, and what was
+  waiting for them (a retry) is cancelled.
 - Every study's due graduates get a first invitation (`storage.studies.enqueue`,
   never twice).
 - Ready SMS invitations are read oldest first. One outside the graduate's contact
@@ -26,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage.invitations import (
     Outgoing,
     cancel,
+    cancel_answered,
     claim,
     postpone,
     ready,
@@ -34,7 +38,7 @@ from storage.invitations import (
     retry,
     ussd_codes,
 )
-from storage.studies import UTC_ZONE, StoredStudy, all_studies, enqueue
+from storage.studies import UTC_ZONE, StoredStudy, all_studies, enqueue, match_waves
 from waves.schedule import next_contact
 from waves.sms import AfricasTalkingSms, SmsError
 from waves.texts import sms_text
@@ -67,6 +71,10 @@ async def tick(
     """One pass at `now` (injected: tests move it across months)."""
     report = Tick()
     studies = {study.id: study for study in await all_studies(engine)}
+    async with engine.begin() as conn:
+        # Who answered which wave first: they are not invited to it, nor reminded.
+        await match_waves(conn, list(studies.values()))
+        report.cancelled += await cancel_answered(conn)
     for study in studies.values():
         async with engine.begin() as conn:
             report.enqueued += await enqueue(conn, study, now, limit=batch)
@@ -92,7 +100,8 @@ async def tick(
         await record_failed(
             conn, [(i.id, "the survey has no USSD code for the SMS to name") for i in no_code]
         )
-    report.postponed, report.cancelled, report.failed = len(moves), len(stopped), len(no_code)
+    report.postponed, report.failed = len(moves), len(no_code)
+    report.cancelled += len(stopped)
     for start in range(0, len(goes), CHUNK):
         await _send_chunk(engine, sms, goes[start : start + CHUNK], studies, codes, now, report)
     return report

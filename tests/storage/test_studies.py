@@ -18,6 +18,7 @@ from storage.studies import (
     due,
     enqueue,
     find_study,
+    match_waves,
     store_study,
     study_status,
 )
@@ -172,12 +173,13 @@ async def test_the_status_counts_each_wave_as_the_worker_and_the_graduates_left_
     month = stored.waves[1]
     invited_at = dt.datetime(2027, 2, 28, 9, tzinfo=dt.UTC)
     async with engine.begin() as conn:
-        for attempt, status in ((1, "failed"), (2, "delivered")):
+        # The first SMS failed; the second was sent, and the network reported it delivered.
+        for attempt, status, report in ((1, "failed", None), (2, "sent", "Success")):
             await conn.execute(
                 invitations.insert().values(
                     study_id=stored.id, wave_id=month.id, respondent_id=ids["jan31"],
                     attempt=attempt, channel="sms", status=status, created_at=invited_at,
-                    send_after=invited_at,
+                    send_after=invited_at, delivery_status=report,
                 )
             )  # fmt: skip
         # Invited by SMS, answered by a call (another channel still counts).
@@ -192,6 +194,8 @@ async def test_the_status_counts_each_wave_as_the_worker_and_the_graduates_left_
         await conn.execute(
             update(respondents).where(respondents.c.id == ids["feb29"]).values(opted_out_at=NOW)
         )
+    async with engine.begin() as conn:
+        assert await match_waves(conn, [stored]) == 1
     by_name = {s.name: s for s in await study_status(engine, stored, dt.date(2027, 3, 12))}
     completion = by_name["completion"]
     # jan31, feb29 and mar01 have completion dates (cohort 2026-A); "none" has none.

@@ -24,6 +24,9 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+_WAVE_UNCHECKED = sa.text("NOT wave_checked AND status IN ('complete', 'refused')")
+
+
 def _when(name: str, nullable: bool = False) -> sa.Column:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
@@ -110,9 +113,34 @@ def upgrade() -> None:
     op.create_index(
         "ix_respondents_organisation_id_time_zone", "respondents", ["organisation_id", "time_zone"]
     )
+    with op.batch_alter_table("responses") as batch:
+        batch.add_column(
+            sa.Column(
+                "wave_id", sa.Integer(),
+                sa.ForeignKey("study_waves.id", ondelete="SET NULL",
+                              name="fk_responses_wave_id_study_waves"),
+                nullable=True,
+            )
+        )  # fmt: skip
+        batch.add_column(
+            sa.Column("wave_checked", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+    op.create_index("ix_responses_wave_id", "responses", ["wave_id"])
+    op.create_index(
+        "ix_responses_wave_unchecked",
+        "responses",
+        ["survey_id"],
+        postgresql_where=_WAVE_UNCHECKED,
+        sqlite_where=_WAVE_UNCHECKED,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_responses_wave_unchecked", table_name="responses")
+    op.drop_index("ix_responses_wave_id", table_name="responses")
+    with op.batch_alter_table("responses") as batch:
+        batch.drop_column("wave_checked")
+        batch.drop_column("wave_id")
     op.drop_index("ix_respondents_organisation_id_time_zone", table_name="respondents")
     op.drop_index("ix_respondents_organisation_id_completion_date", table_name="respondents")
     with op.batch_alter_table("respondents") as batch:
