@@ -28,6 +28,7 @@ from storage.studies import (
     store_study,
     study_status,
 )
+from waves.airtime import AfricasTalkingAirtime
 from waves.sms import AfricasTalkingSms
 from waves.study import StudyFileError, read_study
 from waves.worker import tick
@@ -138,6 +139,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
         print("--interval must be more than 0 seconds", file=sys.stderr)
         return 2
     sms = AfricasTalkingSms.from_settings(settings)
+    thanks = AfricasTalkingAirtime.from_settings(settings)
     log = logging.getLogger("service_tracker.worker")
     if sms is None:
         log.warning(
@@ -147,12 +149,12 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 
     async def work(engine: Any) -> None:
         while True:
-            report = await tick(engine, sms, dt.datetime.now(dt.UTC))
+            report = await tick(engine, sms, dt.datetime.now(dt.UTC), airtime=thanks)
             log.info(
                 "worker pass: %d recorded, %d sent, %d failed (%d to retry), %d waiting "
-                "for contact hours, %d cancelled",
+                "for contact hours, %d cancelled; airtime: %d sent, %d failed",
                 report.enqueued, report.sent, report.failed, report.retrying,
-                report.postponed, report.cancelled,
+                report.postponed, report.cancelled, report.airtime_sent, report.airtime_failed,
             )  # fmt: skip
             if args.once:
                 return

@@ -43,6 +43,7 @@ __all__ = [
     "ROLES",
     "AdminSessionRow",
     "AdminUploadRow",
+    "AirtimeRow",
     "AnswerRow",
     "AuditRow",
     "Base",
@@ -63,6 +64,7 @@ __all__ = [
     "UtcDateTime",
     "admin_sessions",
     "admin_uploads",
+    "airtime",
     "answers",
     "audit_log",
     "calls",
@@ -476,6 +478,26 @@ class InvitationRow(Base):
     delivery_at: Mapped[dt.datetime | None]
 
 
+class AirtimeRow(Base):
+    """A thank-you in airtime for one graduate and wave (migration 0014): recorded
+    before it is sent, under its own key, and sent with that key as the API's
+    idempotency key, so a graduate gets it at most once per wave."""
+
+    __tablename__ = "airtime"
+    __table_args__ = (UniqueConstraint("respondent_id", "wave_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    wave_id: Mapped[int] = mapped_column(ForeignKey("study_waves.id", ondelete="CASCADE"))
+    respondent_id: Mapped[int] = mapped_column(ForeignKey("respondents.id", ondelete="CASCADE"))
+    amount: Mapped[str] = mapped_column(String(24))  # "KES 20"
+    status: Mapped[str] = mapped_column(String(16))  # pending, sending, sent, failed
+    request_id: Mapped[str | None] = mapped_column(String(255))  # the API's requestId
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
+    sent_at: Mapped[dt.datetime | None]
+
+
 class OrganisationRow(Base):
     """A training agency or project: its staff see only its own surveys and graduates."""
 
@@ -579,6 +601,7 @@ outcome_facts = cast(Table, OutcomeFactRow.__table__)
 studies = cast(Table, StudyRow.__table__)
 study_waves = cast(Table, StudyWaveRow.__table__)
 invitations = cast(Table, InvitationRow.__table__)
+airtime = cast(Table, AirtimeRow.__table__)
 calls = cast(Table, CallRow.__table__)
 organisations = cast(Table, OrganisationRow.__table__)
 users = cast(Table, UserRow.__table__)

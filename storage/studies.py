@@ -109,6 +109,7 @@ class StoredStudy:
     contact_end: dt.time = dt.time(19)
     retries: tuple[dt.timedelta, ...] = (dt.timedelta(minutes=10),)
     attempts: int = 3  # per channel and wave
+    airtime: str | None = None  # "KES 20": a thank-you on completing a wave
     created: bool = False
 
 
@@ -430,6 +431,7 @@ async def _stored(conn: AsyncConnection, study_id: int, *, created: bool = False
         contact_end=_time(row.contact_end_min),
         retries=tuple(dt.timedelta(seconds=s) for s in row.retries_s),
         attempts=row.attempts,
+        airtime=f"{row.airtime_currency} {row.airtime_amount}" if row.airtime_currency else None,
         created=created,
     )
 

@@ -16,6 +16,8 @@ whose time has come, within contact hours, and record what came of each.
   never sends a claimed invitation again and leaves the unclaimed ones pending for the
   next pass. A refusal the gateway may lift (its server failing, no answer) is retried
   after the study's next wait, within contact hours, while attempts remain.
+- With an airtime client, a study that gives a thank-you sends it for each wave a
+  graduate completed, at most once (storage.airtime), recorded with its status.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.airtime import claim_airtime, owe_airtime, record_airtime, waiting_airtime
 from storage.invitations import (
     Outgoing,
     cancel,
@@ -39,6 +42,7 @@ from storage.invitations import (
     ussd_codes,
 )
 from storage.studies import UTC_ZONE, StoredStudy, all_studies, enqueue, match_waves
+from waves.airtime import AfricasTalkingAirtime
 from waves.schedule import next_contact
 from waves.sms import AfricasTalkingSms, SmsError
 from waves.texts import sms_text
@@ -59,6 +63,8 @@ class Tick:
     retrying: int = 0
     postponed: int = 0
     cancelled: int = 0
+    airtime_sent: int = 0
+    airtime_failed: int = 0
 
 
 async def tick(
@@ -66,10 +72,20 @@ async def tick(
     sms: AfricasTalkingSms | None,
     now: dt.datetime,
     *,
+    airtime: AfricasTalkingAirtime | None = None,
     batch: int = 10_000,
 ) -> Tick:
     """One pass at `now` (injected: tests move it across months)."""
     report = Tick()
+    await _invite(engine, sms, now, batch, report)
+    if airtime is not None:
+        await _thank(engine, airtime, now, report, batch)
+    return report
+
+
+async def _invite(
+    engine: AsyncEngine, sms: AfricasTalkingSms | None, now: dt.datetime, batch: int, report: Tick
+) -> None:
     studies = {study.id: study for study in await all_studies(engine)}
     async with engine.begin() as conn:
         # Who answered which wave first: they are not invited to it, nor reminded.
@@ -79,7 +95,7 @@ async def tick(
         async with engine.begin() as conn:
             report.enqueued += await enqueue(conn, study, now, limit=batch)
     if sms is None:
-        return report  # SMS invitations wait until an account is configured
+        return  # SMS invitations wait until an account is configured
     async with engine.begin() as conn:
         waiting = await ready(conn, now, channel="sms", limit=batch)
         codes = await ussd_codes(conn, list({s.survey_id for s in studies.values()}))
@@ -104,7 +120,6 @@ async def tick(
     report.cancelled += len(stopped)
     for start in range(0, len(goes), CHUNK):
         await _send_chunk(engine, sms, goes[start : start + CHUNK], studies, codes, now, report)
-    return report
 
 
 async def _send_chunk(
@@ -148,6 +163,28 @@ async def _send_chunk(
     report.failed += len(failed)
     if failed:
         _log.warning("%d SMS invitations were not sent: %s", len(failed), failed[0][1])
+
+
+async def _thank(
+    engine: AsyncEngine, airtime: AfricasTalkingAirtime, now: dt.datetime, report: Tick, batch: int
+) -> None:
+    """Airtime owed for a completed wave, for the studies that give it: recorded once per
+    graduate and wave, claimed, then sent with an idempotency key of its own."""
+    async with engine.begin() as conn:
+        for study in await all_studies(conn):
+            await owe_airtime(conn, study, now)
+        owed = await waiting_airtime(conn, batch)
+        mine = await claim_airtime(conn, [o.id for o in owed], now)
+    for item in (o for o in owed if o.id in mine):
+        result = await airtime.send(item.phone, item.amount, item.key)
+        async with engine.begin() as conn:
+            status = "sent" if result.sent else "failed"
+            await record_airtime(conn, [(item.id, status, result.request_id, result.error)])
+        if result.sent:
+            report.airtime_sent += 1
+        else:
+            report.airtime_failed += 1
+            _log.warning("airtime to a graduate was not sent: %s", result.error)
 
 
 def _zone(study: StoredStudy, item: Outgoing) -> str:

@@ -18,6 +18,11 @@ wrong username or key is a 401, as the real API answers.
         standin.sent                     # [SeenSms(to=[...], message=..., sender=...)]
         standin.fail_next(2, 500)        # the next two requests answer HTTP 500
         standin.refuse["+254700000666"] = (403, "InvalidPhoneNumber")
+        standin.airtime                  # [SeenAirtime(phone, amount, key)], paid once a key
+
+Airtime: `POST /version1/airtime/send` with `username`, `recipients` (JSON, amounts as
+"KES 20.00") and an `Idempotency-Key` header; a key seen before is answered as the API
+answers a duplicate, and nothing is paid again.
 """
 
 from __future__ import annotations
@@ -29,7 +34,14 @@ import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-__all__ = ["AtStandin", "SeenSms"]
+__all__ = ["AtStandin", "SeenAirtime", "SeenSms"]
+
+
+@dataclass(frozen=True)
+class SeenAirtime:
+    phone: str
+    amount: str
+    key: str | None
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,8 @@ class AtStandin:
     def __init__(self, *, username: str = "sandbox", api_key: str = "test-key") -> None:
         self.username, self.api_key = username, api_key
         self.sent: list[SeenSms] = []
+        self.airtime: list[SeenAirtime] = []
+        self._keys: set[str] = set()
         self.refuse: dict[str, tuple[int, str]] = {}
         self.requests = 0
         self._failures: list[int] = []
@@ -82,10 +96,12 @@ class AtStandin:
                 with standin._lock:
                     standin.requests += 1
                     failure = standin._failures.pop(0) if standin._failures else None
-                if self.path != "/version1/messaging":
-                    return self._answer(404, "text/plain", "Not Found")
                 if failure is not None:
                     return self._answer(failure, "text/plain", "Internal Server Error")
+                if self.path == "/version1/airtime/send":
+                    return self._airtime(form)
+                if self.path != "/version1/messaging":
+                    return self._answer(404, "text/plain", "Not Found")
                 username = (form.get("username") or [""])[0]
                 if username != standin.username or self.headers.get("apiKey") != standin.api_key:
                     return self._answer(401, "text/plain", "The supplied authentication is invalid")
@@ -118,6 +134,35 @@ class AtStandin:
                         "Recipients": recipients,
                     }
                 }
+                return self._answer(201, "application/json", json.dumps(body))
+
+            def _airtime(self, form: dict[str, list[str]]) -> None:
+                username = (form.get("username") or [""])[0]
+                if username != standin.username or self.headers.get("apiKey") != standin.api_key:
+                    return self._answer(401, "text/plain", "The supplied authentication is invalid")
+                key = self.headers.get("Idempotency-Key")
+                recipients = json.loads((form.get("recipients") or ["[]"])[0])
+                with standin._lock:
+                    duplicate = key is not None and key in standin._keys
+                    if key:
+                        standin._keys.add(key)
+                    if not duplicate:
+                        standin.airtime.extend(
+                            SeenAirtime(r["phoneNumber"], r["amount"], key) for r in recipients
+                        )
+                if duplicate:
+                    body = {"errorMessage": "A duplicate request was received within the "
+                            "last 5 minutes", "numSent": 0, "responses": []}  # fmt: skip
+                    return self._answer(201, "application/json", json.dumps(body))
+                responses = [
+                    {"phoneNumber": r["phoneNumber"], "errorMessage": "None",
+                     "amount": r["amount"], "status": "Sent", "discount": "KES 0.4000",
+                     "requestId": f"ATQid_{uuid.uuid4().hex}"}
+                    for r in recipients
+                ]  # fmt: skip
+                body = {"errorMessage": "None", "numSent": len(responses),
+                        "totalAmount": "KES 20.0000", "totalDiscount": "KES 0.4000",
+                        "responses": responses}  # fmt: skip
                 return self._answer(201, "application/json", json.dumps(body))
 
             def _answer(self, status: int, content_type: str, body: str) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.respondents import import_respondents
-from storage.schema import invitations, respondents
+from storage.schema import invitations, respondents, responses, survey_versions
 from storage.studies import store_study
 from storage.surveys import import_survey
 from tests.admin.tracer_data import SAMPLE
@@ -72,3 +72,19 @@ async def invitations_of(engine: AsyncEngine) -> list[tuple]:
             .order_by(respondents.c.name, invitations.c.attempt)
         )  # fmt: skip
         return [tuple(row) for row in rows]
+
+
+async def answer(engine: AsyncEngine, name: str, at: dt.datetime, status: str = "complete"):
+    """`name` dials in and ends a response at `at`, on USSD."""
+    async with engine.begin() as conn:
+        who = await conn.scalar(select(respondents.c.id).where(respondents.c.name == name))
+        survey, version = (
+            await conn.execute(select(survey_versions.c.survey_id, survey_versions.c.id))
+        ).first()
+        await conn.execute(
+            responses.insert().values(
+                respondent_id=who, survey_id=survey, survey_version_id=version,
+                channel="ussd", status=status, language="en", started_at=at,
+                updated_at=at, ended_at=at,
+            )
+        )  # fmt: skip

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.schema import respondents, responses, survey_versions
+from storage.schema import respondents
 from tests.waves.at_standin import AtStandin
-from tests.waves.conftest import CODE, invitations_of, sms_for, utc
+from tests.waves.conftest import CODE, answer, invitations_of, sms_for, utc
 from waves.worker import tick
 
 
@@ -90,33 +90,17 @@ async def test_without_an_account_invitations_are_recorded_and_wait(
     assert {r[2] for r in await invitations_of(engine)} == {"pending"}
 
 
-async def _answered(engine: AsyncEngine, name: str, at: dt.datetime, status: str = "complete"):
-    """`name` dials in and ends a response at `at`, on USSD."""
-    async with engine.begin() as conn:
-        who = await conn.scalar(select(respondents.c.id).where(respondents.c.name == name))
-        survey, version = (
-            await conn.execute(select(survey_versions.c.survey_id, survey_versions.c.id))
-        ).first()
-        await conn.execute(
-            responses.insert().values(
-                respondent_id=who, survey_id=survey, survey_version_id=version,
-                channel="ussd", status=status, language="en", started_at=at,
-                updated_at=at, ended_at=at,
-            )
-        )  # fmt: skip
-
-
 async def test_a_graduate_who_answered_first_is_not_invited_and_a_retry_is_cancelled(
     engine: AsyncEngine, study: None, standin: AtStandin
 ) -> None:
     sms = sms_for(standin)
     # Otieno dialled the code on his completion day, before any invitation.
-    await _answered(engine, "Otieno", utc(2027, 3, 1, 4))
+    await answer(engine, "Otieno", utc(2027, 3, 1, 4))
     standin.fail_next(2, 500)  # Wanjiru's and Rami's first SMS fail: retries wait
     first = await tick(engine, sms, utc(2027, 3, 1, 6))
     assert (first.enqueued, first.retrying) == (2, 2)
     # Wanjiru answers (she heard of the survey anyway) before her retry is due.
-    await _answered(engine, "Wanjiru Kamau", utc(2027, 3, 1, 6, 5))
+    await answer(engine, "Wanjiru Kamau", utc(2027, 3, 1, 6, 5))
     later = await tick(engine, sms, utc(2027, 3, 1, 6, 10))
     assert (later.sent, later.cancelled) == (1, 1)  # Rami's retry; Wanjiru's cancelled
     rows = await invitations_of(engine)

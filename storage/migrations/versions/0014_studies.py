@@ -101,6 +101,29 @@ def upgrade() -> None:
         sa.UniqueConstraint("respondent_id", "wave_id", "attempt"),
     )  # fmt: skip
     op.create_index("ix_invitations_wave_id_status", "invitations", ["wave_id", "status"])
+    op.create_table(
+        "airtime",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column(
+            "study_id", sa.Integer(), sa.ForeignKey("studies.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column(
+            "wave_id", sa.Integer(), sa.ForeignKey("study_waves.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column(
+            "respondent_id", sa.Integer(),
+            sa.ForeignKey("respondents.id", ondelete="CASCADE"), nullable=False,
+        ),
+        sa.Column("amount", sa.String(length=24), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("request_id", sa.String(length=255), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        _when("created_at"),
+        _when("sent_at", nullable=True),
+        sa.UniqueConstraint("respondent_id", "wave_id"),
+    )  # fmt: skip
     op.create_index("ix_invitations_provider_ref", "invitations", ["provider_ref"])
     with op.batch_alter_table("respondents") as batch:
         batch.add_column(_when("opted_out_at", nullable=True))
@@ -146,6 +169,7 @@ def downgrade() -> None:
     with op.batch_alter_table("respondents") as batch:
         batch.drop_column("time_zone")
         batch.drop_column("opted_out_at")
+    op.drop_table("airtime")
     op.drop_index("ix_invitations_provider_ref", table_name="invitations")
     op.drop_index("ix_invitations_wave_id_status", table_name="invitations")
     op.drop_table("invitations")
