@@ -134,6 +134,9 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+FULL_PASS_EVERY = dt.timedelta(hours=1)
+
+
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
     if args.interval <= 0:
         print("--interval must be more than 0 seconds", file=sys.stderr)
@@ -148,8 +151,16 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
         )
 
     async def work(engine: Any) -> None:
+        # A full pass each hour (it finds graduates added to the roster late); between
+        # them, only the waves opened since the last pass that left nothing due.
+        last_full: dt.datetime | None = None
+        since: dt.datetime | None = None
         while True:
-            report = await tick(engine, sms, dt.datetime.now(dt.UTC), airtime=thanks)
+            now = dt.datetime.now(dt.UTC)
+            if last_full is None or now - last_full >= FULL_PASS_EVERY:
+                since, last_full = None, now
+            report = await tick(engine, sms, now, airtime=thanks, since=since)
+            since = now if report.full else None
             log.info(
                 "worker pass: %d recorded, %d sent, %d failed (%d to retry), %d waiting "
                 "for contact hours, %d cancelled; airtime: %d sent, %d failed",

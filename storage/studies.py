@@ -193,12 +193,20 @@ async def find_study(
 
 
 async def due(
-    conn: AsyncConnection, study: StoredStudy, now: dt.datetime, *, limit: int | None = None
+    conn: AsyncConnection,
+    study: StoredStudy,
+    now: dt.datetime,
+    *,
+    since: dt.datetime | None = None,
+    limit: int | None = None,
 ) -> list[Due]:
     """The graduates on the roster, in the study's cohorts and not opted out, whose
     wave is open on the day it is `now` where they live, and who have no invitation
-    for it yet: one statement, per wave and local day a range of completion dates."""
-    query = await _due_query(conn, study, now)
+    for it yet: one statement, per wave and local day a range of completion dates.
+
+    With `since` (a pass that left none due then), only the waves opened since: the
+    day's increment, a narrow range instead of the whole window."""
+    query = await _due_query(conn, study, now, since)
     if query is None:
         return []
     if limit is not None:
@@ -207,13 +215,18 @@ async def due(
 
 
 async def enqueue(
-    conn: AsyncConnection, study: StoredStudy, now: dt.datetime, *, limit: int | None = None
+    conn: AsyncConnection,
+    study: StoredStudy,
+    now: dt.datetime,
+    *,
+    since: dt.datetime | None = None,
+    limit: int | None = None,
 ) -> int:
     """Record a first invitation (on the study's first channel, pending, to be sent
     from `now`) for each graduate due: one INSERT ... SELECT, which skips a pair
     another worker has just recorded (ON CONFLICT DO NOTHING), so none is recorded
-    twice. How many were recorded."""
-    query = await _due_query(conn, study, now)
+    twice. `since` as for `due`. How many were recorded."""
+    query = await _due_query(conn, study, now, since)
     if query is None:
         return 0
     if limit is not None:
@@ -243,16 +256,22 @@ async def enqueue(
     return max(result.rowcount or 0, 0)
 
 
-async def _due_query(conn: AsyncConnection, study: StoredStudy, now: dt.datetime) -> Any:
+async def _due_query(
+    conn: AsyncConnection, study: StoredStudy, now: dt.datetime, since: dt.datetime | None = None
+) -> Any:
     """The due pairs as a SELECT (respondent_id, wave_id), in a stable order; None when
     the study has no wave or nobody lives anywhere."""
     window_days = math.ceil(study.wave_window / dt.timedelta(days=1))
     zone = zone_of(study)
     parts = []
     for today, zones in (await _days(conn, study, now)).items():
+        # The earliest day it was, at `since`, in any of these zones.
+        before = None if since is None else min(_local_day(since, z) for z in zones)
         for wave in study.waves:
             last = wave.offset.latest_start(today)  # opened on or before today
             closed = wave.offset.latest_start(today - dt.timedelta(days=window_days))
+            if before is not None:
+                closed = max(closed, wave.offset.latest_start(before))
             conditions = [
                 respondents.c.organisation_id == study.organisation_id,
                 respondents.c.completion_date > closed,
@@ -309,6 +328,10 @@ async def _days(
             continue  # never stored: the import checks zones
         days.setdefault(local, []).append(name)
     return days
+
+
+def _local_day(moment: dt.datetime, zone: str) -> dt.date:
+    return moment.astimezone(zoneinfo.ZoneInfo(zone)).date()
 
 
 _LOOSE_SCAN = text(

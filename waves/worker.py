@@ -65,6 +65,7 @@ class Tick:
     cancelled: int = 0
     airtime_sent: int = 0
     airtime_failed: int = 0
+    full: bool = True  # every due invitation was recorded (none left for a next batch)
 
 
 async def tick(
@@ -73,18 +74,26 @@ async def tick(
     now: dt.datetime,
     *,
     airtime: AfricasTalkingAirtime | None = None,
+    since: dt.datetime | None = None,
     batch: int = 10_000,
 ) -> Tick:
-    """One pass at `now` (injected: tests move it across months)."""
+    """One pass at `now` (injected: tests move it across months). With `since`, the
+    time of a pass that left nothing due, only the waves opened since are looked for
+    (`storage.studies.due`): the loop makes such passes between full ones."""
     report = Tick()
-    await _invite(engine, sms, now, batch, report)
+    await _invite(engine, sms, now, since, batch, report)
     if airtime is not None:
         await _thank(engine, airtime, now, report, batch)
     return report
 
 
 async def _invite(
-    engine: AsyncEngine, sms: AfricasTalkingSms | None, now: dt.datetime, batch: int, report: Tick
+    engine: AsyncEngine,
+    sms: AfricasTalkingSms | None,
+    now: dt.datetime,
+    since: dt.datetime | None,
+    batch: int,
+    report: Tick,
 ) -> None:
     studies = {study.id: study for study in await all_studies(engine)}
     async with engine.begin() as conn:
@@ -93,7 +102,9 @@ async def _invite(
         report.cancelled += await cancel_answered(conn)
     for study in studies.values():
         async with engine.begin() as conn:
-            report.enqueued += await enqueue(conn, study, now, limit=batch)
+            recorded = await enqueue(conn, study, now, since=since, limit=batch)
+            report.enqueued += recorded
+            report.full = report.full and recorded < batch
     if sms is None:
         return  # SMS invitations wait until an account is configured
     async with engine.begin() as conn:

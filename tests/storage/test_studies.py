@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.schema import invitations, respondents, responses, study_waves
 from storage.studies import (
+    Due,
     StoredStudy,
     StudyError,
     due,
@@ -306,3 +307,30 @@ async def test_two_workers_enqueueing_at_once_record_each_invitation_once(
             )
         )
     assert total == pairs == 302
+
+
+async def test_the_days_increment_is_what_a_full_pass_finds_after_one(
+    engine: AsyncEngine, study: tuple[StoredStudy, dict[str, int]]
+) -> None:
+    stored, ids = study
+    yesterday = dt.datetime(2027, 2, 28, 12, tzinfo=dt.UTC)
+    async with engine.begin() as conn:
+        await enqueue(conn, stored, yesterday)  # a full pass on 28 February
+    today = yesterday + dt.timedelta(days=1)
+    async with engine.connect() as conn:
+        increment = await due(conn, stored, today, since=yesterday)
+        full = await due(conn, stored, today)
+    assert increment == full == [Due(ids["mar01"], stored.waves[0].id)]
+    # A graduate added to the roster late, finished on 25 February: only a full pass
+    # finds them (the worker makes one every hour).
+    async with engine.begin() as conn:
+        late = await conn.scalar(
+            respondents.insert()
+            .values(organisation_id=stored.organisation_id, phone="+254711999999", name="late",
+                    cohort="2026-A", completion_date=dt.date(2027, 2, 25), on_roster=True,
+                    attributes={}, created_at=NOW, updated_at=NOW)
+            .returning(respondents.c.id)
+        )  # fmt: skip
+    async with engine.connect() as conn:
+        assert Due(late, stored.waves[0].id) in await due(conn, stored, today)
+        assert Due(late, stored.waves[0].id) not in await due(conn, stored, today, since=yesterday)
