@@ -70,6 +70,7 @@ class AfricasTalkingSms:
         if base_url:
             self._service._baseUrl = base_url.rstrip("/") + "/version1"
         self._sender_id = sender_id
+        self.max_in_flight = max_in_flight
         self._slots = asyncio.Semaphore(max_in_flight)
 
     @classmethod

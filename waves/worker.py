@@ -11,11 +11,13 @@ whose time has come, within contact hours, and record what came of each.
 - Ready SMS invitations are read oldest first. One outside the graduate's contact
   hours waits for the next window on their clock; one whose graduate opted out meanwhile
   is cancelled; one for a survey without a USSD code to dial fails, saying so.
-- The rest go in chunks: each chunk is claimed (committed) before its requests leave
-  and its results recorded (committed) as they come back, so a worker killed mid-batch
-  never sends a claimed invitation again and leaves the unclaimed ones pending for the
-  next pass. A refusal the gateway may lift (its server failing, no answer) is retried
-  after the study's next wait, within contact hours, while attempts remain.
+- The rest go in chunks as large as the requests the SMS client sends at once: each
+  chunk is claimed (committed) just before its requests leave and its results recorded
+  (committed) as they come back, so a worker killed mid-batch leaves at most one chunk
+  claimed and unrecorded (in flight: never sent again) and every other invitation
+  pending for the next pass. A refusal the gateway may lift (its server failing, no
+  answer) is retried after the study's next wait, within contact hours, while attempts
+  remain.
 - With an airtime client, a study that gives a thank-you sends it for each wave a
   graduate completed, at most once (storage.airtime), recorded with its status.
 """
@@ -50,7 +52,6 @@ from waves.texts import sms_text
 __all__ = ["Tick", "tick"]
 
 _log = logging.getLogger("service_tracker.worker")
-CHUNK = 200  # invitations claimed, sent and recorded together
 
 
 @dataclass(slots=True)
@@ -129,8 +130,11 @@ async def _invite(
         )
     report.postponed, report.failed = len(moves), len(no_code)
     report.cancelled += len(stopped)
-    for start in range(0, len(goes), CHUNK):
-        await _send_chunk(engine, sms, goes[start : start + CHUNK], studies, codes, now, report)
+    # As many as go out at once: a worker killed mid-pass leaves at most these claimed
+    # and unrecorded, and they were on their way (never sent again).
+    chunk = sms.max_in_flight
+    for start in range(0, len(goes), chunk):
+        await _send_chunk(engine, sms, goes[start : start + chunk], studies, codes, now, report)
 
 
 async def _send_chunk(

@@ -18,6 +18,7 @@ wrong username or key is a 401, as the real API answers.
         standin.sent                     # [SeenSms(to=[...], message=..., sender=...)]
         standin.fail_next(2, 500)        # the next two requests answer HTTP 500
         standin.refuse["+254700000666"] = (403, "InvalidPhoneNumber")
+        standin.delay = 0.5              # hold each SMS request (seen at once) this long
         standin.airtime                  # [SeenAirtime(phone, amount, key)], paid once a key
 
 Airtime: `POST /version1/airtime/send` with `username`, `recipients` (JSON, amounts as
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.parse
 import uuid
 from dataclasses import dataclass
@@ -61,6 +63,7 @@ class AtStandin:
         self._keys: set[str] = set()
         self.refuse: dict[str, tuple[int, str]] = {}
         self.requests = 0
+        self.delay = 0.0  # seconds each SMS request is held after it has been seen
         self._failures: list[int] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -114,7 +117,9 @@ class AtStandin:
                     (form.get("bulkSMSMode") or [None])[0],
                 )  # fmt: skip
                 with standin._lock:
-                    standin.sent.append(seen)
+                    standin.sent.append(seen)  # seen on arrival: it has left its sender
+                if standin.delay:
+                    time.sleep(standin.delay)
                 recipients = []
                 for number in to:
                     code, status = standin.refuse.get(number, (101, "Success"))
