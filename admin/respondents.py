@@ -28,6 +28,7 @@ from admin.auth import audit, current_user, requires_admin
 from admin.masking import install_phone_filter
 from service_tracker.keys import DATABASE, RECORDINGS, RESPONSES, SETTINGS
 from storage.accounts import User
+from storage.invitations import invitations_for
 from storage.recordings import RECORDING_FORMAT
 from storage.respondents import RosterFileError, read_roster, store_roster
 from storage.roster import (
@@ -373,6 +374,8 @@ async def _respondent_page(request: web.Request, shown: bool) -> web.Response:
     if shown:
         async with engine.begin() as conn:
             await audit(request, conn, "phone.unmask", "respondent", person.id)
+    async with engine.connect() as conn:
+        sent = await invitations_for(conn, user.organisation_id, person.id)
     return aiohttp_jinja2.render_template(
         "respondent.html",
         request,
@@ -382,6 +385,7 @@ async def _respondent_page(request: web.Request, shown: bool) -> web.Response:
             "languages": languages,
             "language": language,
             "consent": _consent(entries),
+            "invitations": sent,
             "shown": shown,
         },
     )

@@ -19,7 +19,14 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.schema import UtcDateTime, entry_points, invitations, respondents
+from storage.schema import (
+    UtcDateTime,
+    entry_points,
+    invitations,
+    respondents,
+    studies,
+    study_waves,
+)
 from storage.studies import PENDING, answered
 
 __all__ = [
@@ -27,9 +34,11 @@ __all__ = [
     "SENDING",
     "SENT",
     "Outgoing",
+    "SentInvitation",
     "cancel",
     "cancel_answered",
     "claim",
+    "invitations_for",
     "opt_out",
     "postpone",
     "ready",
@@ -226,3 +235,46 @@ async def cancel_answered(conn: AsyncConnection) -> int:
         .values(status=CANCELLED, error="answered")
     )
     return result.rowcount or 0
+
+
+@dataclass(frozen=True, slots=True)
+class SentInvitation:
+    """One invitation as the respondent's page shows it."""
+
+    study: str
+    wave: str
+    attempt: int
+    channel: str
+    status: str
+    send_after: dt.datetime
+    sent_at: dt.datetime | None
+    delivery_status: str | None
+    error: str | None
+
+
+async def invitations_for(
+    conn: AsyncConnection, organisation_id: int, respondent_id: int
+) -> list[SentInvitation]:
+    """The respondent's invitations, newest first, when the respondent is the
+    organisation's (through its studies: another organisation's are never shown)."""
+    rows = await conn.execute(
+        select(
+            studies.c.name.label("study"),
+            study_waves.c.name.label("wave"),
+            invitations.c.attempt,
+            invitations.c.channel,
+            invitations.c.status,
+            invitations.c.send_after,
+            invitations.c.sent_at,
+            invitations.c.delivery_status,
+            invitations.c.error,
+        )
+        .join_from(invitations, studies, studies.c.id == invitations.c.study_id)
+        .join(study_waves, study_waves.c.id == invitations.c.wave_id)
+        .where(
+            invitations.c.respondent_id == respondent_id,
+            studies.c.organisation_id == organisation_id,
+        )
+        .order_by(invitations.c.id.desc())
+    )
+    return [SentInvitation(**row._mapping) for row in rows]

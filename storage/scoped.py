@@ -67,6 +67,8 @@ class StoredRespondent:
     attributes: Mapping[str, Any]  # the roster's other columns (district, trade, ...)
     created_at: dt.datetime
     updated_at: dt.datetime
+    opted_out_at: dt.datetime | None = None  # asked never to be contacted again
+    time_zone: str | None = None  # where they live (IANA), when known
 
 
 @dataclass(frozen=True, slots=True)

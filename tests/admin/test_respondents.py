@@ -16,9 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage.respondents import import_respondents
 from storage.responses import SqlResponseStore
 from storage.schema import admin_uploads, answers, audit_log, respondents, responses
+from storage.studies import store_study
 from storage.surveys import import_survey
 from survey_engine.events import AnswerGiven, AnswerKind
 from tests.admin.conftest import Site
+from tests.waves.at_standin import AtStandin
+from waves.sms import AfricasTalkingSms
+from waves.study import read_study
+from waves.worker import tick
 
 T0 = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
 HEADER = "phone,name,language,programme,cohort,completion_date,gender,district\n"
@@ -435,3 +440,35 @@ async def test_an_admin_deletes_a_respondent_with_answers_and_recordings(
     assert "+254" not in str(entry.detail) and "Wanjiru" not in str(entry.detail)
     gone = await site.client.get(f"/admin/respondents/{person}")
     assert gone.status == 404
+
+
+async def test_a_respondents_page_shows_their_invitations_opt_out_and_zone(
+    site: Site, engine: AsyncEngine, xlsx_from_markdown
+) -> None:
+    await _import(site, engine)
+    await import_survey(
+        engine, xlsx_from_markdown(TRACER), filename="tracer.xlsx", ussd_code="*384*55#",
+        roster_only=False, organisation=site.admin.organisation_id,
+    )  # fmt: skip
+    study = (
+        'name = "tracer-2026"\nsurvey = "tracer"\nwaves = [{ name = "3 months", offset = "3m" }]\n'
+    )
+    await store_study(engine, read_study(study), study, organisation=site.admin.organisation_id)
+    with AtStandin() as standin:
+        sms = AfricasTalkingSms("sandbox", "test-key", base_url=standin.url)
+        # 30 April, 09:00 in Nairobi: Wanjiru's 3-month wave (finished 30 January).
+        await tick(engine, sms, dt.datetime(2026, 4, 30, 6, tzinfo=dt.UTC))
+    wanjiru = await _id_of(engine, "+254712300481")
+    async with engine.begin() as conn:
+        await conn.execute(
+            respondents.update().where(respondents.c.id == wanjiru).values(opted_out_at=T0)
+        )
+    await site.sign_in(site.analyst)
+    page = await (await site.client.get(f"/admin/respondents/{wanjiru}")).text()
+    assert "Opted out</strong> on 2026-03-02: never invited or called again" in page
+    assert "Africa/Nairobi" in page
+    assert "Invitations (1)" in page and "tracer-2026" in page and "3 months" in page
+    assert "<td>sent</td>" in page
+    # Another organisation's staff never see them.
+    await site.sign_in(site.other)
+    assert (await site.client.get(f"/admin/respondents/{wanjiru}")).status == 404
