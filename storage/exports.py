@@ -193,6 +193,7 @@ WIDE_COLUMNS = (
     "language",
     "started_at",
     "ended_at",
+    "opted_out_at",  # when the graduate asked never to be contacted again, else empty
 )
 _PASS = re.compile(r"^(.*)\[(\d+)\]$")  # `topic[2]`: a repeat's second pass
 
@@ -222,6 +223,7 @@ class WideLayout:
             response.language or "",
             _iso_utc(response.started_at),
             _iso_utc(response.ended_at) if response.ended_at else "",
+            _iso_utc(response.opted_out_at) if response.opted_out_at else "",
         ]
         for question in self.questions:
             value = response.answers.get(question)

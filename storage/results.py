@@ -273,6 +273,7 @@ class WideResponse:
     language: str | None
     started_at: dt.datetime
     ended_at: dt.datetime | None
+    opted_out_at: dt.datetime | None  # the graduate's, as of the export
     answers: dict[str, str] = field(default_factory=dict)
 
 
@@ -300,6 +301,7 @@ async def wide_responses(
             responses.c.language,
             responses.c.started_at,
             responses.c.ended_at,
+            respondents.c.opted_out_at,
             answers.c.question,
             answers.c.value,
         )
@@ -319,9 +321,9 @@ async def wide_responses(
                 if current is None or current.response_id != row[0]:
                     if current is not None:
                         done.append(current)
-                    current = WideResponse(*row[:12])
-                if row[12] is not None:
-                    current.answers[row[12]] = row[13]
+                    current = WideResponse(*row[:13])
+                if row[13] is not None:
+                    current.answers[row[13]] = row[14]
             if done:
                 yield done
     if current is not None:

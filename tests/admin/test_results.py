@@ -4,14 +4,15 @@ its filters, exports that parse back, masked phone numbers and audited unmasking
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import html
 import io
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from storage.schema import audit_log
+from storage.schema import audit_log, respondents
 from tests.admin.conftest import Site
 from tests.admin.tracer_data import GRADUATES, seed_tracer
 
@@ -138,10 +139,12 @@ async def test_the_wide_xlsx_export_has_a_row_per_response_and_labels(
     rows = list(book.active.iter_rows(values_only=True))
     header, body = rows[0], rows[1:]
     assert header[:4] == ("response_id", "respondent", "programme", "cohort")
-    assert header[11:14] == ("consent", "employed", "months_to_job")
+    assert header[10:12] == ("ended_at", "opted_out_at")
+    assert header[12:15] == ("consent", "employed", "months_to_job")
     assert "skills_intro" not in header  # a note has no answer
     assert len(body) == 5 + 6 + 1  # Welding: baselines, April's, W7's refusal
-    w1 = next(r for r in body if r[1] == "+2547•••••001" and r[12] == "Oui, pour un employeur")
+    w1 = next(r for r in body if r[1] == "+2547•••••001" and r[13] == "Oui, pour un employeur")
+    assert w1[header.index("opted_out_at")] is None  # never asked to stop
     assert w1[header.index("satisfied")] == "D'accord"
     assert w1[header.index("months_to_job")] == "1"
     assert w1[header.index("suggestion")].startswith("'=")
@@ -211,3 +214,22 @@ async def test_an_empty_survey_exports_a_header_only(
         assert len(rows) == 1
     page = await (await site.client.get(f"/admin/results/{empty.survey_id}")).text()
     assert "No answers." in page
+
+
+async def test_the_wide_export_says_who_asked_never_to_be_contacted(
+    site: Site, engine, tracer
+) -> None:
+    stopped = dt.datetime(2026, 5, 1, 8, tzinfo=dt.UTC)
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(respondents)
+            .where(respondents.c.id == tracer.respondent_ids["W2"])
+            .values(opted_out_at=stopped)
+        )
+    await site.sign_in(site.admin)
+    rows = await _csv(
+        await site.client.get(f"/admin/results/{tracer.survey_id}/export?shape=wide&format=csv")
+    )
+    out = {row["respondent"]: row["opted_out_at"] for row in rows}
+    assert out["+2547•••••002"] == "2026-05-01T08:00:00Z"
+    assert out["+2547•••••001"] == ""
