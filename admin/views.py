@@ -9,7 +9,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy import select
 
-from admin import respondents, results, simulator, surveys
+from admin import respondents, results, simulator, studies, surveys
 from admin.auth import current_user, requires_admin, sign_in, sign_out
 from admin.keys import THROTTLE
 from service_tracker.keys import DATABASE
@@ -31,6 +31,7 @@ def add_routes(app: web.Application) -> None:
     respondents.add_routes(app)
     simulator.add_routes(app)
     results.add_routes(app)
+    studies.add_routes(app)
 
 
 @aiohttp_jinja2.template("login.html")
