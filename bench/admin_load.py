@@ -54,11 +54,11 @@ from bench.harness import (
     SERVICE_CLI,
     ServerFailed,
     drop_database,
-    ensure_services,
     free_port,
     fresh_state,
     run_setup,
     scratch_dsn,
+    services_ready,
     start_http_server,
     stop_server,
 )
@@ -455,10 +455,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    problems = ensure_services(args.pg, args.redis_url)
-    if problems:
-        for problem in problems:
-            print(f"cannot run: {problem}", file=sys.stderr)
+    if not services_ready(args.pg, args.redis_url):
         return 2
     db_name = f"bench_admin_{os.getpid()}"
     dsn = scratch_dsn(args.pg, db_name)

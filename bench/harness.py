@@ -129,6 +129,15 @@ def ensure_services(admin_dsn: str, redis_url: str) -> list[str]:
     return problems
 
 
+def services_ready(admin_dsn: str, redis_url: str) -> bool:
+    """`ensure_services`, telling on standard error what could not be started: a
+    benchmark's first step (exit 2 when False)."""
+    problems = ensure_services(admin_dsn, redis_url)
+    for problem in problems:
+        print(f"cannot run: {problem}", file=sys.stderr)
+    return not problems
+
+
 # --- processes -----------------------------------------------------------------------
 
 

@@ -41,10 +41,10 @@ from bench.harness import (
     REPO,
     SERVICE_CLI,
     drop_database,
-    ensure_services,
     fresh_state,
     run_setup,
     scratch_dsn,
+    services_ready,
 )
 from storage.db import create_engine
 from storage.studies import due, enqueue, find_study
@@ -196,10 +196,7 @@ def _cpu(cpu: dict[str, float]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    problems = ensure_services(args.pg, args.redis_url)
-    if problems:
-        for problem in problems:
-            print(f"cannot run: {problem}", file=sys.stderr)
+    if not services_ready(args.pg, args.redis_url):
         return 2
     db_name = f"bench_scheduling_{os.getpid()}"
     dsn = scratch_dsn(args.pg, db_name)

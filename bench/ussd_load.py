@@ -50,11 +50,11 @@ from bench.harness import (
     SERVICE_CLI,
     ServerFailed,
     drop_database,
-    ensure_services,
     free_port,
     fresh_state,
     run_generator,
     run_setup,
+    services_ready,
     sql_value,
     start_http_server,
     stop_server,
@@ -520,10 +520,7 @@ def configs(args: argparse.Namespace) -> list[Config]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    problems = ensure_services(args.pg, args.redis_url)
-    if problems:
-        for problem in problems:
-            print(f"cannot run: {problem}", file=sys.stderr)
+    if not services_ready(args.pg, args.redis_url):
         return 2
     logdir = Path(tempfile.mkdtemp(prefix="bench_ussd_"))
     bench = Bench(args=args, logdir=logdir, admin_dsn=args.pg, db_name=f"bench_ussd_{os.getpid()}")

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.db import upsert_insert
 from storage.schema import UtcDateTime, airtime, respondents, responses, study_waves
 from storage.studies import StoredStudy
 
@@ -55,11 +55,12 @@ async def owe_airtime(conn: AsyncConnection, study: StoredStudy, now: dt.datetim
         .where(study_waves.c.study_id == study.id, responses.c.status == "complete")
         .distinct()
     )
-    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(airtime)
     result = await conn.execute(
-        insert.from_select(
+        upsert_insert(conn, airtime)
+        .from_select(
             ["study_id", "wave_id", "respondent_id", "amount", "status", "created_at"], rows
-        ).on_conflict_do_nothing(index_elements=[airtime.c.respondent_id, airtime.c.wave_id])
+        )
+        .on_conflict_do_nothing(index_elements=[airtime.c.respondent_id, airtime.c.wave_id])
     )
     return max(result.rowcount or 0, 0)
 

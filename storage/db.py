@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, text
+from sqlalchemy import Table, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -38,6 +39,7 @@ __all__ = [
     "schema_is_current",
     "upgrade",
     "upgrade_connection",
+    "upsert_insert",
 ]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -143,6 +145,12 @@ async def connected(bind: AsyncEngine | AsyncConnection) -> AsyncIterator[AsyncC
         return
     async with bind.connect() as conn:
         yield conn
+
+
+def upsert_insert(conn: AsyncConnection, table: Table) -> Any:
+    """INSERT into `table` in the connection's dialect, which has ON CONFLICT (DO
+    NOTHING, DO UPDATE) on both SQLite and PostgreSQL."""
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 async def ping(engine: AsyncEngine, *, within_seconds: float = 5.0) -> bool:

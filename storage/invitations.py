@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.db import upsert_insert
 from storage.schema import (
     UtcDateTime,
     entry_points,
@@ -159,11 +159,8 @@ async def retry(
 ) -> None:
     """The next attempt on the same channel, recorded now and sent from `at`; recorded
     once even if two workers ask (its key is the respondent, wave and attempt)."""
-    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
-        invitations
-    )
     await conn.execute(
-        insert.values(
+        upsert_insert(conn, invitations).values(
             study_id=earlier.study_id, wave_id=earlier.wave_id,
             respondent_id=earlier.respondent_id, attempt=earlier.attempt + 1,
             channel=earlier.channel, status=PENDING, created_at=now, send_after=at,

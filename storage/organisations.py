@@ -13,9 +13,9 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.db import upsert_insert
 from storage.schema import organisations
 
 __all__ = [
@@ -36,10 +36,9 @@ class OrganisationError(ValueError):
 
 async def organisation_id(conn: AsyncConnection, name: str, now: dt.datetime) -> int:
     """The organisation called `name`, made when it does not exist yet."""
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     # Two first imports at once may both make it: the second finds the first's.
     made = await conn.scalar(
-        insert(organisations)
+        upsert_insert(conn, organisations)
         .values(name=name, created_at=now)
         .on_conflict_do_nothing(index_elements=[organisations.c.name])
         .returning(organisations.c.id)

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, case, delete, func, literal, null, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.db import upsert_insert
 from storage.schema import answers, outcome_facts, responses, surveys
 from survey_engine.events import ResponseStatus
 
@@ -123,9 +123,7 @@ async def recount(
     postgres = conn.dialect.name == "postgresql"
     graduates = claimed.graduates
     for start in range(0, len(graduates), _BATCH):
-        await conn.execute(
-            _recount(postgres, survey_id, graduates[start : start + _BATCH], mapping)
-        )
+        await conn.execute(_recount(conn, survey_id, graduates[start : start + _BATCH], mapping))
     if graduates or claimed.rebuilt:
         await _changed(conn, survey_id)
     if postgres and len(graduates) >= _ANALYZE_AFTER:
@@ -163,7 +161,7 @@ async def _changed(conn: AsyncConnection, which: int | ColumnElement[bool]) -> N
 
 
 def _recount(
-    postgres: bool, survey_id: int, graduates: Sequence[int], mapping: IndicatorMap
+    conn: AsyncConnection, survey_id: int, graduates: Sequence[int], mapping: IndicatorMap
 ) -> Any:
     """INSERT ... ON CONFLICT DO UPDATE of these graduates' facts, from all their
     complete and refused responses to the survey."""
@@ -184,7 +182,7 @@ def _recount(
         .group_by(responses.c.respondent_id)
         .subquery()
     )
-    build = func.jsonb_build_object if postgres else func.json_object
+    build = func.jsonb_build_object if conn.dialect.name == "postgresql" else func.json_object
 
     def answer(response_id: Any, question: str | None) -> ColumnElement[Any]:
         if not question:
@@ -223,7 +221,7 @@ def _recount(
         "latest_response_id", "employment", "months_to_job", "related", "further_education",
         "latest_values", "first_values",
     ]  # fmt: skip
-    insert = (postgresql.insert if postgres else sqlite.insert)(outcome_facts)
+    insert = upsert_insert(conn, outcome_facts)
     stmt = insert.from_select(columns, rows)
     return stmt.on_conflict_do_update(
         index_elements=[outcome_facts.c.survey_id, outcome_facts.c.respondent_id],

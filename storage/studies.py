@@ -38,10 +38,9 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from storage.db import connected
+from storage.db import connected, upsert_insert
 from storage.organisations import organisation_for_import
 from storage.schema import (
     UtcDateTime,
@@ -112,6 +111,22 @@ class StoredStudy:
     airtime: str | None = None  # "KES 20": a thank-you on completing a wave
     created: bool = False
 
+    @property
+    def window_days(self) -> int:
+        """The days a wave stays open after its offset, whole days."""
+        return math.ceil(self.wave_window / dt.timedelta(days=1))
+
+    def open_on(self, wave: StudyWave, today: dt.date) -> tuple[dt.date, dt.date]:
+        """The completion dates whose `wave` is open on `today`: after the first, up to
+        and including the second (one range: an offset never runs backwards)."""
+        closed = wave.offset.latest_start(today - dt.timedelta(days=self.window_days))
+        return closed, wave.offset.latest_start(today)
+
+    def zone_for(self, programme: str, own: str | None) -> str:
+        """Where a graduate lives as the study sees it: their programme's zone in the
+        study, else their own, else UTC (`zone_of` says the same in SQL)."""
+        return dict(self.time_zones).get(programme) or own or UTC_ZONE
+
 
 @dataclass(frozen=True, slots=True)
 class Due:
@@ -168,10 +183,15 @@ async def store_study(
         return await _stored(conn, study_id, created=created)
 
 
-async def all_studies(bind: AsyncEngine | AsyncConnection) -> list[StoredStudy]:
-    """Every organisation's studies, for the worker."""
+async def all_studies(
+    bind: AsyncEngine | AsyncConnection, organisation_id: int | None = None
+) -> list[StoredStudy]:
+    """The organisation's studies by name, or every organisation's (the worker's)."""
+    stmt = select(studies.c.id).order_by(studies.c.name, studies.c.id)
+    if organisation_id is not None:
+        stmt = stmt.where(studies.c.organisation_id == organisation_id)
     async with connected(bind) as conn:
-        ids = list(await conn.scalars(select(studies.c.id).order_by(studies.c.id)))
+        ids = list(await conn.scalars(stmt))
         return [await _stored(conn, study_id) for study_id in ids]
 
 
@@ -242,10 +262,7 @@ async def enqueue(
         literal(now, UtcDateTime()),
         literal(now, UtcDateTime()),
     ).where(chosen.c.wave_id > 0)  # SQLite: INSERT ... SELECT ... WHERE ... ON CONFLICT
-    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
-        invitations
-    )
-    stmt = insert.from_select(
+    stmt = upsert_insert(conn, invitations).from_select(
         ["study_id", "wave_id", "respondent_id", "attempt", "channel", "status",
          "created_at", "send_after"],
         rows,
@@ -261,15 +278,13 @@ async def _due_query(
 ) -> Any:
     """The due pairs as a SELECT (respondent_id, wave_id), in a stable order; None when
     the study has no wave or nobody lives anywhere."""
-    window_days = math.ceil(study.wave_window / dt.timedelta(days=1))
     zone = zone_of(study)
     parts = []
     for today, zones in (await _days(conn, study, now)).items():
         # The earliest day it was, at `since`, in any of these zones.
         before = None if since is None else min(_local_day(since, z) for z in zones)
         for wave in study.waves:
-            last = wave.offset.latest_start(today)  # opened on or before today
-            closed = wave.offset.latest_start(today - dt.timedelta(days=window_days))
+            closed, last = study.open_on(wave, today)
             if before is not None:
                 closed = max(closed, wave.offset.latest_start(before))
             conditions = [
@@ -481,12 +496,10 @@ async def study_status(
 ) -> list[WaveStatus]:
     """Per wave: who was invited, reached, completed, refused or opted out, and who
     is due or was missed. One statement per wave, over ranges of completion dates."""
-    window_days = math.ceil(study.wave_window / dt.timedelta(days=1))
     found = []
     async with connected(bind) as conn:
         for wave in study.waves:
-            last = wave.offset.latest_start(today)
-            closed = wave.offset.latest_start(today - dt.timedelta(days=window_days))
+            closed, last = study.open_on(wave, today)
             first = (
                 select(
                     invitations.c.respondent_id,
@@ -591,15 +604,15 @@ async def match_waves(
         for study in by_survey[row.survey_id]:
             if row.completion_date is None:
                 break
-            zone = dict(study.time_zones).get(row.programme) or row.time_zone or UTC_ZONE
+            zone = study.zone_for(row.programme, row.time_zone)
             try:
-                day = row.started_at.astimezone(zoneinfo.ZoneInfo(zone)).date()
+                day = _local_day(row.started_at, zone)
             except (zoneinfo.ZoneInfoNotFoundError, ValueError):
                 day = row.started_at.date()
-            window = math.ceil(study.wave_window / dt.timedelta(days=1))
+            window = dt.timedelta(days=study.window_days)
             for wave in study.waves:
                 opened = wave.offset.after(row.completion_date)
-                if opened <= day < opened + dt.timedelta(days=window):
+                if opened <= day < opened + window:
                     found = wave.id  # the latest wave open that day
         matched.append({"b_id": row.id, "b_wave": found})
     if matched:

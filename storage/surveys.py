@@ -37,10 +37,9 @@ from functools import partial
 from pathlib import PurePath
 
 from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from storage.db import connected
+from storage.db import connected, upsert_insert
 from storage.organisations import organisation_for_import
 from storage.schema import entry_points, responses, survey_media, survey_versions, surveys
 from survey_engine.errors import FormWarning, SurveyLoadError
@@ -364,8 +363,7 @@ async def _bind(
         raise OtherOrganisationError(
             f"the {what} {address} reaches a survey of another organisation: choose another"
         )
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(entry_points).values(
+    stmt = upsert_insert(conn, entry_points).values(
         channel=channel, address=address, survey_id=survey_id, roster_only=roster_only
     )
     await conn.execute(

@@ -43,7 +43,7 @@ from storage.invitations import (
     retry,
     ussd_codes,
 )
-from storage.studies import UTC_ZONE, StoredStudy, all_studies, enqueue, match_waves
+from storage.studies import StoredStudy, all_studies, enqueue, match_waves
 from waves.airtime import AfricasTalkingAirtime
 from waves.schedule import next_contact
 from waves.sms import AfricasTalkingSms, SmsError
@@ -82,21 +82,22 @@ async def tick(
     time of a pass that left nothing due, only the waves opened since are looked for
     (`storage.studies.due`): the loop makes such passes between full ones."""
     report = Tick()
-    await _invite(engine, sms, now, since, batch, report)
+    studies = {study.id: study for study in await all_studies(engine)}
+    await _invite(engine, studies, sms, now, since, batch, report)
     if airtime is not None:
-        await _thank(engine, airtime, now, report, batch)
+        await _thank(engine, studies, airtime, now, report, batch)
     return report
 
 
 async def _invite(
     engine: AsyncEngine,
+    studies: dict[int, StoredStudy],
     sms: AfricasTalkingSms | None,
     now: dt.datetime,
     since: dt.datetime | None,
     batch: int,
     report: Tick,
 ) -> None:
-    studies = {study.id: study for study in await all_studies(engine)}
     async with engine.begin() as conn:
         # Who answered which wave first: they are not invited to it, nor reminded.
         await match_waves(conn, list(studies.values()))
@@ -114,7 +115,12 @@ async def _invite(
         moves, stopped, goes, no_code = [], [], [], []
         for item in waiting:
             study = studies[item.study_id]
-            when = next_contact(now, _zone(study, item), study.contact_start, study.contact_end)
+            when = next_contact(
+                now,
+                study.zone_for(item.programme, item.time_zone),
+                study.contact_start,
+                study.contact_end,
+            )
             if item.opted_out:
                 stopped.append(item.id)
             elif when > now:
@@ -168,8 +174,7 @@ async def _send_chunk(
             if result.retryable and item.attempt < studies[item.study_id].attempts:
                 study = studies[item.study_id]
                 wait = study.retries[min(item.attempt - 1, len(study.retries) - 1)]
-                at = next_contact(now + wait, _zone(study, item), study.contact_start,
-                                  study.contact_end)  # fmt: skip
+                at = _contact(study, item, now + wait)
                 await retry(conn, item, at, now)
                 report.retrying += 1
         await record_sent(conn, sent)
@@ -181,12 +186,17 @@ async def _send_chunk(
 
 
 async def _thank(
-    engine: AsyncEngine, airtime: AfricasTalkingAirtime, now: dt.datetime, report: Tick, batch: int
+    engine: AsyncEngine,
+    studies: dict[int, StoredStudy],
+    airtime: AfricasTalkingAirtime,
+    now: dt.datetime,
+    report: Tick,
+    batch: int,
 ) -> None:
     """Airtime owed for a completed wave, for the studies that give it: recorded once per
     graduate and wave, claimed, then sent with an idempotency key of its own."""
     async with engine.begin() as conn:
-        for study in await all_studies(conn):
+        for study in studies.values():
             await owe_airtime(conn, study, now)
         owed = await waiting_airtime(conn, batch)
         mine = await claim_airtime(conn, [o.id for o in owed], now)
@@ -202,6 +212,7 @@ async def _thank(
             _log.warning("airtime to a graduate was not sent: %s", result.error)
 
 
-def _zone(study: StoredStudy, item: Outgoing) -> str:
-    """The graduate's zone as the study sees it: their programme's, else their own."""
-    return dict(study.time_zones).get(item.programme) or item.time_zone or UTC_ZONE
+def _contact(study: StoredStudy, item: Outgoing, moment: dt.datetime) -> dt.datetime:
+    """`moment`, or the start of the next contact hours where the graduate lives."""
+    zone = study.zone_for(item.programme, item.time_zone)
+    return next_contact(moment, zone, study.contact_start, study.contact_end)

@@ -199,6 +199,7 @@ def test_the_public_surface_of_storage_is_deliberate() -> None:
             "schema_is_current",
             "upgrade",
             "upgrade_connection",
+            "upsert_insert",
         ],
         "storage.exports": [
             "EXPORT_COLUMNS",
